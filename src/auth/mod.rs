@@ -1,0 +1,73 @@
+//! Credentials: the [`AuthProvider`] trait, its implementations, and auto-detection.
+//!
+//! The Router reads `X-API-Key` first and `Authorization: Bearer <JWT>` second. Providers are
+//! asked for a [`Credential`] before every call, so a provider may refresh (a rotating
+//! service-account token, an exec plugin's short-lived token).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
+
+use crate::{Error, Result, SecretString};
+
+/// A boxed future, as returned by [`AuthProvider::credential`].
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What a provider hands to the client for one request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// Sent as `X-API-Key: <key>`.
+    ApiKey(SecretString),
+    /// Sent as `Authorization: Bearer <token>`.
+    Bearer(SecretString),
+}
+
+impl Credential {
+    /// The header this credential is sent as, marked sensitive so that it is not printed.
+    pub(crate) fn header(&self) -> Result<(HeaderName, HeaderValue)> {
+        let (name, value) = match self {
+            Credential::ApiKey(k) => (HeaderName::from_static("x-api-key"), k.expose().to_owned()),
+            Credential::Bearer(t) => (AUTHORIZATION, format!("Bearer {}", t.expose())),
+        };
+        let mut value = HeaderValue::from_str(&value).map_err(|_| Error::Credentials {
+            message: "the credential contains characters that cannot be sent in an HTTP header"
+                .into(),
+            source: None,
+        })?;
+        value.set_sensitive(true);
+        Ok((name, value))
+    }
+}
+
+/// A source of credentials. Asynchronous, because obtaining one may read a file or run a
+/// kubeconfig exec plugin; called before every request, so implementations should cache.
+///
+/// ```
+/// use agenttier::auth::{AuthProvider, BoxFuture, Credential};
+/// use agenttier::{Result, SecretString};
+///
+/// #[derive(Debug)]
+/// struct FromVault;
+///
+/// impl AuthProvider for FromVault {
+///     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
+///         Box::pin(async { Ok(Some(Credential::Bearer(SecretString::new("jwt-from-vault")))) })
+///     }
+/// }
+/// ```
+pub trait AuthProvider: Send + Sync + fmt::Debug {
+    /// The credential for the next request, or `None` to send none (dev-auth Routers).
+    fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>>;
+}
+
+/// Sends no credentials. The Router accepts that only in dev-auth mode.
+#[derive(Clone, Debug, Default)]
+pub struct NoAuth;
+
+impl AuthProvider for NoAuth {
+    fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
+        Box::pin(async { Ok(None) })
+    }
+}

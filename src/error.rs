@@ -1,0 +1,569 @@
+//! The one error type of the crate, and the one place where HTTP failures become it.
+//!
+//! Every Router response that is not a success goes through [`classify`], whichever path sent
+//! the request (a generated operation or a streamed one), so the status and the request id are
+//! never lost, whatever the body looks like.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde::Deserialize;
+
+use crate::types::SandboxSummary;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Largest error body kept, in bytes. Error bodies are small; an HTML page from a proxy is cut.
+pub(crate) const MAX_ERROR_BODY: usize = 16 * 1024;
+
+/// One governance rule that a request broke (`{"code","message"}` on the wire).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
+pub struct Violation {
+    /// Machine code, for example `cpu_limit_exceeded` or `template_not_allowed`.
+    #[serde(default)]
+    pub code: String,
+    /// Human explanation.
+    #[serde(default)]
+    pub message: String,
+}
+
+/// What the Router said when a request failed: status, request id, codes and the body.
+///
+/// Every HTTP variant of [`Error`] carries one.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiError {
+    pub(crate) operation: &'static str,
+    pub(crate) status: u16,
+    pub(crate) code: Option<String>,
+    pub(crate) message: String,
+    pub(crate) request_id: Option<String>,
+    pub(crate) retry_after: Option<Duration>,
+    pub(crate) content_type: Option<String>,
+    pub(crate) body: String,
+}
+
+impl ApiError {
+    /// The operation that failed (the snake_case operation id, e.g. `get_sandbox`).
+    pub fn operation(&self) -> &'static str {
+        self.operation
+    }
+    /// HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+    /// The machine code from the body's `error` field, when the body had one and a separate
+    /// human `message` (e.g. `rate_limited`, `policy_violation`, `invalid_token`).
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+    /// The human message: the body's `message`, else its `error`, else the body text, else
+    /// the reason phrase.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+    /// The `X-Request-Id` the Router returned, if any (the mux's own 404s carry none).
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+    /// How long the Router asked the caller to wait (`Retry-After` header or `retryAfter`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+    /// The response `Content-Type`, if any.
+    pub fn content_type(&self) -> Option<&str> {
+        self.content_type.as_deref()
+    }
+    /// The raw body as text (lossy UTF-8, at most 16 KiB).
+    pub fn body(&self) -> &str {
+        &self.body
+    }
+}
+
+impl fmt::Debug for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiError")
+            .field("operation", &self.operation)
+            .field("status", &self.status)
+            .field("code", &self.code)
+            .field("message", &self.message)
+            .field("request_id", &self.request_id)
+            .field("retry_after", &self.retry_after)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} answered HTTP {}: {}", self.operation, self.status, self.message)?;
+        if let Some(code) = &self.code
+            && code != &self.message
+        {
+            write!(f, " [{code}]")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Every way a call can fail. Variants say what the caller can do: retry
+/// ([`Error::is_retryable`]), fix the input, re-authenticate, or give up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// 401: the credentials are missing, unknown, expired or malformed. Re-authenticate.
+    #[error("authentication failed: {0}")]
+    Authentication(Box<ApiError>),
+    /// 403: admin required, a scoped key not allowed here, or sharing denied.
+    #[error("not authorized: {0}")]
+    Authorization(Box<ApiError>),
+    /// 403 `policy_violation`: governance refused the request; `violations` says why.
+    #[error("policy violation: {error}")]
+    PolicyViolation {
+        /// The response.
+        error: Box<ApiError>,
+        /// The rules broken.
+        violations: Vec<Violation>,
+    },
+    /// 404: the object does not exist (or, on most sandbox routes, is not yours).
+    #[error("not found: {0}")]
+    NotFound(Box<ApiError>),
+    /// 409: the object is in the wrong state (e.g. `cannot stop sandbox in phase Stopped`).
+    #[error("conflict: {0}")]
+    Conflict(Box<ApiError>),
+    /// The Router's mux answered `404 page not found` (text/plain, no request id): this Router
+    /// has no such route, usually because it is older than this SDK. Not a missing sandbox.
+    #[error("this Router does not serve `{operation}` (the mux answered 404 page not found; is it older than this SDK?)")]
+    UnsupportedRoute {
+        /// The operation that has no route on this Router.
+        operation: &'static str,
+        /// The response.
+        error: Box<ApiError>,
+    },
+    /// 409 `quota_would_exceed` on bulk create: nothing was created.
+    #[error("quota would be exceeded in namespace {namespace}: {error}")]
+    QuotaWouldExceed {
+        /// The response.
+        error: Box<ApiError>,
+        /// The namespace whose quota is short.
+        namespace: String,
+        /// The rules broken.
+        violations: Vec<Violation>,
+    },
+    /// 429 `rate_limited`: wait [`Error::retry_after`] and try again.
+    #[error("rate limited: {0}")]
+    RateLimited(Box<ApiError>),
+    /// 429 `concurrency_exceeded` on invoke: the sandbox runs its maximum of invokes.
+    #[error("invoke concurrency exceeded ({inflight} of {limit} in flight): {error}")]
+    ConcurrencyExceeded {
+        /// The response.
+        error: Box<ApiError>,
+        /// The sandbox's cap.
+        limit: u32,
+        /// Invokes in flight on the replica that answered.
+        inflight: u32,
+    },
+    /// 413: the body or file is larger than the Router accepts.
+    #[error("payload too large: {0}")]
+    PayloadTooLarge(Box<ApiError>),
+    /// 424: the sandbox has no entrypoint; call `configure` first.
+    #[error("failed dependency: {0}")]
+    FailedDependency(Box<ApiError>),
+    /// Any other HTTP error (400, 500, an unexpected 3xx, ...).
+    #[error("{0}")]
+    Api(Box<ApiError>),
+    /// The Router could not be reached (connection failure) or a gateway answered 502/503/504.
+    #[error("Router unavailable during {operation}: {message}")]
+    Unavailable {
+        /// The operation.
+        operation: &'static str,
+        /// What happened.
+        message: String,
+        /// The gateway's response, for 502/503/504.
+        api: Option<Box<ApiError>>,
+        /// The transport error, for connection failures.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The request (or the caller's overall deadline) timed out.
+    #[error("{operation} timed out{}", after.map(|d| format!(" after {d:?}")).unwrap_or_default())]
+    Timeout {
+        /// The operation.
+        operation: &'static str,
+        /// The timeout that expired, when known.
+        after: Option<Duration>,
+        /// The transport error, if the HTTP client reported it.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The input was refused before any request was sent.
+    #[error("invalid {field}: {message}")]
+    InvalidInput {
+        /// Which argument.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+    /// A success response whose body could not be read as the documented type.
+    #[error("could not decode the {operation} response{}: {message}; body starts {snippet:?}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    Decode {
+        /// The operation.
+        operation: &'static str,
+        /// HTTP status, when known.
+        status: Option<u16>,
+        /// `X-Request-Id`, when known.
+        request_id: Option<String>,
+        /// The decoder's complaint.
+        message: String,
+        /// The first bytes of the body.
+        snippet: String,
+    },
+    /// A waiter's deadline passed before the sandbox reached the wanted state.
+    #[error("sandbox {sandbox_id} did not become {target} within {waited:?} (last phase: {})", last.as_ref().map(|s| if s.status.is_empty() { "\"\"" } else { s.status.as_str() }).unwrap_or("none seen"))]
+    WaitTimeout {
+        /// The sandbox.
+        sandbox_id: String,
+        /// What the waiter waited for (`Running`, `Stopped`, `deleted`).
+        target: &'static str,
+        /// How long it waited.
+        waited: Duration,
+        /// The last summary seen, if any poll succeeded.
+        last: Option<Box<SandboxSummary>>,
+    },
+    /// The sandbox entered the `Error` phase while a waiter watched it.
+    #[error("sandbox {sandbox_id} entered Error: {message}")]
+    SandboxFailed {
+        /// The sandbox.
+        sandbox_id: String,
+        /// The server's `message`.
+        message: String,
+        /// The summary that showed the error.
+        last: Box<SandboxSummary>,
+    },
+    /// Credentials could not be obtained (an unreadable token file, a failing exec plugin, ...).
+    #[error("credentials: {message}")]
+    Credentials {
+        /// What went wrong.
+        message: String,
+        /// The underlying error.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
+    /// An agent stream reported failure: a configure `error` event, a stream that ended
+    /// without its final event, or a non-zero install exit code.
+    #[error("agent {operation} failed{}: {message}", phase.as_ref().map(|p| format!(" during {p}")).unwrap_or_default())]
+    Agent {
+        /// `configure` or `invoke`.
+        operation: &'static str,
+        /// The stage that failed (`files`, `install`), when the Router said.
+        phase: Option<String>,
+        /// What happened.
+        message: String,
+    },
+    /// Reading or writing a local file failed.
+    #[error("local file {}: {source}", path.display())]
+    Io {
+        /// The local path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    /// The Router's response, for every HTTP error.
+    pub fn api(&self) -> Option<&ApiError> {
+        match self {
+            Error::Authentication(e)
+            | Error::Authorization(e)
+            | Error::NotFound(e)
+            | Error::Conflict(e)
+            | Error::RateLimited(e)
+            | Error::PayloadTooLarge(e)
+            | Error::FailedDependency(e)
+            | Error::Api(e) => Some(e),
+            Error::PolicyViolation { error, .. }
+            | Error::UnsupportedRoute { error, .. }
+            | Error::QuotaWouldExceed { error, .. }
+            | Error::ConcurrencyExceeded { error, .. } => Some(error),
+            Error::Unavailable { api, .. } => api.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// HTTP status, when the Router (or a gateway) answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Error::Decode { status, .. } => *status,
+            _ => self.api().map(|e| e.status),
+        }
+    }
+
+    /// `X-Request-Id` of the failed response, when there was one.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Decode { request_id, .. } => request_id.as_deref(),
+            _ => self.api().and_then(|e| e.request_id()),
+        }
+    }
+
+    /// How long the Router asked the caller to wait before trying again.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.api().and_then(|e| e.retry_after)
+    }
+
+    /// True when the same call may succeed if tried again later: transport failures,
+    /// timeouts, 408, 429 and 502/503/504.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Error::Unavailable { .. }
+            | Error::Timeout { .. }
+            | Error::RateLimited(_)
+            | Error::ConcurrencyExceeded { .. } => true,
+            Error::Api(e) => e.status == 408,
+            _ => false,
+        }
+    }
+
+    /// True for 404s that mean the object is missing (not the mux's unknown-route 404).
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::NotFound(_))
+    }
+
+    pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Maps a transport failure (no HTTP response) for `operation`.
+    pub(crate) fn from_reqwest(operation: &'static str, err: reqwest::Error) -> Self {
+        if err.is_timeout() {
+            Error::Timeout {
+                operation,
+                after: None,
+                source: Some(err),
+            }
+        } else if err.is_decode() {
+            Error::Decode {
+                operation,
+                status: err.status().map(|s| s.as_u16()),
+                request_id: None,
+                message: err.to_string(),
+                snippet: String::new(),
+            }
+        } else if err.is_builder() {
+            Error::InvalidInput {
+                field: "request",
+                message: err.to_string(),
+            }
+        } else {
+            Error::Unavailable {
+                operation,
+                message: transport_message(&err),
+                api: None,
+                source: Some(err),
+            }
+        }
+    }
+
+    pub(crate) fn decode(
+        operation: &'static str,
+        status: Option<u16>,
+        request_id: Option<String>,
+        message: impl fmt::Display,
+        body: &[u8],
+    ) -> Self {
+        Error::Decode {
+            operation,
+            status,
+            request_id,
+            message: message.to_string(),
+            snippet: snippet(body, 200),
+        }
+    }
+}
+
+fn transport_message(err: &reqwest::Error) -> String {
+    // reqwest's Display names only the outer layer; the cause (refused, reset) is in the chain.
+    let mut out = err.to_string();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        out.push_str(": ");
+        out.push_str(&s.to_string());
+        source = s.source();
+    }
+    out
+}
+
+/// The first `max` bytes of a body as text, for error messages.
+pub(crate) fn snippet(body: &[u8], max: usize) -> String {
+    let cut = &body[..body.len().min(max)];
+    String::from_utf8_lossy(cut).into_owned()
+}
+
+/// The fields the Router puts in error bodies (router-api.md §1.10).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ErrorBody {
+    #[serde(default)]
+    pub error: Option<String>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub violations: Option<Vec<Violation>>,
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(default)]
+    pub inflight: Option<u32>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+}
+
+impl ErrorBody {
+    /// Reads an error body leniently: proper JSON first; then the JSON-looking text/plain the
+    /// Router's auth middleware writes without escaping (`"message":"alg "HS256" ..."`).
+    pub(crate) fn parse_lenient(body: &[u8]) -> Option<ErrorBody> {
+        if let Ok(parsed) = serde_json::from_slice::<ErrorBody>(body) {
+            return Some(parsed);
+        }
+        let text = std::str::from_utf8(body).ok()?.trim();
+        if !(text.starts_with('{') && text.ends_with('}')) {
+            return None;
+        }
+        let error = field_until(text, "\"error\":\"", "\"");
+        // The unescaped message runs to the closing `"}` of the object.
+        let message = text
+            .find("\"message\":\"")
+            .map(|i| &text[i + "\"message\":\"".len()..])
+            .and_then(|rest| rest.strip_suffix("\"}").or(Some(rest)))
+            .map(str::to_owned);
+        if error.is_none() && message.is_none() {
+            return None;
+        }
+        Some(ErrorBody {
+            error,
+            message,
+            ..ErrorBody::default()
+        })
+    }
+}
+
+fn field_until(text: &str, start: &str, end: &str) -> Option<String> {
+    let i = text.find(start)? + start.len();
+    let rest = &text[i..];
+    let j = rest.find(end)?;
+    Some(rest[..j].to_owned())
+}
+
+fn header_str(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// `Retry-After` as whole seconds (the Router never sends an HTTP date).
+pub(crate) fn retry_after_header(headers: &HeaderMap) -> Option<Duration> {
+    header_str(headers, "retry-after")
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// The request id of a response. `HeaderMap` lookups ignore case, so `X-Request-Id` (what Go
+/// sends) and `X-Request-ID` both match.
+pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+    header_str(headers, "x-request-id")
+}
+
+/// Turns a non-success response into an [`Error`]. The only place that decides which variant
+/// an HTTP failure becomes.
+pub(crate) fn classify(
+    operation: &'static str,
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Error {
+    let body = &body[..body.len().min(MAX_ERROR_BODY)];
+    let text = String::from_utf8_lossy(body).into_owned();
+    let content_type = header_str(headers, "content-type");
+    let parsed = ErrorBody::parse_lenient(body).unwrap_or_default();
+    let nonempty = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let code = nonempty(&parsed.error);
+    let human = nonempty(&parsed.message);
+    let message = human
+        .clone()
+        .or_else(|| code.clone())
+        .or_else(|| Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
+        .or_else(|| status.canonical_reason().map(str::to_owned))
+        .unwrap_or_else(|| "request failed".to_owned());
+    let retry_after = retry_after_header(headers).or(parsed.retry_after.map(Duration::from_secs));
+    let api = Box::new(ApiError {
+        operation,
+        status: status.as_u16(),
+        code: code.clone(),
+        message,
+        request_id: request_id(headers),
+        retry_after,
+        content_type: content_type.clone(),
+        body: text.clone(),
+    });
+    let code = code.as_deref().unwrap_or("");
+    match status.as_u16() {
+        401 => Error::Authentication(api),
+        403 if code == "policy_violation" => Error::PolicyViolation {
+            error: api,
+            violations: parsed.violations.unwrap_or_default(),
+        },
+        403 => Error::Authorization(api),
+        404 if is_mux_not_found(content_type.as_deref(), &text, headers) => {
+            Error::UnsupportedRoute { operation, error: api }
+        }
+        404 => Error::NotFound(api),
+        409 if code == "quota_would_exceed" => Error::QuotaWouldExceed {
+            error: api,
+            namespace: parsed.namespace.unwrap_or_default(),
+            violations: parsed.violations.unwrap_or_default(),
+        },
+        409 => Error::Conflict(api),
+        413 => Error::PayloadTooLarge(api),
+        424 => Error::FailedDependency(api),
+        429 if code == "concurrency_exceeded" => Error::ConcurrencyExceeded {
+            error: api,
+            limit: parsed.limit.unwrap_or(0),
+            inflight: parsed.inflight.unwrap_or(0),
+        },
+        429 => Error::RateLimited(api),
+        502..=504 => Error::Unavailable {
+            operation,
+            message: format!("HTTP {}: {}", api.status, api.message),
+            api: Some(api),
+            source: None,
+        },
+        _ => Error::Api(api),
+    }
+}
+
+/// gorilla/mux's answer for a path (or method) it has no route for: plain text, no request id.
+fn is_mux_not_found(content_type: Option<&str>, text: &str, headers: &HeaderMap) -> bool {
+    content_type.is_some_and(|ct| ct.starts_with("text/plain"))
+        && text.trim() == "404 page not found"
+        && request_id(headers).is_none()
+}

@@ -1,0 +1,84 @@
+//! A string that never shows itself in `Debug`, `Display`, logs or traces.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A secret value: an API key, a token, a webhook secret or a share-link token.
+///
+/// `Debug` and `Display` print `[redacted]`. Read the value on purpose with
+/// [`SecretString::expose`]. It serialises as the plain string, because the Router
+/// sends and receives it that way.
+///
+/// ```
+/// use agenttier::SecretString;
+/// let key = SecretString::new("atk_abc");
+/// assert_eq!(format!("{key:?}"), "SecretString([redacted])");
+/// assert_eq!(key.to_string(), "[redacted]");
+/// assert_eq!(key.expose(), "atk_abc");
+/// ```
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct SecretString(String);
+
+impl SecretString {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself. Call this only where the value must leave the program.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// True when the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretString([redacted])")
+    }
+}
+
+impl fmt::Display for SecretString {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl From<String> for SecretString {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl From<&str> for SecretString {
+    fn from(value: &str) -> Self {
+        Self(value.to_owned())
+    }
+}
+
+impl Serialize for SecretString {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretString {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Self)
+    }
+}
+
+impl schemars::JsonSchema for SecretString {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "SecretString".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({ "type": "string" })
+    }
+}
