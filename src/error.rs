@@ -271,6 +271,14 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// A split upload could not be joined in the sandbox (its parts were removed).
+    #[error("upload to {path} failed: {message}")]
+    UploadFailed {
+        /// The remote path.
+        path: String,
+        /// What the join reported.
+        message: String,
+    },
     /// Reading or writing a local file failed.
     #[error("local file {}: {source}", path.display())]
     Io {

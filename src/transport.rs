@@ -53,8 +53,6 @@ pub(crate) struct CallOptions {
     pub deadline: Option<Instant>,
     /// Retry even though the request is not idempotent.
     pub retry_unsafe: bool,
-    /// Never retry (streams).
-    pub no_retry: bool,
 }
 
 /// What one facade call carries down to the hooks, and what the hooks leave for the mapping.
@@ -164,7 +162,7 @@ impl Shared {
                     }
                     Ok(_) => None,
                     // Never sent: safe to repeat whatever the method.
-                    Err(e) if e.is_connect() && !options.no_retry => Some(policy.wait(attempt, None)),
+                    Err(e) if e.is_connect() => Some(policy.wait(attempt, None)),
                     // Sent, then the connection failed: only idempotent requests repeat.
                     Err(e) if (e.is_request() || e.is_body()) && !e.is_timeout() && may_retry => {
                         Some(policy.wait(attempt, None))

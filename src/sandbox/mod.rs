@@ -1,6 +1,8 @@
 //! Sandboxes: creating, listing, and the [`Sandbox`] handle.
 
+mod agent;
 mod exec;
+pub(crate) mod files;
 mod wait;
 
 use std::fmt;
@@ -8,7 +10,9 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::Duration;
 
+pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
 pub use exec::{ExecOptions, ExecOutput};
+pub use files::{Files, Progress, TransferOptions};
 pub use wait::WaitOptions;
 
 use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
