@@ -130,10 +130,9 @@ impl Shared {
     ) -> reqwest::Result<Response> {
         let options = current().map(|c| c.options.clone()).unwrap_or_default();
         let policy = &self.0.retry;
-        let may_retry = !options.no_retry
-            && (idempotent(req.method(), operation)
-                || options.retry_unsafe
-                || policy.retry_non_idempotent);
+        let may_retry = idempotent(req.method(), operation)
+            || options.retry_unsafe
+            || policy.retry_non_idempotent;
         let per_attempt = options.timeout.unwrap_or(self.0.timeout);
         let span = tracing::debug_span!(
             "agenttier.request",
