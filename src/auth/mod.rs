@@ -4,8 +4,10 @@
 //! asked for a [`Credential`] before every call, so a provider may refresh (a rotating
 //! service-account token, an exec plugin's short-lived token).
 
+mod kubeconfig;
 mod service_account;
 mod static_creds;
+mod time;
 
 use std::fmt;
 use std::future::Future;
@@ -15,6 +17,7 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::{Error, Result, SecretString};
 
+pub use kubeconfig::Kubeconfig;
 pub use service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
 pub use static_creds::{ApiKey, BearerToken};
 
