@@ -4,6 +4,7 @@
 //! asked for a [`Credential`] before every call, so a provider may refresh (a rotating
 //! service-account token, an exec plugin's short-lived token).
 
+mod detect;
 mod kubeconfig;
 mod service_account;
 mod static_creds;
@@ -17,6 +18,7 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::{Error, Result, SecretString};
 
+pub use detect::{DetectEnv, detect, detect_with};
 pub use kubeconfig::Kubeconfig;
 pub use service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
 pub use static_creds::{ApiKey, BearerToken};
