@@ -60,3 +60,8 @@ pub use sandbox::{
     WaitOptions,
 };
 pub use secret::SecretString;
+
+/// Compiles the README's examples as doc tests.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
