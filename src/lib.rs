@@ -26,6 +26,7 @@
 
 pub mod auth;
 mod client;
+pub mod coverage;
 mod error;
 mod retry;
 mod sandbox;
