@@ -27,10 +27,12 @@
 pub mod auth;
 mod client;
 mod error;
+pub mod governance;
 mod retry;
 mod sandbox;
 mod secret;
 mod sse;
+pub mod templates;
 pub(crate) mod transport;
 mod validate;
 pub mod webhooks;
