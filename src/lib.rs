@@ -24,6 +24,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod admin;
 pub mod auth;
 mod client;
 mod error;
