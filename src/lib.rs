@@ -35,6 +35,7 @@ mod secret;
 mod sse;
 pub mod templates;
 pub(crate) mod transport;
+pub mod user;
 mod validate;
 pub mod webhooks;
 
