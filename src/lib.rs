@@ -6,6 +6,9 @@
 //! - [`Client`]: connect (`Client::builder(url)` or [`Client::from_env`]), credentials
 //!   ([`auth`]), retries ([`RetryPolicy`]) and one error type ([`Error`]).
 //! - [`Sandbox`]: a handle for lifecycle, exec and the waiters.
+//! - Client-level areas, one handle each: [`Client::templates`], [`Client::governance`],
+//!   [`Client::admin`], [`Client::user`], [`Client::api_keys`], [`Client::warm_pool`],
+//!   [`Client::cluster`], [`Client::webhooks`].
 //! - [`raw`]: the client progenitor generates from `openapi.yaml`, as an escape hatch.
 //! - `testing::FakeRouter` (feature `testing`): an in-process Router for your tests.
 //!
