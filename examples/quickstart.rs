@@ -32,15 +32,23 @@ async fn main() -> ExitCode {
 
 async fn run() -> agenttier::Result<()> {
     // Keep the embedded Router alive for the whole run.
-    let (client, _router) = match std::env::var(agenttier::ENV_API_URL).ok().filter(|v| !v.is_empty()) {
+    let (client, _router) = match std::env::var(agenttier::ENV_API_URL)
+        .ok()
+        .filter(|v| !v.is_empty())
+    {
         Some(url) => {
             println!("Using the Router at {url}");
             (Client::from_env()?, None)
         }
         None => {
             let router = FakeRouter::builder().local_exec(true).start().await;
-            println!("AGENTTIER_API_URL is not set: started an embedded FakeRouter at {}", router.url());
-            println!("(local exec: commands run on this machine in a temporary directory, without isolation)");
+            println!(
+                "AGENTTIER_API_URL is not set: started an embedded FakeRouter at {}",
+                router.url()
+            );
+            println!(
+                "(local exec: commands run on this machine in a temporary directory, without isolation)"
+            );
             (Client::builder(router.url()).build()?, Some(router))
         }
     };
@@ -48,12 +56,19 @@ async fn run() -> agenttier::Result<()> {
     let template = std::env::var("AGENTTIER_TEMPLATE").unwrap_or_else(|_| "general-coding".into());
     let name = format!("quickstart-{:x}", std::process::id());
 
-    step(1, &format!("create sandbox {name} from template {template}"));
+    step(
+        1,
+        &format!("create sandbox {name} from template {template}"),
+    );
     let mut sb = client
         .create_sandbox(&template, &name)
         .idle_timeout(Duration::from_secs(15 * 60))
         .await?;
-    println!("   created {} in namespace {}", sb.id(), sb.namespace().unwrap_or("?"));
+    println!(
+        "   created {} in namespace {}",
+        sb.id(),
+        sb.namespace().unwrap_or("?")
+    );
     watch_phases(&mut sb, Phase::Running).await?;
 
     step(2, "run a command");
@@ -62,7 +77,10 @@ async fn run() -> agenttier::Result<()> {
     println!("   exit code {} in {:?}", out.exit_code, out.duration);
 
     step(3, "write a file, read it back, list the directory");
-    let written = sb.files().write("/workspace/hello.txt", "Hello, sandbox!\n").await?;
+    let written = sb
+        .files()
+        .write("/workspace/hello.txt", "Hello, sandbox!\n")
+        .await?;
     println!("   wrote {} bytes to {}", written.bytes, written.path);
     let back = sb.files().read("/workspace/hello.txt").await?;
     print!("   read back: {}", String::from_utf8_lossy(&back));
@@ -105,8 +123,15 @@ async fn watch_phases(sb: &mut Sandbox, target: Phase) -> agenttier::Result<()> 
     loop {
         let summary = sb.refresh().await?.clone();
         if last.as_deref() != Some(summary.status.as_str()) {
-            let shown = if summary.status.is_empty() { "\"\" (not reconciled yet)" } else { summary.status.as_str() };
-            println!("   {:>6.1}s  phase {shown}", started.elapsed().as_secs_f64());
+            let shown = if summary.status.is_empty() {
+                "\"\" (not reconciled yet)"
+            } else {
+                summary.status.as_str()
+            };
+            println!(
+                "   {:>6.1}s  phase {shown}",
+                started.elapsed().as_secs_f64()
+            );
             last = Some(summary.status.clone());
         }
         match summary.phase() {
@@ -121,7 +146,11 @@ async fn watch_phases(sb: &mut Sandbox, target: Phase) -> agenttier::Result<()> 
             _ if started.elapsed() > Duration::from_secs(300) => {
                 return Err(agenttier::Error::WaitTimeout {
                     sandbox_id: sb.id().to_owned(),
-                    target: if target == Phase::Running { "Running" } else { "Stopped" },
+                    target: if target == Phase::Running {
+                        "Running"
+                    } else {
+                        "Stopped"
+                    },
                     waited: started.elapsed(),
                     last: Some(Box::new(summary)),
                 });

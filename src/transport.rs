@@ -100,10 +100,6 @@ impl Shared {
         &self.0.base_url
     }
 
-    pub(crate) fn http(&self) -> &reqwest::Client {
-        &self.0.http
-    }
-
     /// Adds credentials, user agent, `Accept` and the attempt timeout.
     pub(crate) async fn prepare(&self, req: &mut Request) -> Result<()> {
         if let Some(cred) = self.0.auth.credential().await? {

@@ -1,0 +1,152 @@
+//! Admin views: audit events, usage analytics, cost estimates, every sandbox, sharing:
+//! `client.admin()`.
+//!
+//! Every route here needs an admin, which means an OIDC token: API keys are never admin. A
+//! refusal is [`crate::Error::Authorization`] (the Router answers a `text/plain` 403).
+
+use serde_json::{Map, Value};
+
+use crate::types::{AuditEvent, CostEstimates, SandboxSummary, TemplateCost, UsageAnalytics};
+use crate::{Client, Result, validate};
+
+/// Admin views: `client.admin()`.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// let admin = client.admin();
+/// let usage = admin.usage().await?;
+/// println!("{:?} sandboxes", usage.total_sandboxes);
+/// for sb in admin.sandboxes(None).await? {
+///     println!("{}/{} {} keys", sb.namespace, sb.name, sb.scoped_api_keys.len());
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Admin {
+    client: Client,
+}
+
+impl Client {
+    /// Admin views: audit events, usage, costs, every sandbox, sharing.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let costs = client.admin().costs().await?;
+    /// println!("{:?} per month", costs.total_estimated_monthly);
+    /// # Ok(()) }
+    /// ```
+    pub fn admin(&self) -> Admin {
+        Admin {
+            client: self.clone(),
+        }
+    }
+}
+
+impl CostEstimates {
+    /// The per-template costs, empty when the Router sent `null` (nothing is running) or left the
+    /// field out (`{}` after a failed list).
+    ///
+    /// ```
+    /// let costs: agenttier::types::CostEstimates = serde_json::from_str(r#"{"per_template":null}"#).unwrap();
+    /// assert!(costs.per_template().is_empty());
+    /// ```
+    pub fn per_template(&self) -> &[TemplateCost] {
+        self.per_template.as_deref().unwrap_or_default()
+    }
+}
+
+impl Admin {
+    /// Recent sandbox events: the Kubernetes Events of Sandboxes (about one hour of retention),
+    /// unfiltered, in reverse API order. The Router answers `null` both when there are none and
+    /// when its list call failed; both read as an empty list. Naming quirks kept from the wire:
+    /// `event_type` is the Event's reason, `details.reason` is its message, `user_email` is
+    /// always empty.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// for e in client.admin().audit_events().await? {
+    ///     println!("{} {} {}: {}", e.timestamp, e.sandbox_id, e.event_type, e.details.reason);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
+        let c = &self.client;
+        Ok(c.run("list_audit_events", c.raw().list_audit_events())
+            .await?
+            .events
+            .unwrap_or_default())
+    }
+
+    /// Usage analytics (snake_case on the wire). Every field is optional because the Router
+    /// answers `200 {}` when its list call fails. `status_breakdown` counts `creating` (lower
+    /// case) for sandboxes with no phase yet.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let u = client.admin().usage().await?;
+    /// for (phase, n) in &u.status_breakdown {
+    ///     println!("{phase}: {n}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn usage(&self) -> Result<UsageAnalytics> {
+        let c = &self.client;
+        c.run("get_usage_analytics", c.raw().get_usage_analytics())
+            .await
+    }
+
+    /// Cost estimates from the Router's hard-coded rates (snake_case on the wire; `{}` when its
+    /// list call fails). Read the per-template costs with [`CostEstimates::per_template`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let costs = client.admin().costs().await?;
+    /// for t in costs.per_template() {
+    ///     println!("{}: {} x ${}/h", t.template, t.count, t.hourly_cost);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn costs(&self) -> Result<CostEstimates> {
+        let c = &self.client;
+        c.run("get_cost_estimates", c.raw().get_cost_estimates())
+            .await
+    }
+
+    /// Every sandbox (in `namespace`, or all namespaces), each with the sandbox-scoped API keys
+    /// bound to it in `scoped_api_keys` (joined by sandbox name only).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let all = client.admin().sandboxes(Some("team-a")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn sandboxes(&self, namespace: Option<&str>) -> Result<Vec<SandboxSummary>> {
+        if let Some(ns) = namespace {
+            validate::non_empty("namespace", ns)?;
+        }
+        let c = &self.client;
+        Ok(c.run(
+            "admin_list_sandboxes",
+            c.raw().admin_list_sandboxes(namespace),
+        )
+        .await?
+        .sandboxes
+        .unwrap_or_default())
+    }
+
+    /// The Router's sharing overview. It is a placeholder that always answers `{}`; it is
+    /// returned as a raw JSON object so a future Router's fields are not lost.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let overview = client.admin().sharing().await?;
+    /// assert!(overview.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub async fn sharing(&self) -> Result<Map<String, Value>> {
+        let c = &self.client;
+        Ok(c.run("admin_get_sharing", c.raw().admin_get_sharing())
+            .await?
+            .0)
+    }
+}

@@ -1,0 +1,152 @@
+//! Cluster capacity: status, nodes, and the headroom (placeholder pods that keep spare capacity
+//! warm): `client.cluster()`.
+
+use crate::types::{
+    ClusterStatus, HeadroomConfig, HeadroomUpdateResponse, NodeCapacityResponse, SetHeadroomRequest,
+};
+use crate::{Client, Error, Result};
+
+/// Largest headroom replica count the Router accepts.
+pub const MAX_HEADROOM_REPLICAS: u32 = 50;
+
+/// Cluster capacity: `client.cluster()`.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// let s = client.cluster().status().await?;
+/// println!("{}/{} nodes ready, {} sandbox pods", s.nodes_ready, s.nodes, s.sandbox_pods);
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    client: Client,
+}
+
+impl Client {
+    /// Cluster capacity: status, nodes (admin), headroom.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let h = client.cluster().headroom().await?;
+    /// println!("{} replicas, {:?} ready", h.replicas, h.ready_replicas);
+    /// # Ok(()) }
+    /// ```
+    pub fn cluster(&self) -> Cluster {
+        Cluster {
+            client: self.clone(),
+        }
+    }
+}
+
+fn quantity(field: &'static str, value: Option<&str>) -> Result<Option<String>> {
+    match value {
+        Some(v) if v.trim().is_empty() => Err(Error::invalid(
+            field,
+            "must not be empty (pass None to keep the current value)",
+        )),
+        other => Ok(other.map(str::to_owned)),
+    }
+}
+
+impl Cluster {
+    /// Node and pod counts, and whether the autoscaler and headroom pods run.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let s = client.cluster().status().await?;
+    /// println!("autoscaler: {}", s.autoscaler_enabled);
+    /// # Ok(()) }
+    /// ```
+    pub async fn status(&self) -> Result<ClusterStatus> {
+        let c = &self.client;
+        c.run("get_cluster_status", c.raw().get_cluster_status())
+            .await
+    }
+
+    /// Each node's allocatable resources and requests, and a summary with saturation
+    /// percentages (admin).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let n = client.cluster().nodes().await?;
+    /// println!("cpu {}% memory {}%", n.summary.cpu_saturation_pct, n.summary.mem_saturation_pct);
+    /// # Ok(()) }
+    /// ```
+    pub async fn nodes(&self) -> Result<NodeCapacityResponse> {
+        let c = &self.client;
+        c.run("get_cluster_nodes", c.raw().get_cluster_nodes())
+            .await
+    }
+
+    /// The headroom Deployment's size and pod resources. `ready_replicas` is `None` when none is
+    /// ready (the Router leaves it out at 0). When the Deployment is missing (or cannot be read)
+    /// the Router reports `replicas: 0`, empty quantities and `enabled: false`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let h = client.cluster().headroom().await?;
+    /// let ready = h.ready_replicas.unwrap_or(0);
+    /// # Ok(()) }
+    /// ```
+    pub async fn headroom(&self) -> Result<HeadroomConfig> {
+        let c = &self.client;
+        c.run("get_headroom", c.raw().get_headroom()).await
+    }
+
+    /// Scales the headroom to `replicas` (0-50, checked before sending) and optionally changes
+    /// each placeholder pod's `cpu` / `memory` (Kubernetes quantities such as `"500m"`, `"1Gi"`;
+    /// `None` keeps the current value). `replicas` is always sent: the Router reads a missing
+    /// one as 0 and scales to zero. Admin only; a missing Deployment is a 500 ([`Error::Api`]).
+    ///
+    /// Returns the re-read configuration, or `None` when the update was applied but the Router
+    /// could not re-read it (it then answers only `{"status":"updated"}`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Some(h) = client.cluster().set_headroom(3, Some("1"), Some("2Gi")).await? {
+    ///     println!("{} replicas", h.replicas);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn set_headroom(
+        &self,
+        replicas: u32,
+        cpu: Option<&str>,
+        memory: Option<&str>,
+    ) -> Result<Option<HeadroomConfig>> {
+        if replicas > MAX_HEADROOM_REPLICAS {
+            return Err(Error::invalid(
+                "replicas",
+                format!("{replicas} is not in 0-{MAX_HEADROOM_REPLICAS}"),
+            ));
+        }
+        let body = SetHeadroomRequest {
+            replicas: replicas as i32,
+            cpu: quantity("cpu", cpu)?,
+            memory: quantity("memory", memory)?,
+        };
+        let c = &self.client;
+        let resp = c.run("set_headroom", c.raw().set_headroom(&body)).await?;
+        Ok(reread(resp))
+    }
+}
+
+/// The PUT answers the re-read `HeadroomConfig`, or `{"status":"updated"}` when the re-read
+/// failed.
+fn reread(resp: HeadroomUpdateResponse) -> Option<HeadroomConfig> {
+    let HeadroomUpdateResponse {
+        cpu,
+        enabled,
+        memory,
+        ready_replicas,
+        replicas,
+        status: _,
+    } = resp;
+    Some(HeadroomConfig {
+        replicas: replicas?,
+        enabled: enabled?,
+        cpu: cpu.unwrap_or_default(),
+        memory: memory.unwrap_or_default(),
+        ready_replicas,
+    })
+}

@@ -1,0 +1,150 @@
+//! The warm pool (pre-started sandboxes per template): `client.warm_pool()`.
+
+use crate::types::{PoolConfig, WarmPoolConfigRequest, WarmPoolStatus};
+use crate::{Client, Error, Result};
+
+/// Largest `desiredCount` the Router accepts per pool.
+pub const MAX_DESIRED_COUNT: u32 = 10;
+
+/// The warm pool: `client.warm_pool()`.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// use agenttier::types::PoolConfig;
+/// let pool = client.warm_pool();
+/// pool.configure(&[PoolConfig::new("general-coding", 2)]).await?;
+/// for p in pool.status().await?.pools {
+///     println!("{}: {}/{} ready", p.template, p.ready_count, p.desired_count);
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct WarmPool {
+    client: Client,
+}
+
+impl Client {
+    /// The warm pool: status and (admin) configuration.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let status = client.warm_pool().status().await?;
+    /// println!("{} pools", status.pools.len());
+    /// # Ok(()) }
+    /// ```
+    pub fn warm_pool(&self) -> WarmPool {
+        WarmPool {
+            client: self.clone(),
+        }
+    }
+}
+
+impl PoolConfig {
+    /// One pool: keep `desired_count` (0-10) sandboxes of `template` started.
+    ///
+    /// ```
+    /// let p = agenttier::types::PoolConfig::new("general-coding", 3);
+    /// assert_eq!(p.desired_count, 3);
+    /// ```
+    pub fn new(template: impl Into<String>, desired_count: u32) -> Self {
+        PoolConfig {
+            template: template.into(),
+            // Out-of-range counts are refused by `WarmPool::configure`, not wrapped here.
+            desired_count: i32::try_from(desired_count).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+fn check(pools: &[PoolConfig]) -> Result<()> {
+    if pools.is_empty() {
+        return Err(Error::invalid(
+            "pools",
+            "at least one pool is required (WarmPool::clear removes every pool)",
+        ));
+    }
+    for p in pools {
+        if p.template.trim().is_empty() {
+            return Err(Error::invalid("pools", "every pool needs a template"));
+        }
+        if !(0..=MAX_DESIRED_COUNT as i32).contains(&p.desired_count) {
+            return Err(Error::invalid(
+                "pools",
+                format!(
+                    "desired count {} of {:?} is not in 0-{MAX_DESIRED_COUNT}",
+                    p.desired_count, p.template
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl WarmPool {
+    /// Each pool's desired, ready and pending counts. Every field is optional on the wire (`{}`
+    /// when nothing is configured), so `pools` is then empty. The top-level `template` and counts
+    /// are the Router's legacy copy of the only pool (zero counts left out); prefer `pools`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let s = client.warm_pool().status().await?;
+    /// let ready: i32 = s.pools.iter().map(|p| p.ready_count).sum();
+    /// # Ok(()) }
+    /// ```
+    pub async fn status(&self) -> Result<WarmPoolStatus> {
+        let c = &self.client;
+        c.run("get_warm_pool_status", c.raw().get_warm_pool_status())
+            .await
+    }
+
+    /// **Replaces** the whole configuration with `pools` (admin): templates left out lose their
+    /// pool. Each pool needs a template and a desired count in 0-10, checked before sending.
+    /// Returns the stored pools.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::types::PoolConfig;
+    /// let stored = client
+    ///     .warm_pool()
+    ///     .configure(&[PoolConfig::new("general-coding", 2), PoolConfig::new("python-small", 1)])
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn configure(&self, pools: &[PoolConfig]) -> Result<Vec<PoolConfig>> {
+        check(pools)?;
+        self.send(WarmPoolConfigRequest {
+            pools: pools.to_vec(),
+            desired_count: None,
+            template: None,
+        })
+        .await
+    }
+
+    /// Removes every pool (admin). Sent as the Router's legacy body `{"desiredCount":0}`, which
+    /// it documents as clearing the configuration (an empty `pools` list cannot be told apart
+    /// from no list on the wire).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// client.warm_pool().clear().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn clear(&self) -> Result<()> {
+        self.send(WarmPoolConfigRequest {
+            pools: Vec::new(),
+            desired_count: Some(0),
+            template: None,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn send(&self, body: WarmPoolConfigRequest) -> Result<Vec<PoolConfig>> {
+        let c = &self.client;
+        Ok(
+            c.run("set_warm_pool_config", c.raw().set_warm_pool_config(&body))
+                .await?
+                .pools
+                .unwrap_or_default(),
+        )
+    }
+}
