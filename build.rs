@@ -101,9 +101,15 @@ fn check_shapes(spec: &openapiv3::OpenAPI) -> Result<(), String> {
     use openapiv3::{ReferenceOr, StatusCode};
     let mut problems = Vec::new();
     for (path, method, op) in spec.operations() {
-        let name = op.operation_id.clone().unwrap_or_else(|| format!("{method} {path}"));
+        let name = op
+            .operation_id
+            .clone()
+            .unwrap_or_else(|| format!("{method} {path}"));
         if op.operation_id.is_none() {
-            problems.push(format!("{} {path} has no operationId", method.to_uppercase()));
+            problems.push(format!(
+                "{} {path} has no operationId",
+                method.to_uppercase()
+            ));
         }
         if op.responses.default.is_some() {
             problems.push(format!(
@@ -124,7 +130,9 @@ fn check_shapes(spec: &openapiv3::OpenAPI) -> Result<(), String> {
                 ReferenceOr::Item(r) => match r.content.iter().next() {
                     None => "no body".to_string(),
                     Some((media, m)) => match &m.schema {
-                        Some(ReferenceOr::Reference { reference }) => format!("{media} {reference}"),
+                        Some(ReferenceOr::Reference { reference }) => {
+                            format!("{media} {reference}")
+                        }
                         Some(ReferenceOr::Item(_)) if media.contains("json") => {
                             format!("{media} inline schema")
                         }

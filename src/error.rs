@@ -98,7 +98,11 @@ impl fmt::Debug for ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} answered HTTP {}: {}", self.operation, self.status, self.message)?;
+        write!(
+            f,
+            "{} answered HTTP {}: {}",
+            self.operation, self.status, self.message
+        )?;
         if let Some(code) = &self.code
             && code != &self.message
         {
@@ -138,7 +142,9 @@ pub enum Error {
     Conflict(Box<ApiError>),
     /// The Router's mux answered `404 page not found` (text/plain, no request id): this Router
     /// has no such route, usually because it is older than this SDK. Not a missing sandbox.
-    #[error("this Router does not serve `{operation}` (the mux answered 404 page not found; is it older than this SDK?)")]
+    #[error(
+        "this Router does not serve `{operation}` (the mux answered 404 page not found; is it older than this SDK?)"
+    )]
     UnsupportedRoute {
         /// The operation that has no route on this Router.
         operation: &'static str,
@@ -263,6 +269,14 @@ pub enum Error {
         /// The stage that failed (`files`, `install`), when the Router said.
         phase: Option<String>,
         /// What happened.
+        message: String,
+    },
+    /// A split upload could not be joined in the sandbox (its parts were removed).
+    #[error("upload to {path} failed: {message}")]
+    UploadFailed {
+        /// The remote path.
+        path: String,
+        /// What the join reported.
         message: String,
     },
     /// Reading or writing a local file failed.
@@ -505,7 +519,11 @@ pub(crate) fn classify(
     let text = String::from_utf8_lossy(body).into_owned();
     let content_type = header_str(headers, "content-type");
     let parsed = ErrorBody::parse_lenient(body).unwrap_or_default();
-    let nonempty = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let nonempty = |s: &Option<String>| {
+        s.as_ref()
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
     let code = nonempty(&parsed.error);
     let human = nonempty(&parsed.message);
     let message = human
@@ -534,7 +552,10 @@ pub(crate) fn classify(
         },
         403 => Error::Authorization(api),
         404 if is_mux_not_found(content_type.as_deref(), &text, headers) => {
-            Error::UnsupportedRoute { operation, error: api }
+            Error::UnsupportedRoute {
+                operation,
+                error: api,
+            }
         }
         404 => Error::NotFound(api),
         409 if code == "quota_would_exceed" => Error::QuotaWouldExceed {

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 /// random time up to 250 ms, 500 ms, 1 s ... (capped at 8 s), or what `Retry-After` says.
 /// GET, PUT and DELETE are retried; POST and PATCH only where the Router makes them safe
 /// (stop, resume, port forward, share grant) or when [`RetryPolicy::retry_non_idempotent`] is
-/// set. A caller's deadline ([`crate::CallOptions`]) bounds attempts and waits together.
+/// set. A caller's deadline ([`crate::Client::with_deadline`]) bounds attempts and waits together.
 ///
 /// ```
 /// use std::time::Duration;
@@ -134,7 +134,10 @@ mod tests {
     #[test]
     fn retry_after_longer_than_the_limit_is_not_waited_for() {
         let p = RetryPolicy::default();
-        assert_eq!(p.wait(0, Some(Duration::from_secs(2))), Some(Duration::from_secs(2)));
+        assert_eq!(
+            p.wait(0, Some(Duration::from_secs(2))),
+            Some(Duration::from_secs(2))
+        );
         assert_eq!(p.wait(0, Some(Duration::from_secs(9_223_372_037))), None);
     }
 }

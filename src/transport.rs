@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use progenitor_client::{ClientInfo, OperationInfo, ResponseValue};
 use reqwest::header::{ACCEPT, HeaderValue, USER_AGENT};
-use reqwest::{Method, Request, Response, StatusCode};
+use reqwest::{Method, Request, Response};
 use tracing::Instrument;
 
 use crate::auth::AuthProvider;
@@ -53,8 +53,6 @@ pub(crate) struct CallOptions {
     pub deadline: Option<Instant>,
     /// Retry even though the request is not idempotent.
     pub retry_unsafe: bool,
-    /// Never retry (streams).
-    pub no_retry: bool,
 }
 
 /// What one facade call carries down to the hooks, and what the hooks leave for the mapping.
@@ -83,11 +81,18 @@ fn stash_failure(err: Error) {
 
 /// The POST routes that the Router makes safe to repeat: stop and resume check the phase,
 /// a port forward is an upsert, and a share grant updates the same entry.
-const SAFE_POSTS: &[&str] = &["stop_sandbox", "resume_sandbox", "forward_port", "share_sandbox"];
+const SAFE_POSTS: &[&str] = &[
+    "stop_sandbox",
+    "resume_sandbox",
+    "forward_port",
+    "share_sandbox",
+];
 
 fn idempotent(method: &Method, operation: &str) -> bool {
-    matches!(*method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS)
-        || SAFE_POSTS.contains(&operation)
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
+    ) || SAFE_POSTS.contains(&operation)
 }
 
 impl Shared {
@@ -106,8 +111,12 @@ impl Shared {
             req.headers_mut().insert(name, value);
         }
         let headers = req.headers_mut();
-        headers.entry(USER_AGENT).or_insert_with(|| self.0.user_agent.clone());
-        headers.entry(ACCEPT).or_insert_with(|| HeaderValue::from_static("application/json"));
+        headers
+            .entry(USER_AGENT)
+            .or_insert_with(|| self.0.user_agent.clone());
+        headers
+            .entry(ACCEPT)
+            .or_insert_with(|| HeaderValue::from_static("application/json"));
         // progenitor sends `api-version: <info.version>` on every request; the Router ignores it.
         Ok(())
     }
@@ -121,8 +130,9 @@ impl Shared {
     ) -> reqwest::Result<Response> {
         let options = current().map(|c| c.options.clone()).unwrap_or_default();
         let policy = &self.0.retry;
-        let may_retry = !options.no_retry
-            && (idempotent(req.method(), operation) || options.retry_unsafe || policy.retry_non_idempotent);
+        let may_retry = idempotent(req.method(), operation)
+            || options.retry_unsafe
+            || policy.retry_non_idempotent;
         let per_attempt = options.timeout.unwrap_or(self.0.timeout);
         let span = tracing::debug_span!(
             "agenttier.request",
@@ -151,7 +161,7 @@ impl Shared {
                     }
                     Ok(_) => None,
                     // Never sent: safe to repeat whatever the method.
-                    Err(e) if e.is_connect() && !options.no_retry => Some(policy.wait(attempt, None)),
+                    Err(e) if e.is_connect() => Some(policy.wait(attempt, None)),
                     // Sent, then the connection failed: only idempotent requests repeat.
                     Err(e) if (e.is_request() || e.is_body()) && !e.is_timeout() && may_retry => {
                         Some(policy.wait(attempt, None))
@@ -202,11 +212,22 @@ impl Shared {
 
     /// The handwritten path: prepare, execute, and map a failure. Success responses come back
     /// unread, so their bodies can be streamed.
-    pub(crate) async fn send(&self, operation: &'static str, options: CallOptions, mut req: Request) -> Result<Response> {
-        let ctx = Arc::new(CallCtx { options, ..CallCtx::default() });
+    pub(crate) async fn send(
+        &self,
+        operation: &'static str,
+        options: CallOptions,
+        mut req: Request,
+    ) -> Result<Response> {
+        let ctx = Arc::new(CallCtx {
+            options,
+            ..CallCtx::default()
+        });
         CALL.scope(ctx, async move {
             self.prepare(&mut req).await?;
-            let resp = self.execute(req, operation).await.map_err(|e| Error::from_reqwest(operation, e))?;
+            let resp = self
+                .execute(req, operation)
+                .await
+                .map_err(|e| Error::from_reqwest(operation, e))?;
             if resp.status().is_success() {
                 return Ok(resp);
             }
@@ -217,7 +238,9 @@ impl Shared {
 
     /// Builds a request to `path` (from the Router's root) on the shared HTTP client.
     pub(crate) fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.0.http.request(method, format!("{}{}", self.0.base_url, path))
+        self.0
+            .http
+            .request(method, format!("{}{}", self.0.base_url, path))
     }
 }
 
@@ -252,22 +275,18 @@ async fn read_bounded(mut resp: Response, max: usize) -> Bytes {
 pub(crate) async fn run<T>(
     operation: &'static str,
     options: CallOptions,
-    fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<raw::types::Error>>>,
+    fut: impl Future<
+        Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<raw::types::Error>>,
+    >,
 ) -> Result<T> {
-    let ctx = Arc::new(CallCtx { options, ..CallCtx::default() });
+    let ctx = Arc::new(CallCtx {
+        options,
+        ..CallCtx::default()
+    });
     match CALL.scope(Arc::clone(&ctx), fut).await {
         Ok(v) => Ok(v.into_inner()),
         Err(e) => Err(map_raw_error(operation, e, Some(&ctx))),
     }
-}
-
-/// Like [`run`] for operations whose success has no body worth keeping.
-pub(crate) async fn run_unit<T>(
-    operation: &'static str,
-    options: CallOptions,
-    fut: impl Future<Output = std::result::Result<ResponseValue<T>, progenitor_client::Error<raw::types::Error>>>,
-) -> Result<()> {
-    run(operation, options, fut).await.map(|_| ())
 }
 
 /// Maps an error of the generated client. With a call context, the hooks have already
@@ -286,7 +305,9 @@ pub(crate) fn map_raw_error(
     let last = ctx.and_then(|c| c.last.lock().unwrap_or_else(|p| p.into_inner()).clone());
     use progenitor_client::Error as P;
     match err {
-        P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => Error::from_reqwest(operation, e),
+        P::CommunicationError(e) | P::ResponseBodyError(e) | P::InvalidUpgrade(e) => {
+            Error::from_reqwest(operation, e)
+        }
         P::ErrorResponse(rv) => {
             let body = serde_json::to_vec(rv.as_ref()).unwrap_or_default();
             error::classify(operation, rv.status(), rv.headers(), &body)
@@ -295,14 +316,26 @@ pub(crate) fn map_raw_error(
             let (status, request_id) = last.map(|(s, r)| (Some(s), r)).unwrap_or((None, None));
             Error::decode(operation, status, request_id, e, &bytes)
         }
-        P::UnexpectedResponse(resp) => error::classify(operation, resp.status(), resp.headers(), b""),
-        P::InvalidRequest(m) => Error::InvalidInput { field: "request", message: m },
-        P::Custom(m) => Error::Credentials { message: m, source: None },
+        P::UnexpectedResponse(resp) => {
+            error::classify(operation, resp.status(), resp.headers(), b"")
+        }
+        P::InvalidRequest(m) => Error::InvalidInput {
+            field: "request",
+            message: m,
+        },
+        P::Custom(m) => Error::Credentials {
+            message: m,
+            source: None,
+        },
     }
 }
 
 impl progenitor_client::ClientHooks<Shared> for raw::Client {
-    async fn pre<E>(&self, request: &mut Request, _info: &OperationInfo) -> std::result::Result<(), progenitor_client::Error<E>> {
+    async fn pre<E>(
+        &self,
+        request: &mut Request,
+        _info: &OperationInfo,
+    ) -> std::result::Result<(), progenitor_client::Error<E>> {
         match self.inner().prepare(request).await {
             Ok(()) => Ok(()),
             Err(e) => {
@@ -319,7 +352,8 @@ impl progenitor_client::ClientHooks<Shared> for raw::Client {
         let status = resp.status();
         let request_id = error::request_id(resp.headers());
         if let Some(ctx) = current() {
-            *ctx.last.lock().unwrap_or_else(|p| p.into_inner()) = Some((status.as_u16(), request_id));
+            *ctx.last.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((status.as_u16(), request_id));
         }
         if status.is_success() || status.is_informational() {
             return Ok(resp);
@@ -347,8 +381,4 @@ impl progenitor_client::ClientHooks<Shared> for raw::Client {
             .unwrap_or_else(|_| http::Response::new(Vec::new()));
         Ok(Response::from(rebuilt))
     }
-}
-
-pub(crate) fn status_ok(status: StatusCode) -> bool {
-    status.is_success()
 }

@@ -4,6 +4,12 @@
 //! asked for a [`Credential`] before every call, so a provider may refresh (a rotating
 //! service-account token, an exec plugin's short-lived token).
 
+mod detect;
+mod kubeconfig;
+mod service_account;
+mod static_creds;
+mod time;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -11,6 +17,11 @@ use std::pin::Pin;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::{Error, Result, SecretString};
+
+pub use detect::{DetectEnv, detect, detect_with};
+pub use kubeconfig::Kubeconfig;
+pub use service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
+pub use static_creds::{ApiKey, BearerToken};
 
 /// A boxed future, as returned by [`AuthProvider::credential`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -70,4 +81,9 @@ impl AuthProvider for NoAuth {
     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
         Box::pin(async { Ok(None) })
     }
+}
+
+/// Placeholder until the providers land: detects nothing.
+pub fn detect() -> Result<std::sync::Arc<dyn AuthProvider>> {
+    Ok(std::sync::Arc::new(NoAuth))
 }

@@ -1,0 +1,710 @@
+//! Agent mode: configure a sandbox's agent and invoke it, with the Router's event streams.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use reqwest::Method;
+use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use serde::de::DeserializeOwned;
+
+use super::Sandbox;
+use crate::sse::{SseEnd, SseEvent, SseParser};
+use crate::types::{
+    CancelInvokeRequest, ConfigureErrorEvent, ConfigureFile, ConfigureRequest, ConfigureResult,
+    InvokeExitEvent, InvokeStartEvent, LogEvent,
+};
+use crate::{Error, Result, validate};
+
+/// HTTP timeout of a configure stream (the Router's install runs up to 15 minutes).
+const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(900);
+/// HTTP timeout of an invoke stream without a caller timeout (the Router's default is 30 min).
+const INVOKE_TIMEOUT: Duration = Duration::from_secs(1830);
+
+/// An event of a configure stream.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigureEvent {
+    /// A line of progress or install output.
+    Log(LogEvent),
+    /// The install failed; the stream ends and no result follows.
+    Error(ConfigureErrorEvent),
+    /// The final result. A non-zero `install_exit_code` means nothing was saved.
+    Result(ConfigureResult),
+    /// An event this SDK does not know, kept as is.
+    Unknown {
+        /// The event name.
+        event: String,
+        /// Its data.
+        data: String,
+    },
+}
+
+/// An event of an invoke stream. Keepalive comments are skipped.
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum InvokeEvent {
+    /// The invocation started.
+    Start(InvokeStartEvent),
+    /// A line of stdout or stderr.
+    Log(LogEvent),
+    /// The invocation ended.
+    Exit(InvokeExitEvent),
+    /// An event this SDK does not know, kept as is.
+    Unknown {
+        /// The event name.
+        event: String,
+        /// Its data.
+        data: String,
+    },
+}
+
+trait FromSse: Sized {
+    const OPERATION: &'static str;
+    fn from_sse(ev: SseEvent) -> Result<Self>;
+}
+
+fn parse<T: DeserializeOwned>(op: &'static str, ev: &SseEvent) -> Result<T> {
+    serde_json::from_str(&ev.data).map_err(|e| {
+        Error::decode(
+            op,
+            Some(200),
+            None,
+            format!("`{}` event: {e}", ev.event),
+            ev.data.as_bytes(),
+        )
+    })
+}
+
+impl FromSse for ConfigureEvent {
+    const OPERATION: &'static str = "configure_agent";
+    fn from_sse(ev: SseEvent) -> Result<Self> {
+        Ok(match ev.event.as_str() {
+            "log" => ConfigureEvent::Log(parse(Self::OPERATION, &ev)?),
+            "error" => ConfigureEvent::Error(parse(Self::OPERATION, &ev)?),
+            "result" => ConfigureEvent::Result(parse(Self::OPERATION, &ev)?),
+            _ => ConfigureEvent::Unknown {
+                event: ev.event,
+                data: ev.data,
+            },
+        })
+    }
+}
+
+impl FromSse for InvokeEvent {
+    const OPERATION: &'static str = "invoke_agent";
+    fn from_sse(ev: SseEvent) -> Result<Self> {
+        Ok(match ev.event.as_str() {
+            "start" => InvokeEvent::Start(parse(Self::OPERATION, &ev)?),
+            "log" => InvokeEvent::Log(parse(Self::OPERATION, &ev)?),
+            "exit" => InvokeEvent::Exit(parse(Self::OPERATION, &ev)?),
+            _ => InvokeEvent::Unknown {
+                event: ev.event,
+                data: ev.data,
+            },
+        })
+    }
+}
+
+/// A stream of typed events from the Router. Dropping it closes the connection; for invoke,
+/// the Router then cancels the invocation.
+pub struct EventStream<T> {
+    inner: Pin<Box<dyn Stream<Item = Result<T>> + Send>>,
+}
+
+impl<T> fmt::Debug for EventStream<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("EventStream")
+    }
+}
+
+impl<T> Stream for EventStream<T> {
+    type Item = Result<T>;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
+
+struct SseState {
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    parser: SseParser,
+    queue: VecDeque<SseEvent>,
+    done: bool,
+}
+
+/// Turns a streamed response into typed events, after checking it really is an event stream.
+fn event_stream<T: FromSse + Send + 'static>(resp: reqwest::Response) -> Result<EventStream<T>> {
+    {
+        let ct = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        if !ct.starts_with("text/event-stream") {
+            return Err(Error::decode(
+                T::OPERATION,
+                Some(resp.status().as_u16()),
+                crate::error::request_id(resp.headers()),
+                format!("expected text/event-stream, got {ct:?}"),
+                b"",
+            ));
+        }
+        let state = SseState {
+            body: Box::pin(resp.bytes_stream()),
+            parser: SseParser::default(),
+            queue: VecDeque::new(),
+            done: false,
+        };
+        let stream = futures::stream::unfold(state, |mut st| async move {
+            loop {
+                if let Some(ev) = st.queue.pop_front() {
+                    return Some((T::from_sse(ev), st));
+                }
+                if st.done {
+                    return None;
+                }
+                match st.body.next().await {
+                    Some(Ok(chunk)) => match st.parser.push(&chunk) {
+                        Ok(events) => st.queue.extend(events),
+                        Err(e) => {
+                            st.done = true;
+                            return Some((
+                                Err(Error::decode(T::OPERATION, Some(200), None, e, b"")),
+                                st,
+                            ));
+                        }
+                    },
+                    Some(Err(e)) => {
+                        st.done = true;
+                        return Some((Err(Error::from_reqwest(T::OPERATION, e)), st));
+                    }
+                    None => {
+                        st.done = true;
+                        match st.parser.finish() {
+                            SseEnd::Clean(Some(ev)) => st.queue.push_back(ev),
+                            SseEnd::Clean(None) => {}
+                            SseEnd::Truncated => {
+                                return Some((
+                                    Err(Error::Agent {
+                                        operation: if T::OPERATION == "invoke_agent" {
+                                            "invoke"
+                                        } else {
+                                            "configure"
+                                        },
+                                        phase: None,
+                                        message:
+                                            "the event stream was cut in the middle of an event"
+                                                .into(),
+                                    }),
+                                    st,
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Ok(EventStream {
+            inner: Box::pin(stream),
+        })
+    }
+}
+
+/// Agent-mode calls of one sandbox: `sandbox.agent()`.
+#[derive(Clone, Debug)]
+pub struct Agent<'a> {
+    sandbox: &'a Sandbox,
+}
+
+impl Sandbox {
+    /// Agent mode (the sandbox's template must have `mode: agent`).
+    pub fn agent(&self) -> Agent<'_> {
+        Agent { sandbox: self }
+    }
+}
+
+/// A configure call being built. See [`Agent::configure`].
+#[must_use]
+#[derive(Debug)]
+pub struct Configure<'a> {
+    agent: Agent<'a>,
+    request: ConfigureRequest,
+}
+
+impl Configure<'_> {
+    /// Writes a file before installing (absolute path). UTF-8 content is sent as text,
+    /// anything else as base64.
+    pub fn file(mut self, path: impl Into<String>, content: impl Into<Bytes>) -> Self {
+        let content = content.into();
+        let (text, b64) = match std::str::from_utf8(&content) {
+            Ok(s) => (Some(s.to_owned()), None),
+            Err(_) => (None, Some(base64(&content))),
+        };
+        self.request.files.push(ConfigureFile {
+            path: path.into(),
+            content: text,
+            content_base64: b64,
+        });
+        self
+    }
+
+    /// The install command, as an argument vector (run without a shell).
+    pub fn install_command<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
+        self.request.install_command = argv.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// The entrypoint later invokes run, as an argument vector.
+    ///
+    /// **Omitting it clears the saved entrypoint**: the Router saves the entrypoint of every
+    /// configure call, so a configure without one makes later invokes fail with 424.
+    pub fn entrypoint<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
+        self.request.entrypoint = argv.into_iter().map(Into::into).collect();
+        self
+    }
+
+    fn check(&self) -> Result<()> {
+        let r = &self.request;
+        if r.files.is_empty() && r.install_command.is_empty() && r.entrypoint.is_empty() {
+            return Err(Error::invalid(
+                "configure",
+                "set at least one of files, install_command, entrypoint",
+            ));
+        }
+        if r.files.len() > 200 {
+            return Err(Error::invalid(
+                "files",
+                "the Router accepts at most 200 files",
+            ));
+        }
+        for f in &r.files {
+            super::files::check_remote_path(&f.path)?;
+        }
+        Ok(())
+    }
+
+    /// Sends the call and returns the event stream.
+    pub async fn stream(self) -> Result<EventStream<ConfigureEvent>> {
+        self.check()?;
+        let sb = self.agent.sandbox;
+        let body = serde_json::to_vec(&self.request)
+            .map_err(|e| Error::invalid("configure", e.to_string()))?;
+        let resp = self
+            .agent
+            .post_stream(
+                "configure_agent",
+                "configure",
+                body,
+                "application/json",
+                &[],
+                CONFIGURE_TIMEOUT,
+            )
+            .await?;
+        let _ = sb;
+        event_stream(resp)
+    }
+
+    /// Sends the call, passes each log line to `on_log`, and returns the result. An `error`
+    /// event, a stream without a result, or a non-zero install exit code is [`Error::Agent`].
+    pub async fn send_with(self, mut on_log: impl FnMut(&LogEvent)) -> Result<ConfigureResult> {
+        let mut events = self.stream().await?;
+        while let Some(ev) = events.next().await {
+            match ev? {
+                ConfigureEvent::Log(l) => on_log(&l),
+                ConfigureEvent::Error(e) => {
+                    return Err(Error::Agent {
+                        operation: "configure",
+                        phase: Some(e.phase),
+                        message: e.message,
+                    });
+                }
+                ConfigureEvent::Result(r) if r.install_exit_code != 0 => {
+                    return Err(Error::Agent {
+                        operation: "configure",
+                        phase: Some("install".into()),
+                        message: format!(
+                            "install exited with code {}; nothing was saved",
+                            r.install_exit_code
+                        ),
+                    });
+                }
+                ConfigureEvent::Result(r) => return Ok(r),
+                ConfigureEvent::Unknown { .. } => {}
+            }
+        }
+        Err(Error::Agent {
+            operation: "configure",
+            phase: None,
+            message: "the stream ended without a result".into(),
+        })
+    }
+
+    /// [`Configure::send_with`] ignoring log lines.
+    pub async fn send(self) -> Result<ConfigureResult> {
+        self.send_with(|_| {}).await
+    }
+}
+
+/// An invoke call being built. See [`Agent::invoke`].
+#[must_use]
+#[derive(Debug)]
+pub struct Invoke<'a> {
+    agent: Agent<'a>,
+    payload: Bytes,
+    content_type: &'static str,
+    prompt: Option<String>,
+    timeout: Option<Duration>,
+}
+
+/// What an invocation produced, collected from its stream.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvokeOutput {
+    /// `inv-<24 hex>`.
+    pub invoke_id: String,
+    /// stdout lines joined with `\n`.
+    pub stdout: String,
+    /// stderr lines joined with `\n`.
+    pub stderr: String,
+    /// The exit code (`-1` when canceled, timed out or failed).
+    pub exit_code: i32,
+    /// Duration reported by the Router.
+    pub duration: Duration,
+    /// `completed`, `canceled`, `timeout` or `error`.
+    pub reason: String,
+}
+
+impl InvokeOutput {
+    /// True when the invocation completed with exit code 0.
+    pub fn success(&self) -> bool {
+        self.exit_code == 0 && self.reason == "completed"
+    }
+}
+
+impl Invoke<'_> {
+    /// Also passes `--prompt=<prompt>` to the entrypoint (and uses it as stdin when the
+    /// payload is empty).
+    pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
+        self.prompt = Some(prompt.into());
+        self
+    }
+
+    /// Lowers the invocation's timeout (the Router ignores values above its own).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Sends the payload as JSON (`application/json`).
+    pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {
+        self.payload = serde_json::to_vec(value)
+            .map_err(|e| Error::invalid("payload", e.to_string()))?
+            .into();
+        self.content_type = "application/json";
+        Ok(self)
+    }
+
+    /// Starts the invocation and returns its event stream. Dropping the stream cancels it.
+    pub async fn stream(self) -> Result<EventStream<InvokeEvent>> {
+        if self.payload.len() > 16 * 1024 * 1024 {
+            return Err(Error::invalid(
+                "payload",
+                "the Router accepts at most 16 MiB",
+            ));
+        }
+        let mut query = Vec::new();
+        if let Some(p) = &self.prompt {
+            query.push(("prompt", p.clone()));
+        }
+        let http_timeout = match self.timeout {
+            Some(t) => {
+                query.push(("timeout", validate::go_duration("timeout", t)?));
+                t + Duration::from_secs(30)
+            }
+            None => INVOKE_TIMEOUT,
+        };
+        let resp = self
+            .agent
+            .post_stream(
+                "invoke_agent",
+                "invoke",
+                self.payload.to_vec(),
+                self.content_type,
+                &query,
+                http_timeout,
+            )
+            .await?;
+        event_stream(resp)
+    }
+
+    /// Runs the invocation to its end and collects stdout, stderr, exit code, duration and
+    /// reason. A stream that ends without an `exit` event is [`Error::Agent`].
+    pub async fn collect(self) -> Result<InvokeOutput> {
+        let mut events = self.stream().await?;
+        let (mut id, mut stdout, mut stderr) = (String::new(), Vec::new(), Vec::new());
+        while let Some(ev) = events.next().await {
+            match ev? {
+                InvokeEvent::Start(s) => id = s.invoke_id,
+                InvokeEvent::Log(l) if l.stream == "stderr" => stderr.push(l.data),
+                InvokeEvent::Log(l) => stdout.push(l.data),
+                InvokeEvent::Exit(e) => {
+                    return Ok(InvokeOutput {
+                        invoke_id: if e.invoke_id.is_empty() {
+                            id
+                        } else {
+                            e.invoke_id
+                        },
+                        stdout: stdout.join("\n"),
+                        stderr: stderr.join("\n"),
+                        exit_code: e.exit_code,
+                        duration: Duration::from_millis(e.duration_ms.max(0) as u64),
+                        reason: e.reason.unwrap_or_else(|| "completed".into()),
+                    });
+                }
+                InvokeEvent::Unknown { .. } => {}
+            }
+        }
+        Err(Error::Agent {
+            operation: "invoke",
+            phase: None,
+            message: format!("the stream ended without an exit event (invoke id {id:?})"),
+        })
+    }
+}
+
+impl<'a> Agent<'a> {
+    async fn post_stream(
+        &self,
+        operation: &'static str,
+        route: &str,
+        body: Vec<u8>,
+        content_type: &str,
+        query: &[(&str, String)],
+        timeout: Duration,
+    ) -> Result<reqwest::Response> {
+        let client = &self.sandbox.client;
+        let url = format!("/api/v1/sandboxes/{}/{route}", self.sandbox.id);
+        let req = client
+            .shared()
+            .request(Method::POST, &url)
+            .query(query)
+            .header(ACCEPT, "text/event-stream")
+            .header(CONTENT_TYPE, content_type)
+            .body(body)
+            .build()
+            .map_err(|e| Error::from_reqwest(operation, e))?;
+        let mut options = client.options();
+        options.timeout = Some(options.timeout.map_or(timeout, |t| t.max(timeout)));
+        client.shared().send(operation, options, req).await
+    }
+
+    /// Configures the agent: files to write, an install command and the entrypoint.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let result = sb
+    ///     .agent()
+    ///     .configure()
+    ///     .file("/workspace/agent.py", "print(input())\n")
+    ///     .install_command(["pip", "install", "requests"])
+    ///     .entrypoint(["python3", "/workspace/agent.py"])
+    ///     .send_with(|log| println!("[{}] {}", log.stream, log.data))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn configure(&self) -> Configure<'a> {
+        Configure {
+            agent: self.clone(),
+            request: ConfigureRequest {
+                files: Vec::new(),
+                install_command: Vec::new(),
+                entrypoint: Vec::new(),
+            },
+        }
+    }
+
+    /// Invokes the entrypoint with `payload` on stdin (raw bytes, at most 16 MiB).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use futures::StreamExt;
+    /// use agenttier::InvokeEvent;
+    /// let mut events = sb.agent().invoke("hello").prompt("be brief").stream().await?;
+    /// while let Some(ev) = events.next().await {
+    ///     match ev? {
+    ///         InvokeEvent::Log(line) => println!("{}", line.data),
+    ///         InvokeEvent::Exit(exit) => println!("exit {}", exit.exit_code),
+    ///         _ => {}
+    ///     }
+    /// }
+    /// let out = sb.agent().invoke("hello").collect().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn invoke(&self, payload: impl Into<Bytes>) -> Invoke<'a> {
+        Invoke {
+            agent: self.clone(),
+            payload: payload.into(),
+            content_type: "application/octet-stream",
+            prompt: None,
+            timeout: None,
+        }
+    }
+
+    /// Cancels an invocation in flight. Only the Router replica serving the stream knows it;
+    /// dropping the stream is the reliable way to cancel.
+    pub async fn cancel(&self, invoke_id: &str) -> Result<()> {
+        validate::non_empty("invoke_id", invoke_id)?;
+        let c = &self.sandbox.client;
+        let body = CancelInvokeRequest {
+            invoke_id: invoke_id.to_owned(),
+        };
+        c.run(
+            "cancel_invoke",
+            c.raw().cancel_invoke(&self.sandbox.id, &body),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The last install log (up to 8 KiB). The Router writes this body with Go's `%q`, so ANSI
+    /// colours and invalid UTF-8 make it invalid JSON; it is read leniently here.
+    pub async fn install_log(&self) -> Result<String> {
+        let c = &self.sandbox.client;
+        let url = format!(
+            "/api/v1/sandboxes/{}/configure/install-log",
+            self.sandbox.id
+        );
+        let req = c
+            .shared()
+            .request(Method::GET, &url)
+            .build()
+            .map_err(|e| Error::from_reqwest("get_install_log", e))?;
+        let resp = c.shared().send("get_install_log", c.options(), req).await?;
+        let status = resp.status().as_u16();
+        let request_id = crate::error::request_id(resp.headers());
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| Error::from_reqwest("get_install_log", e))?;
+        read_install_log(&body).ok_or_else(|| {
+            Error::decode(
+                "get_install_log",
+                Some(status),
+                request_id,
+                "not an install-log body",
+                &body,
+            )
+        })
+    }
+}
+
+/// Reads `{"log":"..."}`, where the string may be a Go `%q` literal rather than JSON.
+pub(crate) fn read_install_log(body: &[u8]) -> Option<String> {
+    if let Ok(v) = serde_json::from_slice::<crate::types::InstallLog>(body) {
+        return Some(v.log);
+    }
+    let text = std::str::from_utf8(body).ok()?.trim();
+    let inner = text.strip_prefix("{\"log\":\"")?.strip_suffix("\"}")?;
+    unquote_go(inner)
+}
+
+/// Decodes the escapes of a Go `%q` string literal (without its quotes).
+fn unquote_go(s: &str) -> Option<String> {
+    let mut out: Vec<u8> = Vec::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            continue;
+        }
+        let esc = chars.next()?;
+        let simple = match esc {
+            'a' => Some(0x07),
+            'b' => Some(0x08),
+            'f' => Some(0x0c),
+            'n' => Some(b'\n'),
+            'r' => Some(b'\r'),
+            't' => Some(b'\t'),
+            'v' => Some(0x0b),
+            '\\' => Some(b'\\'),
+            '"' => Some(b'"'),
+            '\'' => Some(b'\''),
+            _ => None,
+        };
+        if let Some(b) = simple {
+            out.push(b);
+            continue;
+        }
+        let digits = match esc {
+            'x' => 2,
+            'u' => 4,
+            'U' => 8,
+            _ => return None,
+        };
+        let hex: String = chars.by_ref().take(digits).collect();
+        let value = u32::from_str_radix(&hex, 16).ok()?;
+        if esc == 'x' {
+            out.push(value as u8);
+        } else {
+            let mut buf = [0; 4];
+            out.extend_from_slice(char::from_u32(value)?.encode_utf8(&mut buf).as_bytes());
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Standard base64 with padding (configure's `contentBase64`).
+fn base64(data: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_quoted_install_log_is_read_leniently() {
+        let body = br#"{"log":"\x1b[32mok\x1b[0m caf\xc3\xa9 \u00e9 \"q\"\n"}"#;
+        assert_eq!(
+            read_install_log(body).unwrap(),
+            "\u{1b}[32mok\u{1b}[0m café é \"q\"\n"
+        );
+        assert_eq!(read_install_log(br#"{"log":"plain"}"#).unwrap(), "plain");
+        assert!(read_install_log(b"<html>").is_none());
+    }
+
+    #[test]
+    fn base64_matches_rfc4648_vectors() {
+        for (input, want) in [
+            ("", ""),
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foobar", "Zm9vYmFy"),
+        ] {
+            assert_eq!(base64(input.as_bytes()), want);
+        }
+    }
+}

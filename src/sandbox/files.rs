@@ -1,0 +1,622 @@
+//! Files in a sandbox: list, read, write, streamed download and upload, and zip archives.
+//!
+//! These routes are sent by hand on the shared pipeline (same pool, credentials, retries,
+//! tracing and errors as everything else) because the file path must keep its slashes: the
+//! generated client percent-encodes `/` inside a path parameter.
+
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use rand::Rng;
+use reqwest::Method;
+use reqwest::header::CONTENT_TYPE;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use super::Sandbox;
+use crate::transport::CallOptions;
+use crate::types::{FileList, PutFileResult};
+use crate::{Error, Result, validate};
+
+/// The Router's cap on one file, both ways (32 MiB).
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// Uploads above this size are split into parts by default. The Router puts the base64 of
+/// the body inside one `sh -c` argument, and Linux caps one argument at 128 KiB, so a single
+/// request fails from about 96 KiB (router-api.md §4.5).
+pub const DEFAULT_CHUNK_THRESHOLD: u64 = 64 * 1024;
+
+/// Size of each part of a split upload.
+pub const DEFAULT_PART_SIZE: usize = 64 * 1024;
+
+/// Characters kept as they are in a path segment: RFC 3986 unreserved. Everything else,
+/// including `#`, `?`, `%`, spaces and non-ASCII, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Transfer progress: bytes done, and the total when known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Progress {
+    /// Bytes transferred so far.
+    pub done: u64,
+    /// Total bytes, when known (archives stream without a length).
+    pub total: Option<u64>,
+}
+
+type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
+
+/// Options for uploads, downloads and archives.
+#[derive(Clone)]
+pub struct TransferOptions {
+    progress: Option<ProgressFn>,
+    chunking: bool,
+    chunk_threshold: u64,
+    part_size: usize,
+    timeout: Duration,
+}
+
+impl Default for TransferOptions {
+    fn default() -> Self {
+        Self {
+            progress: None,
+            chunking: true,
+            chunk_threshold: DEFAULT_CHUNK_THRESHOLD,
+            part_size: DEFAULT_PART_SIZE,
+            timeout: Duration::from_secs(600),
+        }
+    }
+}
+
+impl fmt::Debug for TransferOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransferOptions")
+            .field("progress", &self.progress.is_some())
+            .field("chunking", &self.chunking)
+            .field("chunk_threshold", &self.chunk_threshold)
+            .field("part_size", &self.part_size)
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl TransferOptions {
+    /// Calls `f` as bytes move.
+    pub fn progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
+        self.progress = Some(Arc::new(f));
+        self
+    }
+
+    /// Splits uploads above the threshold into parts joined in the sandbox (default on).
+    /// Off sends one request whatever the size, which the Router fails above ~96 KiB.
+    pub fn chunking(mut self, on: bool) -> Self {
+        self.chunking = on;
+        self
+    }
+
+    /// Uploads larger than this are split (default 64 KiB).
+    pub fn chunk_threshold(mut self, bytes: u64) -> Self {
+        self.chunk_threshold = bytes;
+        self
+    }
+
+    /// The size of each part (default 64 KiB; keep it under ~96 KiB).
+    pub fn part_size(mut self, bytes: usize) -> Self {
+        self.part_size = bytes.max(1);
+        self
+    }
+
+    /// Timeout of each HTTP request of the transfer (default 10 minutes).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    fn report(&self, done: u64, total: Option<u64>) {
+        if let Some(f) = &self.progress {
+            f(Progress { done, total });
+        }
+    }
+}
+
+/// Checks a remote path and turns it into the URL form the Router wants: absolute path,
+/// leading `/` dropped, each segment percent-encoded, no empty or `.` segments (a `//` or
+/// `/./` in the URL makes the Router answer 301).
+pub(crate) fn encode_remote_path(path: &str) -> Result<String> {
+    check_remote_path(path)?;
+    let segments: Vec<String> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .collect();
+    if segments.is_empty() {
+        return Err(Error::invalid("path", "names a directory, not a file"));
+    }
+    Ok(segments.join("/"))
+}
+
+/// The checks every remote path gets before a request.
+pub(crate) fn check_remote_path(path: &str) -> Result<()> {
+    if !path.starts_with('/') {
+        return Err(Error::invalid(
+            "path",
+            format!("{path:?} is not absolute; sandbox paths look like /workspace/a.txt"),
+        ));
+    }
+    if path.split('/').any(|s| s == "..") {
+        return Err(Error::invalid("path", format!("{path:?} contains '..'")));
+    }
+    // The Router refuses ' \ ` CR LF (it builds shell commands from the path); NUL cannot be
+    // in a path at all.
+    if let Some(c) = path
+        .chars()
+        .find(|c| matches!(c, '\'' | '\\' | '`' | '\r' | '\n' | '\0'))
+    {
+        return Err(Error::invalid(
+            "path",
+            format!("{path:?} contains the disallowed character {c:?}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Where `path` ends up once the Router's `path.Clean` has run.
+fn clean_remote_path(path: &str) -> String {
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
+    format!("/{}", segments.join("/"))
+}
+
+/// The files of one sandbox: `sandbox.files()`.
+#[derive(Clone, Debug)]
+pub struct Files<'a> {
+    sandbox: &'a Sandbox,
+}
+
+impl Sandbox {
+    /// File operations in this sandbox (it must be Running).
+    pub fn files(&self) -> Files<'_> {
+        Files { sandbox: self }
+    }
+}
+
+impl Files<'_> {
+    fn file_url(&self, path: &str) -> Result<String> {
+        Ok(format!(
+            "/api/v1/sandboxes/{}/files/{}",
+            utf8_percent_encode(&self.sandbox.id, SEGMENT),
+            encode_remote_path(path)?
+        ))
+    }
+
+    fn options(&self, timeout: Option<Duration>) -> CallOptions {
+        let mut o = self.sandbox.client.options();
+        if let Some(t) = timeout {
+            o.timeout = Some(o.timeout.map_or(t, |c| c.max(t)));
+        }
+        o
+    }
+
+    async fn send(
+        &self,
+        operation: &'static str,
+        options: CallOptions,
+        req: reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response> {
+        let req = req.build().map_err(|e| Error::from_reqwest(operation, e))?;
+        self.sandbox
+            .client
+            .shared()
+            .send(operation, options, req)
+            .await
+    }
+
+    /// Lists a directory (hidden files included; `.` and `..` left out).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// for entry in sb.files().list("/workspace").await?.entries {
+    ///     println!("{} {} {}", entry.mode, entry.size, entry.name);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self, dir: &str) -> Result<FileList> {
+        check_remote_path(dir)?;
+        // The list route is the one route with a trailing slash.
+        let url = format!(
+            "/api/v1/sandboxes/{}/files/",
+            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+        );
+        let req = self
+            .sandbox
+            .client
+            .shared()
+            .request(Method::GET, &url)
+            .query(&[("path", clean_remote_path(dir))]);
+        let resp = self.send("list_files", self.options(None), req).await?;
+        decode_json("list_files", resp).await
+    }
+
+    /// Reads a whole file into memory (at most 32 MiB).
+    pub async fn read(&self, path: &str) -> Result<Bytes> {
+        let url = self.file_url(path)?;
+        let req = self.sandbox.client.shared().request(Method::GET, &url);
+        let resp = self.send("read_file", self.options(None), req).await?;
+        let mut out = Vec::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| Error::from_reqwest("read_file", e))?;
+            if (out.len() + chunk.len()) as u64 > MAX_FILE_BYTES {
+                return Err(Error::invalid(
+                    "path",
+                    format!("{path} is larger than the 32 MiB cap"),
+                ));
+            }
+            out.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(out))
+    }
+
+    /// Writes `data` to `path` (parents are created; an existing file is replaced). Data above
+    /// the chunk threshold is uploaded in parts, see [`Files::write_with`].
+    pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> Result<PutFileResult> {
+        self.write_with(path, data, TransferOptions::default())
+            .await
+    }
+
+    /// [`Files::write`] with options.
+    pub async fn write_with(
+        &self,
+        path: &str,
+        data: impl Into<Bytes>,
+        options: TransferOptions,
+    ) -> Result<PutFileResult> {
+        let data = data.into();
+        let total = data.len() as u64;
+        check_size(path, total)?;
+        encode_remote_path(path)?;
+        if options.chunking && total > options.chunk_threshold {
+            let parts = data.chunks(options.part_size).map(Bytes::copy_from_slice);
+            let mut source = futures::stream::iter(parts.map(Ok::<_, Error>));
+            return self.upload_parts(path, total, &mut source, &options).await;
+        }
+        let result = self.put(path, data, &options).await?;
+        options.report(total, Some(total));
+        Ok(result)
+    }
+
+    async fn put(
+        &self,
+        path: &str,
+        body: Bytes,
+        options: &TransferOptions,
+    ) -> Result<PutFileResult> {
+        let url = self.file_url(path)?;
+        let req = self
+            .sandbox
+            .client
+            .shared()
+            .request(Method::PUT, &url)
+            .header(CONTENT_TYPE, "application/octet-stream")
+            .body(body);
+        let resp = self
+            .send("write_file", self.options(Some(options.timeout)), req)
+            .await?;
+        decode_json("write_file", resp).await
+    }
+
+    /// Streams a local file into the sandbox, without reading it whole into memory. Files
+    /// above the chunk threshold go up in parts that are joined in the sandbox with `cat`;
+    /// the final size is checked, and the parts are removed whether it worked or not.
+    /// Returns the bytes written.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::TransferOptions;
+    /// let opts = TransferOptions::default().progress(|p| eprintln!("{}/{:?}", p.done, p.total));
+    /// let n = sb.files().upload_with("dataset.csv", "/workspace/dataset.csv", opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn upload(&self, local: impl AsRef<Path>, path: &str) -> Result<u64> {
+        self.upload_with(local, path, TransferOptions::default())
+            .await
+    }
+
+    /// [`Files::upload`] with options.
+    pub async fn upload_with(
+        &self,
+        local: impl AsRef<Path>,
+        path: &str,
+        options: TransferOptions,
+    ) -> Result<u64> {
+        let local = local.as_ref();
+        encode_remote_path(path)?;
+        let mut file = tokio::fs::File::open(local)
+            .await
+            .map_err(|e| Error::io(local, e))?;
+        let total = file
+            .metadata()
+            .await
+            .map_err(|e| Error::io(local, e))?
+            .len();
+        check_size(path, total)?;
+        if options.chunking && total > options.chunk_threshold {
+            let part_size = options.part_size;
+            let mut source = Box::pin(futures::stream::try_unfold(file, move |mut f| async move {
+                let mut buf = vec![0u8; part_size];
+                let mut filled = 0;
+                while filled < part_size {
+                    let n = f.read(&mut buf[filled..]).await?;
+                    if n == 0 {
+                        break;
+                    }
+                    filled += n;
+                }
+                if filled == 0 {
+                    return Ok(None);
+                }
+                buf.truncate(filled);
+                Ok(Some((Bytes::from(buf), f)))
+            }))
+            .map(move |r: std::io::Result<Bytes>| r.map_err(|e| Error::io(local, e)));
+            self.upload_parts(path, total, &mut source, &options)
+                .await?;
+            return Ok(total);
+        }
+        // At most the threshold (or chunking is off and the caller accepts one request).
+        let mut buf = Vec::with_capacity(total as usize);
+        file.read_to_end(&mut buf)
+            .await
+            .map_err(|e| Error::io(local, e))?;
+        let written = self.put(path, Bytes::from(buf), &options).await?;
+        options.report(total, Some(total));
+        Ok(written.bytes as u64)
+    }
+
+    async fn upload_parts<S>(
+        &self,
+        path: &str,
+        total: u64,
+        source: &mut S,
+        options: &TransferOptions,
+    ) -> Result<PutFileResult>
+    where
+        S: futures::Stream<Item = Result<Bytes>> + Unpin,
+    {
+        let target = clean_remote_path(path);
+        let (dir, name) = target.rsplit_once('/').unwrap_or(("", &target));
+        let dir = if dir.is_empty() { "/" } else { dir };
+        let tag: u64 = rand::rng().random();
+        let prefix = format!("{dir}/.{name}.agenttier-part-{tag:016x}").replace("//", "/");
+        let mut sent = 0u64;
+        let mut index = 0usize;
+        let outcome: Result<()> = async {
+            while let Some(part) = source.next().await {
+                let part = part?;
+                let len = part.len() as u64;
+                self.put(&format!("{prefix}.{index:06}"), part, options)
+                    .await?;
+                sent += len;
+                index += 1;
+                options.report(sent, Some(total));
+            }
+            if sent != total {
+                return Err(Error::invalid(
+                    "local file",
+                    format!("changed while uploading ({sent} of {total} bytes read)"),
+                ));
+            }
+            // Zero-padded part names sort in order under the glob.
+            let glob = format!("{}.*", validate::shell_join(&[prefix.as_str()])?);
+            let quoted_target = validate::shell_join(&[target.as_str()])?;
+            let join =
+                format!("cat {glob} > {quoted_target} && rm -f {glob} && wc -c < {quoted_target}");
+            let out = self
+                .sandbox
+                .exec_with(
+                    &join,
+                    super::ExecOptions::default().timeout(options.timeout),
+                )
+                .await?;
+            let size: u64 = out.stdout.trim().parse().unwrap_or(u64::MAX);
+            if !out.success() || size != total {
+                return Err(Error::UploadFailed {
+                    path: target.clone(),
+                    message: format!(
+                        "joining {index} parts gave {} bytes, expected {total} (exit {}: {})",
+                        out.stdout.trim(),
+                        out.exit_code,
+                        out.stderr.trim()
+                    ),
+                });
+            }
+            Ok(())
+        }
+        .await;
+        if let Err(err) = outcome {
+            if index > 0 {
+                let glob = format!(
+                    "{}.*",
+                    validate::shell_join(&[prefix.as_str()]).unwrap_or_default()
+                );
+                if let Err(cleanup) = self.sandbox.exec(&format!("rm -f {glob}")).await {
+                    tracing::warn!(error = %cleanup, "could not remove the parts of a failed upload");
+                }
+            }
+            return Err(err);
+        }
+        Ok(PutFileResult {
+            path: target,
+            bytes: total as i64,
+        })
+    }
+
+    /// Streams a sandbox file to a local path, chunk by chunk. Returns the bytes written.
+    pub async fn download(&self, path: &str, local: impl AsRef<Path>) -> Result<u64> {
+        self.download_with(path, local, TransferOptions::default())
+            .await
+    }
+
+    /// [`Files::download`] with options.
+    pub async fn download_with(
+        &self,
+        path: &str,
+        local: impl AsRef<Path>,
+        options: TransferOptions,
+    ) -> Result<u64> {
+        let url = self.file_url(path)?;
+        let req = self.sandbox.client.shared().request(Method::GET, &url);
+        let resp = self
+            .send("read_file", self.options(Some(options.timeout)), req)
+            .await?;
+        stream_to_file("read_file", resp, local.as_ref(), &options).await
+    }
+
+    /// Streams a zip of `dir` (which must be `/workspace` or below) to a local path. Returns
+    /// the zip's size. The Router cannot report a failure after it started sending, so a
+    /// broken archive shows up as a truncated zip.
+    pub async fn archive(&self, dir: &str, local: impl AsRef<Path>) -> Result<u64> {
+        self.archive_with(dir, local, TransferOptions::default())
+            .await
+    }
+
+    /// [`Files::archive`] with options.
+    pub async fn archive_with(
+        &self,
+        dir: &str,
+        local: impl AsRef<Path>,
+        options: TransferOptions,
+    ) -> Result<u64> {
+        check_remote_path(dir)?;
+        let dir = clean_remote_path(dir);
+        if dir != "/workspace" && !dir.starts_with("/workspace/") {
+            return Err(Error::invalid(
+                "dir",
+                "archives must be of /workspace or a directory below it",
+            ));
+        }
+        let url = format!(
+            "/api/v1/sandboxes/{}/archive",
+            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+        );
+        let req = self
+            .sandbox
+            .client
+            .shared()
+            .request(Method::GET, &url)
+            .query(&[("path", dir)]);
+        let resp = self
+            .send("download_archive", self.options(Some(options.timeout)), req)
+            .await?;
+        stream_to_file("download_archive", resp, local.as_ref(), &options).await
+    }
+}
+
+fn check_size(path: &str, size: u64) -> Result<()> {
+    if size > MAX_FILE_BYTES {
+        return Err(Error::invalid(
+            "data",
+            format!("{size} bytes for {path} exceeds the Router's 32 MiB file cap"),
+        ));
+    }
+    Ok(())
+}
+
+async fn decode_json<T: serde::de::DeserializeOwned>(
+    operation: &'static str,
+    resp: reqwest::Response,
+) -> Result<T> {
+    let status = resp.status().as_u16();
+    let request_id = crate::error::request_id(resp.headers());
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| Error::from_reqwest(operation, e))?;
+    serde_json::from_slice(&body)
+        .map_err(|e| Error::decode(operation, Some(status), request_id, e, &body))
+}
+
+async fn stream_to_file(
+    operation: &'static str,
+    resp: reqwest::Response,
+    local: &Path,
+    options: &TransferOptions,
+) -> Result<u64> {
+    let total = resp.content_length();
+    let mut file = tokio::fs::File::create(local)
+        .await
+        .map_err(|e| Error::io(local, e))?;
+    let mut stream = resp.bytes_stream();
+    let mut done = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| Error::from_reqwest(operation, e))?;
+        file.write_all(&chunk)
+            .await
+            .map_err(|e| Error::io(local, e))?;
+        done += chunk.len() as u64;
+        options.report(done, total);
+    }
+    file.flush().await.map_err(|e| Error::io(local, e))?;
+    if let Some(expected) = total
+        && expected != done
+    {
+        return Err(Error::decode(
+            operation,
+            Some(200),
+            None,
+            format!("body ended after {done} of {expected} bytes"),
+            b"",
+        ));
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_paths_are_absolute_stripped_and_segment_encoded() {
+        assert_eq!(
+            encode_remote_path("/workspace/a.txt").unwrap(),
+            "workspace/a.txt"
+        );
+        assert_eq!(
+            encode_remote_path("/workspace//sub/./a b#1?.txt").unwrap(),
+            "workspace/sub/a%20b%231%3F.txt"
+        );
+        assert_eq!(
+            encode_remote_path("/workspace/é.txt").unwrap(),
+            "workspace/%C3%A9.txt"
+        );
+        assert_eq!(
+            encode_remote_path("/workspace/100%.txt").unwrap(),
+            "workspace/100%25.txt"
+        );
+    }
+
+    #[test]
+    fn dangerous_paths_are_refused() {
+        for bad in [
+            "workspace/a",
+            "/workspace/../etc/passwd",
+            "/a'b",
+            "/a\\b",
+            "/a`b",
+            "/a\nb",
+            "/a\rb",
+            "/a\0b",
+            "/",
+        ] {
+            assert!(encode_remote_path(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,389 @@
+//! Sandboxes: creating, listing, and the [`Sandbox`] handle.
+
+mod agent;
+mod exec;
+pub(crate) mod files;
+mod wait;
+
+use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
+pub use exec::{ExecOptions, ExecOutput};
+pub use files::{Files, Progress, TransferOptions};
+pub use wait::WaitOptions;
+
+use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
+use crate::{Client, Error, Result, validate};
+
+/// The phase of a sandbox. The Router may add phases, so unknown ones are kept verbatim.
+///
+/// The empty phase the Router stores right after create reads as [`Phase::Creating`].
+///
+/// ```
+/// use agenttier::Phase;
+/// assert_eq!(Phase::from_wire(""), Phase::Creating);
+/// assert_eq!(Phase::from_wire("Running"), Phase::Running);
+/// assert_eq!(Phase::from_wire("Hibernating"), Phase::Unknown("Hibernating".into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Being created or resumed (also the empty phase right after create).
+    Creating,
+    /// Ready: exec, files, agent calls work.
+    Running,
+    /// Pod deleted, volume kept; resume brings it back.
+    Stopped,
+    /// Failed; the summary's `message` says why. Resume is allowed.
+    Error,
+    /// Reserved by the Router's types, never set today.
+    Deleting,
+    /// A phase this SDK does not know.
+    Unknown(String),
+}
+
+impl Phase {
+    /// Reads the wire value of `status`.
+    pub fn from_wire(s: &str) -> Phase {
+        match s {
+            "" | "Creating" => Phase::Creating,
+            "Running" => Phase::Running,
+            "Stopped" => Phase::Stopped,
+            "Error" => Phase::Error,
+            "Deleting" => Phase::Deleting,
+            other => Phase::Unknown(other.to_owned()),
+        }
+    }
+
+    /// The wire value (`Creating`, `Running`, ...).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Phase::Creating => "Creating",
+            Phase::Running => "Running",
+            Phase::Stopped => "Stopped",
+            Phase::Error => "Error",
+            Phase::Deleting => "Deleting",
+            Phase::Unknown(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl SandboxSummary {
+    /// The phase as an enum (the empty phase reads as [`Phase::Creating`]).
+    pub fn phase(&self) -> Phase {
+        Phase::from_wire(&self.status)
+    }
+}
+
+/// Filters for [`Client::list_sandboxes`].
+#[derive(Clone, Debug, Default)]
+pub struct SandboxFilter {
+    namespace: Option<String>,
+    phase: Option<Phase>,
+}
+
+impl SandboxFilter {
+    /// Only this namespace.
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = Some(ns.into());
+        self
+    }
+
+    /// Only this phase (exact match; the Router cannot filter on the empty phase).
+    pub fn phase(mut self, phase: Phase) -> Self {
+        self.phase = Some(phase);
+        self
+    }
+}
+
+impl Client {
+    /// A handle for an existing sandbox, without a request. Use [`Client::get_sandbox`] to
+    /// check that it exists.
+    pub fn sandbox(&self, id: impl Into<String>) -> Result<Sandbox> {
+        let id = id.into();
+        validate::id("sandbox id", &id)?;
+        Ok(Sandbox {
+            client: self.clone(),
+            id,
+            namespace: None,
+            last: None,
+        })
+    }
+
+    /// Reads a sandbox and returns a handle holding its summary.
+    pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox> {
+        let mut sb = self.sandbox(id)?;
+        sb.refresh().await?;
+        Ok(sb)
+    }
+
+    /// Lists your sandboxes (admins: all). A `null` list from the Router reads as empty.
+    pub async fn list_sandboxes(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
+        let status = filter.phase.as_ref().map(Phase::as_str);
+        let list = self
+            .run(
+                "list_sandboxes",
+                self.raw()
+                    .list_sandboxes(filter.namespace.as_deref(), status),
+            )
+            .await?;
+        Ok(list.sandboxes.unwrap_or_default())
+    }
+
+    /// Starts a sandbox creation from a cluster template. Await the builder (or call
+    /// [`CreateSandbox::send`]) to send it.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// let sb = client
+    ///     .create_sandbox("general-coding", "demo")
+    ///     .idle_timeout(Duration::from_secs(30 * 60))
+    ///     .storage_size("10Gi")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn create_sandbox(
+        &self,
+        template: impl Into<String>,
+        name: impl Into<String>,
+    ) -> CreateSandbox<'_> {
+        CreateSandbox {
+            client: self,
+            template: template.into(),
+            name: name.into(),
+            namespace: None,
+            timeout: None,
+            idle_timeout: None,
+            storage: None,
+        }
+    }
+}
+
+/// A sandbox creation being built. See [`Client::create_sandbox`].
+#[must_use = "a CreateSandbox does nothing until awaited or sent"]
+#[derive(Debug)]
+pub struct CreateSandbox<'a> {
+    client: &'a Client,
+    template: String,
+    name: String,
+    namespace: Option<String>,
+    timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    storage: Option<StorageSpec>,
+}
+
+impl<'a> CreateSandbox<'a> {
+    /// The namespace (default: the Router's sandbox namespace).
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = Some(ns.into());
+        self
+    }
+
+    /// Maximum runtime, counted from the sandbox becoming Running.
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Idle timeout. The Router counts it from the last time the sandbox became Running.
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = Some(d);
+        self
+    }
+
+    /// The storage spec (size, class, mount path, snapshot on stop, shared).
+    pub fn storage(mut self, storage: StorageSpec) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Shorthand for a storage size such as `10Gi`.
+    pub fn storage_size(mut self, size: impl Into<String>) -> Self {
+        let mut s = self.storage.take().unwrap_or_default();
+        s.size = Some(size.into());
+        self.storage = Some(s);
+        self
+    }
+
+    pub(crate) fn into_request(self) -> Result<(&'a Client, CreateSandboxRequest)> {
+        validate::non_empty("template", &self.template)?;
+        validate::rfc1123_label("name", &self.name)?;
+        if let Some(ns) = &self.namespace {
+            validate::rfc1123_label("namespace", ns)?;
+        }
+        let timeout = self
+            .timeout
+            .map(|d| validate::go_duration("timeout", d))
+            .transpose()?;
+        let idle_timeout = self
+            .idle_timeout
+            .map(|d| validate::go_duration("idle_timeout", d))
+            .transpose()?;
+        let request = CreateSandboxRequest {
+            name: self.name,
+            namespace: self.namespace,
+            template_ref: TemplateRefInput {
+                name: self.template,
+                // The controller defaults to the namespaced kind; the API lists cluster templates.
+                kind: Some("ClusterSandboxTemplate".into()),
+                namespace: None,
+            },
+            timeout,
+            idle_timeout,
+            storage: self.storage,
+        };
+        Ok((self.client, request))
+    }
+
+    /// Sends the create and returns a handle. Never creates a duplicate: when the outcome is
+    /// unknown (the connection failed after sending, a gateway error, a timeout), it looks the
+    /// sandbox up by name before sending again.
+    pub async fn send(self) -> Result<Sandbox> {
+        let (client, request) = self.into_request()?;
+        create_without_duplicates(client, request).await
+    }
+}
+
+impl<'a> IntoFuture for CreateSandbox<'a> {
+    type Output = Result<Sandbox>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Sandbox>> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
+
+async fn create_without_duplicates(
+    client: &Client,
+    request: CreateSandboxRequest,
+) -> Result<Sandbox> {
+    let policy = client.shared().0.retry.clone();
+    let mut attempt = 0;
+    loop {
+        let err = match client
+            .run("create_sandbox", client.raw().create_sandbox(&request))
+            .await
+        {
+            Ok(created) => {
+                let mut sb = client.sandbox(created.sandbox_id)?;
+                sb.namespace = Some(created.namespace);
+                return Ok(sb);
+            }
+            Err(e) => e,
+        };
+        // A 429 comes from the rate limiter, before the handler: nothing was created.
+        let ambiguous = matches!(err, Error::Unavailable { .. } | Error::Timeout { .. });
+        let wait = match &err {
+            Error::RateLimited(_) => policy.wait(attempt, err.retry_after()),
+            _ if ambiguous => policy.wait(attempt, None),
+            _ => None,
+        };
+        let Some(wait) = wait.filter(|_| attempt < policy.max_retries) else {
+            return Err(err);
+        };
+        if ambiguous {
+            match client.get_sandbox(&request.name).await {
+                Ok(existing) => {
+                    tracing::debug!(sandbox = %request.name, "create outcome was unknown; the sandbox exists");
+                    return Ok(existing);
+                }
+                Err(Error::NotFound(_)) => {}
+                Err(_) => return Err(err),
+            }
+        }
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
+/// A handle for one sandbox: its id (= name), namespace, the last summary seen, and every
+/// sandbox-scoped call. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Sandbox {
+    pub(crate) client: Client,
+    pub(crate) id: String,
+    pub(crate) namespace: Option<String>,
+    pub(crate) last: Option<SandboxSummary>,
+}
+
+impl Sandbox {
+    /// The sandbox id. The Router addresses sandboxes by name, so this is also the name.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The sandbox name (the same as [`Sandbox::id`]).
+    pub fn name(&self) -> &str {
+        self.last
+            .as_ref()
+            .map(|s| s.name.as_str())
+            .unwrap_or(&self.id)
+    }
+
+    /// The namespace, once known (from create or a refresh).
+    pub fn namespace(&self) -> Option<&str> {
+        self.last
+            .as_ref()
+            .map(|s| s.namespace.as_str())
+            .or(self.namespace.as_deref())
+    }
+
+    /// The last summary seen by [`Sandbox::refresh`] or a waiter.
+    pub fn summary(&self) -> Option<&SandboxSummary> {
+        self.last.as_ref()
+    }
+
+    /// The client this handle uses.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Reads the sandbox again and keeps the summary.
+    pub async fn refresh(&mut self) -> Result<&SandboxSummary> {
+        let summary = self.status().await?;
+        Ok(self.last.insert(summary))
+    }
+
+    /// Reads the sandbox's current summary (without storing it).
+    pub async fn status(&self) -> Result<SandboxSummary> {
+        self.client
+            .run("get_sandbox", self.client.raw().get_sandbox(&self.id))
+            .await
+    }
+
+    /// Stops a Running sandbox (409 otherwise). Returns before the pod is gone: use
+    /// [`Sandbox::wait_until_stopped`].
+    pub async fn stop(&self) -> Result<()> {
+        self.client
+            .run("stop_sandbox", self.client.raw().stop_sandbox(&self.id))
+            .await
+            .map(drop)
+    }
+
+    /// Resumes a Stopped or Error sandbox (409 otherwise). Use
+    /// [`Sandbox::wait_until_running`] after.
+    pub async fn resume(&self) -> Result<()> {
+        self.client
+            .run("resume_sandbox", self.client.raw().resume_sandbox(&self.id))
+            .await
+            .map(drop)
+    }
+
+    /// Deletes the sandbox. The Router answers at once and removes it later: use
+    /// [`Sandbox::wait_until_deleted`].
+    pub async fn delete(&self) -> Result<()> {
+        self.client
+            .run("delete_sandbox", self.client.raw().delete_sandbox(&self.id))
+            .await
+            .map(drop)
+    }
+}

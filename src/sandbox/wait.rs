@@ -1,0 +1,181 @@
+//! Waiting for a sandbox to reach a phase, by polling `GET /api/v1/sandboxes/{id}` (the
+//! Router has no watch endpoint).
+
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+
+use super::{Phase, Sandbox};
+use crate::types::SandboxSummary;
+use crate::{Error, Result};
+
+/// How long and how often a waiter polls.
+///
+/// The first poll is immediate; then the interval grows from about 250 ms to a 2 s cap, with
+/// jitter so that many waiters do not poll in step. The deadline (120 s by default) covers
+/// everything. Dropping the waiter's future stops the polling.
+///
+/// ```
+/// use std::time::Duration;
+/// use agenttier::WaitOptions;
+/// let patient = WaitOptions::default().timeout(Duration::from_secs(600));
+/// # let _ = patient;
+/// ```
+#[derive(Clone, Debug)]
+pub struct WaitOptions {
+    timeout: Duration,
+    initial_interval: Duration,
+    max_interval: Duration,
+}
+
+impl Default for WaitOptions {
+    fn default() -> Self {
+        Self {
+            timeout: Duration::from_secs(120),
+            initial_interval: Duration::from_millis(250),
+            max_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+impl WaitOptions {
+    /// The overall deadline (default 120 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// The first interval between polls (default 250 ms).
+    pub fn initial_interval(mut self, d: Duration) -> Self {
+        self.initial_interval = d;
+        self
+    }
+
+    /// The largest interval between polls (default 2 s).
+    pub fn max_interval(mut self, d: Duration) -> Self {
+        self.max_interval = d;
+        self
+    }
+
+    /// The pause before poll `n` (1-based): doubling from the initial interval, capped, and
+    /// jittered into its upper half.
+    fn pause(&self, n: u32) -> Duration {
+        let ceiling = self
+            .initial_interval
+            .saturating_mul(1u32 << n.saturating_sub(1).min(16))
+            .min(self.max_interval);
+        let half = ceiling / 2;
+        let nanos = half.as_nanos().min(u64::MAX as u128) as u64;
+        half + Duration::from_nanos(if nanos == 0 {
+            0
+        } else {
+            rand::rng().random_range(0..=nanos)
+        })
+    }
+}
+
+/// What a poll decided.
+enum Verdict {
+    Done,
+    Fail(String),
+    Continue,
+}
+
+impl Sandbox {
+    /// Waits until the phase is `Running`; fails at once if it becomes `Error` (with the
+    /// server's message), and with [`Error::WaitTimeout`] (carrying the last summary) when
+    /// the deadline passes.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let mut sb = client.create_sandbox("general-coding", "demo").await?;
+    /// let summary = sb.wait_until_running(Default::default()).await?;
+    /// assert_eq!(summary.phase(), agenttier::Phase::Running);
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until_running(&mut self, options: WaitOptions) -> Result<SandboxSummary> {
+        self.wait_for("Running", options, |s| match s.phase() {
+            Phase::Running => Verdict::Done,
+            Phase::Error => Verdict::Fail(s.message.clone().unwrap_or_default()),
+            _ => Verdict::Continue,
+        })
+        .await
+    }
+
+    /// Waits until the phase is `Stopped`; fails at once on `Error`.
+    pub async fn wait_until_stopped(&mut self, options: WaitOptions) -> Result<SandboxSummary> {
+        self.wait_for("Stopped", options, |s| match s.phase() {
+            Phase::Stopped => Verdict::Done,
+            Phase::Error => Verdict::Fail(s.message.clone().unwrap_or_default()),
+            _ => Verdict::Continue,
+        })
+        .await
+    }
+
+    /// Waits until the sandbox is gone (the Router answers 404 once its finalizer ran).
+    pub async fn wait_until_deleted(&mut self, options: WaitOptions) -> Result<()> {
+        match self
+            .wait_for("deleted", options, |_| Verdict::Continue)
+            .await
+        {
+            Err(Error::NotFound(_)) => {
+                self.last = None;
+                Ok(())
+            }
+            Err(e) => Err(e),
+            Ok(_) => unreachable_done(),
+        }
+    }
+
+    async fn wait_for(
+        &mut self,
+        target: &'static str,
+        options: WaitOptions,
+        verdict: impl Fn(&SandboxSummary) -> Verdict,
+    ) -> Result<SandboxSummary> {
+        let started = Instant::now();
+        let deadline = started + options.timeout;
+        let mut polls = 0u32;
+        loop {
+            let summary = self.status().await?;
+            polls += 1;
+            tracing::debug!(sandbox = %self.id, phase = %summary.status, target, "poll");
+            match verdict(&summary) {
+                Verdict::Done => return Ok(self.last.insert(summary).clone()),
+                Verdict::Fail(message) => {
+                    self.last = Some(summary.clone());
+                    let message = if message.is_empty() {
+                        format!("sandbox {} entered Error", self.id)
+                    } else {
+                        message
+                    };
+                    return Err(Error::SandboxFailed {
+                        sandbox_id: self.id.clone(),
+                        message,
+                        last: Box::new(summary),
+                    });
+                }
+                Verdict::Continue => {}
+            }
+            self.last = Some(summary);
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::WaitTimeout {
+                    sandbox_id: self.id.clone(),
+                    target,
+                    waited: now - started,
+                    last: self.last.clone().map(Box::new),
+                });
+            }
+            tokio::time::sleep(options.pause(polls).min(deadline - now)).await;
+        }
+    }
+}
+
+/// `wait_for` with a verdict that never says done only ends in an error.
+fn unreachable_done() -> Result<()> {
+    Err(Error::invalid(
+        "wait",
+        "the deletion waiter ended without a 404",
+    ))
+}

@@ -1,0 +1,325 @@
+//! Webhook subscriptions, and verifying the deliveries a receiver gets.
+
+use std::fmt;
+use std::str::FromStr;
+
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::types::{CreateWebhookRequest, Webhook, WebhookCreated, WebhookDelivery};
+use crate::{Client, Error, Result, validate};
+
+/// The events a subscription can ask for (the Router's fixed vocabulary). Unknown names read
+/// from the Router are kept in [`WebhookEvent::Unknown`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WebhookEvent {
+    /// `sandbox.creating`
+    SandboxCreating,
+    /// `sandbox.running`
+    SandboxRunning,
+    /// `sandbox.stopped`
+    SandboxStopped,
+    /// `sandbox.error` (terminal errors only)
+    SandboxError,
+    /// `sandbox.deleting`
+    SandboxDeleting,
+    /// `backup.created`
+    BackupCreated,
+    /// `backup.pruned`
+    BackupPruned,
+    /// `share.granted`
+    ShareGranted,
+    /// `share.revoked`
+    ShareRevoked,
+    /// `agent.invoke.started`
+    AgentInvokeStarted,
+    /// `agent.invoke.completed`
+    AgentInvokeCompleted,
+    /// `agent.invoke.failed`
+    AgentInvokeFailed,
+    /// A name this SDK does not know. Refused when creating a subscription.
+    Unknown(String),
+}
+
+impl WebhookEvent {
+    /// Every known event.
+    pub const ALL: [WebhookEvent; 12] = [
+        WebhookEvent::SandboxCreating,
+        WebhookEvent::SandboxRunning,
+        WebhookEvent::SandboxStopped,
+        WebhookEvent::SandboxError,
+        WebhookEvent::SandboxDeleting,
+        WebhookEvent::BackupCreated,
+        WebhookEvent::BackupPruned,
+        WebhookEvent::ShareGranted,
+        WebhookEvent::ShareRevoked,
+        WebhookEvent::AgentInvokeStarted,
+        WebhookEvent::AgentInvokeCompleted,
+        WebhookEvent::AgentInvokeFailed,
+    ];
+
+    /// The wire name.
+    pub fn as_str(&self) -> &str {
+        match self {
+            WebhookEvent::SandboxCreating => "sandbox.creating",
+            WebhookEvent::SandboxRunning => "sandbox.running",
+            WebhookEvent::SandboxStopped => "sandbox.stopped",
+            WebhookEvent::SandboxError => "sandbox.error",
+            WebhookEvent::SandboxDeleting => "sandbox.deleting",
+            WebhookEvent::BackupCreated => "backup.created",
+            WebhookEvent::BackupPruned => "backup.pruned",
+            WebhookEvent::ShareGranted => "share.granted",
+            WebhookEvent::ShareRevoked => "share.revoked",
+            WebhookEvent::AgentInvokeStarted => "agent.invoke.started",
+            WebhookEvent::AgentInvokeCompleted => "agent.invoke.completed",
+            WebhookEvent::AgentInvokeFailed => "agent.invoke.failed",
+            WebhookEvent::Unknown(s) => s,
+        }
+    }
+
+    /// Reads a wire name.
+    pub fn from_wire(s: &str) -> WebhookEvent {
+        WebhookEvent::ALL
+            .iter()
+            .find(|e| e.as_str() == s)
+            .cloned()
+            .unwrap_or_else(|| WebhookEvent::Unknown(s.to_owned()))
+    }
+}
+
+impl fmt::Display for WebhookEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for WebhookEvent {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        Ok(WebhookEvent::from_wire(s))
+    }
+}
+
+impl Webhook {
+    /// The subscribed events as enums.
+    pub fn events(&self) -> Vec<WebhookEvent> {
+        self.event_types
+            .iter()
+            .map(|e| WebhookEvent::from_wire(e))
+            .collect()
+    }
+}
+
+/// Checks the `X-AgentTier-Signature` header of a delivery: `sha256=<hex HMAC-SHA256(secret,
+/// raw body)>`, compared in constant time. Never panics; anything malformed is `false`.
+///
+/// ```
+/// use agenttier::webhooks::verify_signature;
+/// let body = br#"{"event":"sandbox.running","sandboxId":"demo"}"#;
+/// let header = "sha256=3d5ba8c6b9e2ee4d7a3bd8cfa0b57eebb71c7f7c5c9f5f2a8f1f1c3b8d2e4a60";
+/// assert!(!verify_signature(body, header, "not-the-secret"));
+/// assert!(!verify_signature(body, "md5=abc", "secret"));
+/// ```
+pub fn verify_signature(body: &[u8], header: &str, secret: &str) -> bool {
+    let Some(hex) = header.trim().strip_prefix("sha256=") else {
+        return false;
+    };
+    let Some(expected) = decode_hex(hex) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    // `verify_slice` compares in constant time and refuses a wrong length.
+    mac.verify_slice(&expected).is_ok()
+}
+
+/// Computes the header value a delivery of `body` carries (for tests of your receiver).
+///
+/// ```
+/// use agenttier::webhooks::{sign, verify_signature};
+/// let header = sign(b"{}", "s3cret");
+/// assert!(verify_signature(b"{}", &header, "s3cret"));
+/// ```
+pub fn sign(body: &[u8], secret: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
+    mac.update(body);
+    let bytes = mac.finalize().into_bytes();
+    let mut out = String::with_capacity(7 + 64);
+    out.push_str("sha256=");
+    for b in bytes {
+        out.push_str(&format!("{b:02x}"));
+    }
+    out
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok())
+        .collect()
+}
+
+/// Webhook subscriptions: `client.webhooks()`.
+#[derive(Clone, Debug)]
+pub struct Webhooks {
+    client: Client,
+}
+
+impl Client {
+    /// Webhook subscriptions.
+    pub fn webhooks(&self) -> Webhooks {
+        Webhooks {
+            client: self.clone(),
+        }
+    }
+}
+
+impl Webhooks {
+    /// Subscribes `url` (https only) to `events`, for one sandbox (`sandbox_id`; required for
+    /// non-admins) or, for admins, everything. The returned secret is shown once; keep it to
+    /// check deliveries with [`verify_signature`]. Note: the Router's create response carries
+    /// the zero time `0001-01-01T00:00:00Z` as `createdAt`; [`Webhooks::list`] shows the real one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at", &[WebhookEvent::SandboxRunning], Some("demo"), None)
+    ///     .await?;
+    /// println!("secret (shown once): {}", hook.secret.expose());
+    /// # Ok(()) }
+    /// ```
+    pub async fn create(
+        &self,
+        url: &str,
+        events: &[WebhookEvent],
+        sandbox_id: Option<&str>,
+        namespace: Option<&str>,
+    ) -> Result<WebhookCreated> {
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| Error::invalid("url", format!("{url:?}: {e}")))?;
+        if parsed.scheme() != "https" || parsed.host_str().is_none() {
+            return Err(Error::invalid(
+                "url",
+                "webhook URLs must be https:// with a host",
+            ));
+        }
+        if events.is_empty() {
+            return Err(Error::invalid(
+                "events",
+                "at least one event type is required",
+            ));
+        }
+        if let Some(unknown) = events
+            .iter()
+            .find(|e| matches!(e, WebhookEvent::Unknown(_)))
+        {
+            return Err(Error::invalid(
+                "events",
+                format!("unknown event type {unknown:?}"),
+            ));
+        }
+        if let Some(id) = sandbox_id {
+            validate::id("sandbox_id", id)?;
+        }
+        let body = CreateWebhookRequest {
+            url: url.to_owned(),
+            event_types: events.iter().map(|e| e.as_str().to_owned()).collect(),
+            sandbox_id: sandbox_id.map(str::to_owned),
+            namespace: namespace.map(str::to_owned),
+        };
+        let c = &self.client;
+        c.run("create_webhook", c.raw().create_webhook(&body)).await
+    }
+
+    /// Your subscriptions (without secrets).
+    pub async fn list(&self) -> Result<Vec<Webhook>> {
+        let c = &self.client;
+        Ok(c.run("list_webhooks", c.raw().list_webhooks())
+            .await?
+            .webhooks)
+    }
+
+    /// Deletes a subscription.
+    pub async fn delete(&self, id: &str) -> Result<()> {
+        validate::id("webhook id", id)?;
+        let c = &self.client;
+        c.run("delete_webhook", c.raw().delete_webhook(id))
+            .await
+            .map(drop)
+    }
+
+    /// The last (at most 20) delivery attempts of a subscription.
+    pub async fn deliveries(&self, id: &str) -> Result<Vec<WebhookDelivery>> {
+        validate::id("webhook id", id)?;
+        let c = &self.client;
+        Ok(c.run(
+            "list_webhook_deliveries",
+            c.raw().list_webhook_deliveries(id),
+        )
+        .await?
+        .deliveries)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_round_trip_and_tampering() {
+        let body = br#"{"event":"sandbox.running","sandboxId":"demo"}"#;
+        let header = sign(body, "s3cret");
+        assert!(verify_signature(body, &header, "s3cret"));
+        assert!(!verify_signature(
+            b"{\"event\":\"sandbox.stopped\"}",
+            &header,
+            "s3cret"
+        ));
+        assert!(!verify_signature(body, &header, "other"));
+        let mut flipped = header.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'0' { b'1' } else { b'0' };
+        assert!(!verify_signature(
+            body,
+            std::str::from_utf8(&flipped).unwrap(),
+            "s3cret"
+        ));
+    }
+
+    #[test]
+    fn malformed_headers_are_false_never_a_panic() {
+        let body = b"{}";
+        for h in [
+            "",
+            "sha256=",
+            "sha256=zz",
+            "sha256=abc",
+            "SHA256=00",
+            "sha256=é",
+            &"sha256=".repeat(3),
+            &sign(body, "k")[7..],
+        ] {
+            assert!(!verify_signature(body, h, "k"), "{h:?}");
+        }
+    }
+
+    #[test]
+    fn event_vocabulary_round_trips() {
+        for e in WebhookEvent::ALL {
+            assert_eq!(WebhookEvent::from_wire(e.as_str()), e);
+        }
+        assert_eq!(
+            WebhookEvent::from_wire("x.y"),
+            WebhookEvent::Unknown("x.y".into())
+        );
+    }
+}
