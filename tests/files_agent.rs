@@ -63,8 +63,14 @@ async fn file_paths_drop_the_leading_slash_and_encode_each_segment() {
     assert_eq!(&data[..], b"hi");
     sb.files().read("/workspace/caf\u{e9}.txt").await.unwrap();
     let paths = raw_paths(&server).await;
-    assert_eq!(paths[0], "GET /api/v1/sandboxes/demo/files/workspace/my%20dir/a%231%3F.txt");
-    assert_eq!(paths[1], "GET /api/v1/sandboxes/demo/files/workspace/caf%C3%A9.txt");
+    assert_eq!(
+        paths[0],
+        "GET /api/v1/sandboxes/demo/files/workspace/my%20dir/a%231%3F.txt"
+    );
+    assert_eq!(
+        paths[1],
+        "GET /api/v1/sandboxes/demo/files/workspace/caf%C3%A9.txt"
+    );
     assert!(paths.iter().all(|p| !p.contains("//")));
 }
 
@@ -73,14 +79,31 @@ async fn disallowed_paths_and_oversized_writes_are_refused_before_any_request() 
     let server = MockServer::start().await;
     let sb = client(&server).sandbox("demo").unwrap();
     let f = sb.files();
-    for bad in ["relative.txt", "/workspace/../etc/passwd", "/w/it's", "/w/a\\b", "/w/a`b", "/w/a\nb", "/w/a\rb", "/w/a\0b"] {
+    for bad in [
+        "relative.txt",
+        "/workspace/../etc/passwd",
+        "/w/it's",
+        "/w/a\\b",
+        "/w/a`b",
+        "/w/a\nb",
+        "/w/a\rb",
+        "/w/a\0b",
+    ] {
         let err = f.read(bad).await.unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { .. }), "{bad:?}: {err:?}");
+        assert!(
+            matches!(err, Error::InvalidInput { .. }),
+            "{bad:?}: {err:?}"
+        );
     }
     let big = bytes::Bytes::from(vec![0u8; 32 * 1024 * 1024 + 1]);
-    assert!(matches!(f.write("/workspace/big", big).await.unwrap_err(), Error::InvalidInput { .. }));
     assert!(matches!(
-        f.archive("/etc", std::env::temp_dir().join("x.zip")).await.unwrap_err(),
+        f.write("/workspace/big", big).await.unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
+    assert!(matches!(
+        f.archive("/etc", std::env::temp_dir().join("x.zip"))
+            .await
+            .unwrap_err(),
         Error::InvalidInput { .. }
     ));
     assert!(server.received_requests().await.unwrap().is_empty());
@@ -92,7 +115,9 @@ async fn small_write_is_one_octet_stream_put() {
     Mock::given(method("PUT"))
         .and(path("/api/v1/sandboxes/demo/files/workspace/a.txt"))
         .and(header("content-type", "application/octet-stream"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"path":"/workspace/a.txt","bytes":5})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"path":"/workspace/a.txt","bytes":5})),
+        )
         .expect(1)
         .mount(&server)
         .await;
@@ -112,7 +137,9 @@ struct JoinResponder {
 impl Respond for JoinResponder {
     fn respond(&self, _req: &Request) -> ResponseTemplate {
         let n = *self.written.lock().unwrap();
-        ResponseTemplate::new(200).set_body_json(json!({"stdout": format!("{n}\n"), "stderr": "", "exitCode": self.exit_code}))
+        ResponseTemplate::new(200).set_body_json(
+            json!({"stdout": format!("{n}\n"), "stderr": "", "exitCode": self.exit_code}),
+        )
     }
 }
 
@@ -123,7 +150,8 @@ struct PutCounter {
 impl Respond for PutCounter {
     fn respond(&self, req: &Request) -> ResponseTemplate {
         *self.written.lock().unwrap() += req.body.len() as u64;
-        ResponseTemplate::new(201).set_body_json(json!({"path": req.url.path(), "bytes": req.body.len()}))
+        ResponseTemplate::new(201)
+            .set_body_json(json!({"path": req.url.path(), "bytes": req.body.len()}))
     }
 }
 
@@ -132,12 +160,17 @@ async fn large_upload_is_split_into_parts_joined_in_the_sandbox_and_size_checked
     let server = MockServer::start().await;
     let written = Arc::new(Mutex::new(0));
     Mock::given(method("PUT"))
-        .respond_with(PutCounter { written: written.clone() })
+        .respond_with(PutCounter {
+            written: written.clone(),
+        })
         .mount(&server)
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/sandboxes/demo/exec"))
-        .respond_with(JoinResponder { written: written.clone(), exit_code: 0 })
+        .respond_with(JoinResponder {
+            written: written.clone(),
+            exit_code: 0,
+        })
         .expect(1)
         .mount(&server)
         .await;
@@ -149,20 +182,35 @@ async fn large_upload_is_split_into_parts_joined_in_the_sandbox_and_size_checked
     let seen2 = seen.clone();
     let opts = TransferOptions::default().progress(move |p| seen2.lock().unwrap().push(p.done));
     let sb = client(&server).sandbox("demo").unwrap();
-    let n = sb.files().upload_with(&local, "/workspace/data.bin", opts).await.unwrap();
+    let n = sb
+        .files()
+        .upload_with(&local, "/workspace/data.bin", opts)
+        .await
+        .unwrap();
     assert_eq!(n, data.len() as u64);
     let reqs = server.received_requests().await.unwrap();
     let puts: Vec<&Request> = reqs.iter().filter(|r| r.method.as_str() == "PUT").collect();
     assert_eq!(puts.len(), 4, "200 KiB in 64 KiB parts");
     assert!(puts.iter().all(|r| r.body.len() <= 64 * 1024));
-    assert!(puts[0].url.path().starts_with("/api/v1/sandboxes/demo/files/workspace/.data.bin.agenttier-part-"));
+    assert!(
+        puts[0]
+            .url
+            .path()
+            .starts_with("/api/v1/sandboxes/demo/files/workspace/.data.bin.agenttier-part-")
+    );
     let joined: Vec<u8> = puts.iter().flat_map(|r| r.body.clone()).collect();
     assert_eq!(joined, data);
     let exec = reqs.iter().find(|r| r.method.as_str() == "POST").unwrap();
     let cmd: serde_json::Value = serde_json::from_slice(&exec.body).unwrap();
     let cmd = cmd["command"].as_str().unwrap();
-    assert!(cmd.starts_with("cat /workspace/.data.bin.agenttier-part-"), "{cmd}");
-    assert!(cmd.contains("> /workspace/data.bin") && cmd.contains("rm -f") && cmd.contains("wc -c"), "{cmd}");
+    assert!(
+        cmd.starts_with("cat /workspace/.data.bin.agenttier-part-"),
+        "{cmd}"
+    );
+    assert!(
+        cmd.contains("> /workspace/data.bin") && cmd.contains("rm -f") && cmd.contains("wc -c"),
+        "{cmd}"
+    );
     assert_eq!(*seen.lock().unwrap().last().unwrap(), data.len() as u64);
 }
 
@@ -175,20 +223,37 @@ async fn failed_split_upload_removes_its_parts() {
         .mount(&server)
         .await;
     Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(500).set_body_json(json!({"error":"write failed: sh: argument list too long"})))
+        .respond_with(
+            ResponseTemplate::new(500)
+                .set_body_json(json!({"error":"write failed: sh: argument list too long"})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"stdout":"","stderr":"","exitCode":0})))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"stdout":"","stderr":"","exitCode":0})),
+        )
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
-    let err = sb.files().write("/workspace/big.bin", vec![7u8; 150 * 1024]).await.unwrap_err();
+    let err = sb
+        .files()
+        .write("/workspace/big.bin", vec![7u8; 150 * 1024])
+        .await
+        .unwrap_err();
     assert_eq!(err.status(), Some(500));
     let reqs = server.received_requests().await.unwrap();
-    let exec = reqs.iter().find(|r| r.method.as_str() == "POST").expect("cleanup exec");
+    let exec = reqs
+        .iter()
+        .find(|r| r.method.as_str() == "POST")
+        .expect("cleanup exec");
     let cmd: serde_json::Value = serde_json::from_slice(&exec.body).unwrap();
-    assert!(cmd["command"].as_str().unwrap().starts_with("rm -f /workspace/.big.bin.agenttier-part-"));
+    assert!(
+        cmd["command"]
+            .as_str()
+            .unwrap()
+            .starts_with("rm -f /workspace/.big.bin.agenttier-part-")
+    );
 }
 
 #[tokio::test]
@@ -199,11 +264,18 @@ async fn join_with_wrong_size_is_an_upload_error() {
         .mount(&server)
         .await;
     Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"stdout":"12\n","stderr":"","exitCode":0})))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"stdout":"12\n","stderr":"","exitCode":0})),
+        )
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
-    let err = sb.files().write("/workspace/big.bin", vec![7u8; 100 * 1024]).await.unwrap_err();
+    let err = sb
+        .files()
+        .write("/workspace/big.bin", vec![7u8; 100 * 1024])
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::UploadFailed { .. }), "{err:?}");
 }
 
@@ -211,13 +283,19 @@ async fn join_with_wrong_size_is_an_upload_error() {
 async fn chunking_can_be_turned_off() {
     let server = MockServer::start().await;
     Mock::given(method("PUT"))
-        .respond_with(ResponseTemplate::new(201).set_body_json(json!({"path":"/workspace/b","bytes":102400})))
+        .respond_with(
+            ResponseTemplate::new(201).set_body_json(json!({"path":"/workspace/b","bytes":102400})),
+        )
         .expect(1)
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
     sb.files()
-        .write_with("/workspace/b", vec![1u8; 100 * 1024], TransferOptions::default().chunking(false))
+        .write_with(
+            "/workspace/b",
+            vec![1u8; 100 * 1024],
+            TransferOptions::default().chunking(false),
+        )
         .await
         .unwrap();
 }
@@ -228,7 +306,9 @@ async fn download_streams_to_disk_with_progress() {
     let content: Vec<u8> = (0..300_000u32).map(|i| (i % 256) as u8).collect();
     Mock::given(method("GET"))
         .and(path("/api/v1/sandboxes/demo/files/workspace/out.bin"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(content.clone(), "application/octet-stream"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(content.clone(), "application/octet-stream"),
+        )
         .mount(&server)
         .await;
     let dir = tempfile::tempdir().unwrap();
@@ -238,7 +318,11 @@ async fn download_streams_to_disk_with_progress() {
     let sb = client(&server).sandbox("demo").unwrap();
     let n = sb
         .files()
-        .download_with("/workspace/out.bin", &local, TransferOptions::default().progress(move |_| *c2.lock().unwrap() += 1))
+        .download_with(
+            "/workspace/out.bin",
+            &local,
+            TransferOptions::default().progress(move |_| *c2.lock().unwrap() += 1),
+        )
         .await
         .unwrap();
     assert_eq!(n, content.len() as u64);
@@ -251,17 +335,27 @@ async fn download_of_a_missing_file_is_not_found_and_413_is_payload_too_large() 
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/sandboxes/demo/files/workspace/missing"))
-        .respond_with(ResponseTemplate::new(404).set_body_json(json!({"error":"file not found: /workspace/missing"})))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error":"file not found: /workspace/missing"})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("GET"))
         .and(path("/api/v1/sandboxes/demo/files/workspace/huge"))
-        .respond_with(ResponseTemplate::new(413).set_body_json(json!({"error":"file is 40000000 bytes, max 33554432"})))
+        .respond_with(
+            ResponseTemplate::new(413)
+                .set_body_json(json!({"error":"file is 40000000 bytes, max 33554432"})),
+        )
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let err = sb.files().download("/workspace/missing", dir.path().join("m")).await.unwrap_err();
+    let err = sb
+        .files()
+        .download("/workspace/missing", dir.path().join("m"))
+        .await
+        .unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
     let err = sb.files().read("/workspace/huge").await.unwrap_err();
     assert!(matches!(err, Error::PayloadTooLarge(_)), "{err:?}");
@@ -281,7 +375,10 @@ async fn archive_streams_the_zip_and_counts_bytes() {
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("src.zip");
     let sb = client(&server).sandbox("demo").unwrap();
-    assert_eq!(sb.files().archive("/workspace/src", &local).await.unwrap(), zip.len() as u64);
+    assert_eq!(
+        sb.files().archive("/workspace/src", &local).await.unwrap(),
+        zip.len() as u64
+    );
     assert_eq!(std::fs::read(&local).unwrap(), zip);
 }
 
@@ -321,13 +418,19 @@ async fn invoke_streams_typed_events_and_skips_keepalives() {
     assert!(matches!(&events[4], InvokeEvent::Exit(e) if e.duration_ms == 1234));
     let req = &server.received_requests().await.unwrap()[0];
     assert_eq!(req.body, b"payload");
-    assert_eq!(req.headers.get("content-type").unwrap(), "application/octet-stream");
+    assert_eq!(
+        req.headers.get("content-type").unwrap(),
+        "application/octet-stream"
+    );
 }
 
 #[tokio::test]
 async fn invoke_collect_gathers_stdout_stderr_exit_and_reason() {
     let server = MockServer::start().await;
-    Mock::given(method("POST")).respond_with(sse(INVOKE_STREAM)).mount(&server).await;
+    Mock::given(method("POST"))
+        .respond_with(sse(INVOKE_STREAM))
+        .mount(&server)
+        .await;
     let sb = client(&server).sandbox("demo").unwrap();
     let out = sb.agent().invoke(Vec::<u8>::new()).collect().await.unwrap();
     assert_eq!(out.invoke_id, "inv-0123456789abcdef01234567");
@@ -349,13 +452,27 @@ async fn invoke_stream_cut_mid_event_is_an_error_and_missing_exit_too() {
         .await;
     Mock::given(method("POST"))
         .and(query_param("prompt", "noexit"))
-        .respond_with(sse("event: start\ndata: {\"invokeId\":\"inv-1\",\"startedAt\":1}\n\n"))
+        .respond_with(sse(
+            "event: start\ndata: {\"invokeId\":\"inv-1\",\"startedAt\":1}\n\n",
+        ))
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
-    let err = sb.agent().invoke("").prompt("cut").collect().await.unwrap_err();
+    let err = sb
+        .agent()
+        .invoke("")
+        .prompt("cut")
+        .collect()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Agent { .. }), "{err:?}");
-    let err = sb.agent().invoke("").prompt("noexit").collect().await.unwrap_err();
+    let err = sb
+        .agent()
+        .invoke("")
+        .prompt("noexit")
+        .collect()
+        .await
+        .unwrap_err();
     assert!(err.to_string().contains("without an exit event"), "{err}");
 }
 
@@ -375,11 +492,27 @@ async fn invoke_424_and_concurrency_429_are_typed_and_not_retried() {
         .mount(&server)
         .await;
     let c = client(&server);
-    let err = c.sandbox("noentry").unwrap().agent().invoke("x").stream().await.unwrap_err();
+    let err = c
+        .sandbox("noentry")
+        .unwrap()
+        .agent()
+        .invoke("x")
+        .stream()
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::FailedDependency(_)), "{err:?}");
-    let err = c.sandbox("busy").unwrap().agent().invoke("x").stream().await.unwrap_err();
+    let err = c
+        .sandbox("busy")
+        .unwrap()
+        .agent()
+        .invoke("x")
+        .stream()
+        .await
+        .unwrap_err();
     match &err {
-        Error::ConcurrencyExceeded { limit, inflight, .. } => assert_eq!((*limit, *inflight), (2, 2)),
+        Error::ConcurrencyExceeded {
+            limit, inflight, ..
+        } => assert_eq!((*limit, *inflight), (2, 2)),
         other => panic!("{other:?}"),
     }
     assert_eq!(err.retry_after(), Some(Duration::from_secs(5)));
@@ -442,7 +575,9 @@ async fn configure_error_event_missing_result_and_failed_install_are_errors() {
         .await;
     Mock::given(method("POST"))
         .and(path("/api/v1/sandboxes/short/configure"))
-        .respond_with(sse("event: log\ndata: {\"data\":\"x\",\"stream\":\"stdout\"}\n\n"))
+        .respond_with(sse(
+            "event: log\ndata: {\"data\":\"x\",\"stream\":\"stdout\"}\n\n",
+        ))
         .mount(&server)
         .await;
     Mock::given(method("POST"))
@@ -453,7 +588,16 @@ async fn configure_error_event_missing_result_and_failed_install_are_errors() {
     let c = client(&server);
     let run = |id: &'static str| {
         let c = c.clone();
-        async move { c.sandbox(id).unwrap().agent().configure().entrypoint(["x"]).send().await.unwrap_err() }
+        async move {
+            c.sandbox(id)
+                .unwrap()
+                .agent()
+                .configure()
+                .entrypoint(["x"])
+                .send()
+                .await
+                .unwrap_err()
+        }
     };
     match run("err").await {
         Error::Agent { phase, message, .. } => {
@@ -465,15 +609,28 @@ async fn configure_error_event_missing_result_and_failed_install_are_errors() {
     assert!(run("short").await.to_string().contains("without a result"));
     assert!(run("fail").await.to_string().contains("exited with code 2"));
     // The raw stream still shows the failed result as an event.
-    let mut s = c.sandbox("fail").unwrap().agent().configure().entrypoint(["x"]).stream().await.unwrap();
-    assert!(matches!(s.next().await.unwrap().unwrap(), ConfigureEvent::Result(r) if r.install_exit_code == 2));
+    let mut s = c
+        .sandbox("fail")
+        .unwrap()
+        .agent()
+        .configure()
+        .entrypoint(["x"])
+        .stream()
+        .await
+        .unwrap();
+    assert!(
+        matches!(s.next().await.unwrap().unwrap(), ConfigureEvent::Result(r) if r.install_exit_code == 2)
+    );
 }
 
 #[tokio::test]
 async fn configure_needs_something_to_do() {
     let server = MockServer::start().await;
     let sb = client(&server).sandbox("demo").unwrap();
-    assert!(matches!(sb.agent().configure().send().await.unwrap_err(), Error::InvalidInput { .. }));
+    assert!(matches!(
+        sb.agent().configure().send().await.unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
     assert!(server.received_requests().await.unwrap().is_empty());
 }
 
@@ -505,7 +662,10 @@ async fn cancel_posts_the_invoke_id() {
         .await;
     let sb = client(&server).sandbox("demo").unwrap();
     sb.agent().cancel("inv-abc").await.unwrap();
-    assert!(matches!(sb.agent().cancel("").await.unwrap_err(), Error::InvalidInput { .. }));
+    assert!(matches!(
+        sb.agent().cancel("").await.unwrap_err(),
+        Error::InvalidInput { .. }
+    ));
 }
 
 #[tokio::test]
@@ -525,7 +685,10 @@ async fn webhook_create_validates_and_sends_the_vocabulary() {
     let created = hooks
         .create(
             "https://hooks.example.com/at",
-            &[WebhookEvent::SandboxRunning, WebhookEvent::AgentInvokeFailed],
+            &[
+                WebhookEvent::SandboxRunning,
+                WebhookEvent::AgentInvokeFailed,
+            ],
             Some("demo"),
             None,
         )
@@ -533,14 +696,29 @@ async fn webhook_create_validates_and_sends_the_vocabulary() {
         .unwrap();
     // The create response's createdAt is the zero time (router-api.md §4.11).
     assert_eq!(created.created_at, "0001-01-01T00:00:00Z");
-    assert!(!format!("{created:?}").contains("c2VjcmV0"), "secret leaked in Debug");
-    assert_eq!(created.secret.expose(), "c2VjcmV0LXNob3duLW9uY2UtYW5kLW5ldmVyLWFnYWlu");
+    assert!(
+        !format!("{created:?}").contains("c2VjcmV0"),
+        "secret leaked in Debug"
+    );
+    assert_eq!(
+        created.secret.expose(),
+        "c2VjcmV0LXNob3duLW9uY2UtYW5kLW5ldmVyLWFnYWlu"
+    );
     for (url, events) in [
-        ("http://hooks.example.com/at", vec![WebhookEvent::SandboxRunning]),
+        (
+            "http://hooks.example.com/at",
+            vec![WebhookEvent::SandboxRunning],
+        ),
         ("https://hooks.example.com/at", vec![]),
-        ("https://hooks.example.com/at", vec![WebhookEvent::Unknown("sandbox.exploded".into())]),
+        (
+            "https://hooks.example.com/at",
+            vec![WebhookEvent::Unknown("sandbox.exploded".into())],
+        ),
     ] {
-        let err = hooks.create(url, &events, Some("demo"), None).await.unwrap_err();
+        let err = hooks
+            .create(url, &events, Some("demo"), None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }));
     }
 }
@@ -550,9 +728,11 @@ async fn webhook_list_delete_and_deliveries() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path("/api/v1/webhooks"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"webhooks":[{
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({"webhooks":[{
             "id":"w1","url":"https://h.example.com/","eventTypes":["sandbox.running","x.future"],
-            "createdAt":"2026-07-21T04:16:07.123456789Z","disabled":false}]})))
+            "createdAt":"2026-07-21T04:16:07.123456789Z","disabled":false}]})),
+        )
         .mount(&server)
         .await;
     Mock::given(method("DELETE"))
@@ -570,7 +750,13 @@ async fn webhook_list_delete_and_deliveries() {
         .await;
     let hooks = client(&server).webhooks();
     let list = hooks.list().await.unwrap();
-    assert_eq!(list[0].events(), vec![WebhookEvent::SandboxRunning, WebhookEvent::Unknown("x.future".into())]);
+    assert_eq!(
+        list[0].events(),
+        vec![
+            WebhookEvent::SandboxRunning,
+            WebhookEvent::Unknown("x.future".into())
+        ]
+    );
     hooks.delete("w1").await.unwrap();
     let d = hooks.deliveries("w1").await.unwrap();
     assert_eq!(d[0].status_code, Some(200));

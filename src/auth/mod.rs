@@ -82,8 +82,3 @@ impl AuthProvider for NoAuth {
         Box::pin(async { Ok(None) })
     }
 }
-
-/// Placeholder until the providers land: detects nothing.
-pub fn detect() -> Result<std::sync::Arc<dyn AuthProvider>> {
-    Ok(std::sync::Arc::new(NoAuth))
-}
