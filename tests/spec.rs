@@ -978,3 +978,39 @@ fn path_parameters_are_required_and_binary_bodies_are_string_binary() {
     }
     assert_eq!(seen_binary, 2, "writeFile and invokeAgent take raw bytes");
 }
+
+#[test]
+fn scoped_key_action_groups_match_the_router_allow_map() {
+    let expected: BTreeMap<&str, &str> = BTreeMap::from([
+        ("execCommand", "run-command"),
+        ("listFiles", "files:read"),
+        ("readFile", "files:read"),
+        ("writeFile", "files:write"),
+        ("downloadArchive", "files:read"),
+        ("listPorts", "ports"),
+        ("forwardPort", "ports"),
+        ("removePort", "ports"),
+        ("configureAgent", "agent:configure"),
+        ("getInstallLog", "agent:configure"),
+        ("invokeAgent", "agent:invoke"),
+        ("cancelInvoke", "agent:invoke"),
+        ("resumeSandbox", "resume"),
+        ("stopSandbox", "stop"),
+    ]);
+    let spec = spec();
+    let actual: BTreeMap<String, String> = spec
+        .operations()
+        .filter_map(|(_, _, op)| {
+            let group = op.extensions.get("x-scoped-key-action-group")?;
+            Some((
+                op.operation_id.clone().unwrap_or_default(),
+                group.as_str().expect("a string").to_owned(),
+            ))
+        })
+        .collect();
+    let actual: BTreeMap<&str, &str> = actual
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(actual, expected);
+}
