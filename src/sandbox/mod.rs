@@ -3,6 +3,7 @@
 mod agent;
 mod exec;
 pub(crate) mod files;
+mod manage;
 mod wait;
 
 use std::fmt;
@@ -13,6 +14,7 @@ use std::time::Duration;
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
+pub use manage::{CloneSandbox, UpdateSandbox};
 pub use wait::WaitOptions;
 
 use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
