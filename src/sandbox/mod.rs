@@ -1,6 +1,7 @@
 //! Sandboxes: creating, listing, and the [`Sandbox`] handle.
 
 mod agent;
+mod backups;
 mod exec;
 pub(crate) mod files;
 mod manage;
@@ -12,6 +13,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
+pub use backups::Backups;
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
 pub use manage::{CloneSandbox, UpdateSandbox};
