@@ -59,5 +59,5 @@ pub use sandbox::{
     Invoke, InvokeEvent, InvokeOutput, Phase, Progress, Sandbox, SandboxFilter, TransferOptions,
     WaitOptions,
 };
-pub use sandbox::{Backups, CloneSandbox, UpdateSandbox};
+pub use sandbox::{Backups, CloneSandbox, Ports, UpdateSandbox};
 pub use secret::SecretString;

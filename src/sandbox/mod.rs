@@ -5,6 +5,7 @@ mod backups;
 mod exec;
 pub(crate) mod files;
 mod manage;
+mod ports;
 mod wait;
 
 use std::fmt;
@@ -17,6 +18,7 @@ pub use backups::Backups;
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
 pub use manage::{CloneSandbox, UpdateSandbox};
+pub use ports::Ports;
 pub use wait::WaitOptions;
 
 use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
