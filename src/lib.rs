@@ -59,5 +59,7 @@ pub use sandbox::{
     Invoke, InvokeEvent, InvokeOutput, Phase, Progress, Sandbox, SandboxFilter, TransferOptions,
     WaitOptions,
 };
-pub use sandbox::{Backups, CloneSandbox, Ports, UpdateSandbox};
+pub use sandbox::{
+    Backups, CloneSandbox, Ports, ShareKind, ShareLevel, ShareLinkOptions, Sharing, UpdateSandbox,
+};
 pub use secret::SecretString;

@@ -6,6 +6,7 @@ mod exec;
 pub(crate) mod files;
 mod manage;
 mod ports;
+mod sharing;
 mod wait;
 
 use std::fmt;
@@ -19,6 +20,7 @@ pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
 pub use manage::{CloneSandbox, UpdateSandbox};
 pub use ports::Ports;
+pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
 pub use wait::WaitOptions;
 
 use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
