@@ -60,6 +60,7 @@ pub use sandbox::{
     WaitOptions,
 };
 pub use sandbox::{
-    Backups, CloneSandbox, Ports, ShareKind, ShareLevel, ShareLinkOptions, Sharing, UpdateSandbox,
+    Backups, BulkAction, BulkItem, CloneSandbox, MAX_BULK_BATCH, Ports, ShareKind, ShareLevel,
+    ShareLinkOptions, Sharing, UpdateSandbox,
 };
 pub use secret::SecretString;

@@ -2,6 +2,7 @@
 
 mod agent;
 mod backups;
+mod bulk;
 mod exec;
 pub(crate) mod files;
 mod manage;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
 pub use backups::Backups;
+pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
 pub use manage::{CloneSandbox, UpdateSandbox};
