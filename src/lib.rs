@@ -69,6 +69,10 @@ pub use sandbox::{
     Invoke, InvokeEvent, InvokeOutput, Phase, Progress, Sandbox, SandboxFilter, TransferOptions,
     WaitOptions,
 };
+pub use sandbox::{
+    Backups, BulkAction, BulkItem, CloneSandbox, MAX_BULK_BATCH, Ports, ShareKind, ShareLevel,
+    ShareLinkOptions, Sharing, UpdateSandbox,
+};
 pub use secret::SecretString;
 
 /// Compiles the README's examples as doc tests.

@@ -1,8 +1,13 @@
 //! Sandboxes: creating, listing, and the [`Sandbox`] handle.
 
 mod agent;
+mod backups;
+mod bulk;
 mod exec;
 pub(crate) mod files;
+mod manage;
+mod ports;
+mod sharing;
 mod wait;
 
 use std::fmt;
@@ -11,8 +16,13 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
+pub use backups::Backups;
+pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
+pub use manage::{CloneSandbox, UpdateSandbox};
+pub use ports::Ports;
+pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
 pub use wait::WaitOptions;
 
 use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};

@@ -1,0 +1,143 @@
+//! Backups of a sandbox's workspace (VolumeSnapshots): list, create, restore, delete.
+
+use super::Sandbox;
+use super::manage::handle;
+use crate::types::{Backup, CreateBackupRequest, RestoreBackupRequest};
+use crate::{Error, Result, validate};
+
+/// The backups of one sandbox: `sandbox.backups()`.
+///
+/// A backup is a VolumeSnapshot of the sandbox's volume. Snapshots taken by `snapshotOnStop`
+/// are not backups here: the Router never lists them and refuses them on restore and delete.
+#[derive(Clone, Debug)]
+pub struct Backups<'a> {
+    sandbox: &'a Sandbox,
+}
+
+impl Sandbox {
+    /// Backups of this sandbox's workspace.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let backup = sb.backups().create(None).await?;
+    /// println!("snapshot {} (ready: {})", backup.name, backup.ready_to_use);
+    /// # Ok(()) }
+    /// ```
+    pub fn backups(&self) -> Backups<'_> {
+        Backups { sandbox: self }
+    }
+}
+
+/// A name that becomes one path segment: non-empty, no `/`, no control characters, and not
+/// `.` or `..` (URL parsing would resolve those and send the request to another route).
+pub(super) fn segment(field: &'static str, value: &str) -> Result<()> {
+    validate::id(field, value)?;
+    if value == "." || value == ".." {
+        return Err(Error::invalid(
+            field,
+            format!("{value:?} is not a name (it would change the URL path)"),
+        ));
+    }
+    Ok(())
+}
+
+impl Backups<'_> {
+    /// Lists the backups: on-demand and scheduled ones (`kind` `scheduled-backup`) and the
+    /// snapshots clones were made from (`kind` `clone`). In no particular order.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// for b in sb.backups().list().await? {
+    ///     println!("{} {} {:?}", b.name, b.kind, b.created_at);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self) -> Result<Vec<Backup>> {
+        let c = &self.sandbox.client;
+        Ok(
+            c.run("list_backups", c.raw().list_backups(&self.sandbox.id))
+                .await?
+                .backups,
+        )
+    }
+
+    /// Snapshots the workspace now, with `snapshot_class` or the cluster's default class.
+    /// The backup is usually not ready yet (`ready_to_use: false`); [`Backups::list`] shows
+    /// when it is. The sandbox needs a volume (a never-started sandbox answers 400). Not
+    /// retried: a repeat would take a second snapshot.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let backup = sb.backups().create(Some("csi-aws-vsc")).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn create(&self, snapshot_class: Option<&str>) -> Result<Backup> {
+        if let Some(class) = snapshot_class {
+            validate::non_empty("snapshot_class", class)?;
+        }
+        // Optional body: always sent sized (`{}` when empty), which the Router needs.
+        let body = CreateBackupRequest {
+            snapshot_class: snapshot_class.map(str::to_owned),
+        };
+        let c = &self.sandbox.client;
+        c.run(
+            "create_backup",
+            c.raw().create_backup(&self.sandbox.id, &body),
+        )
+        .await
+    }
+
+    /// Restores a backup into a **new** sandbox (this one is left as it is) and returns a
+    /// handle for it. `name` must be an RFC 1123 label; by default the Router picks
+    /// `<source>-restore-<unix seconds>`. The Router answers before the sandbox exists: use
+    /// [`Sandbox::wait_until_running`]. A pruned or foreign snapshot is [`Error::NotFound`],
+    /// one being deleted [`Error::Conflict`], and governance applies
+    /// ([`Error::PolicyViolation`]). Not retried.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let backups = sb.backups().list().await?;
+    /// if let Some(b) = backups.first() {
+    ///     let mut restored = sb.backups().restore(&b.name, Some("demo-restored")).await?;
+    ///     restored.wait_until_running(Default::default()).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn restore(&self, snapshot: &str, name: Option<&str>) -> Result<Sandbox> {
+        segment("snapshot", snapshot)?;
+        if let Some(name) = name {
+            validate::rfc1123_label("name", name)?;
+        }
+        let body = RestoreBackupRequest {
+            name: name.map(str::to_owned),
+        };
+        let c = &self.sandbox.client;
+        let restored = c
+            .run(
+                "restore_backup",
+                c.raw().restore_backup(&self.sandbox.id, snapshot, &body),
+            )
+            .await?;
+        handle(c, restored.name, restored.namespace)
+    }
+
+    /// Deletes a backup (clone snapshots too). A missing one, or one of another sandbox, is
+    /// [`Error::NotFound`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.backups().delete("demo-workspace-backup-1721234567").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn delete(&self, snapshot: &str) -> Result<()> {
+        segment("snapshot", snapshot)?;
+        let c = &self.sandbox.client;
+        // The Router answers 200 with `{"status":"deleted","name":...}`, not 204.
+        c.run(
+            "delete_backup",
+            c.raw().delete_backup(&self.sandbox.id, snapshot),
+        )
+        .await
+        .map(drop)
+    }
+}

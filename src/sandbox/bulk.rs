@@ -1,0 +1,394 @@
+//! Creating, stopping, resuming and deleting many sandboxes in few requests.
+
+use std::fmt;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use super::CreateSandbox;
+use crate::types::{
+    BulkActionRequest, BulkActionResult, BulkCreateRequest, BulkCreateResult, CreateSandboxRequest,
+    StorageSpec,
+};
+use crate::{Client, Error, Result, validate};
+
+/// The largest number of items sent in one bulk request. The Router's per-user rate limit
+/// charges one token per item with a burst of 100, so a bigger request could never pass;
+/// bigger batches are split into consecutive requests of at most this many.
+///
+/// ```
+/// // 250 items go out as requests of 100, 100 and 50.
+/// assert_eq!(250usize.div_ceil(agenttier::MAX_BULK_BATCH), 3);
+/// ```
+pub const MAX_BULK_BATCH: usize = 100;
+
+/// One sandbox of a bulk create, built like [`Client::create_sandbox`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use agenttier::BulkItem;
+/// let item = BulkItem::new("general-coding", "worker-1")
+///     .idle_timeout(Duration::from_secs(30 * 60))
+///     .storage_size("5Gi");
+/// # let _ = item;
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct BulkItem {
+    template: String,
+    name: String,
+    namespace: Option<String>,
+    timeout: Option<Duration>,
+    idle_timeout: Option<Duration>,
+    storage: Option<StorageSpec>,
+}
+
+impl BulkItem {
+    /// A sandbox named `name` (an RFC 1123 label) from the cluster template `template`.
+    ///
+    /// ```no_run
+    /// let item = agenttier::BulkItem::new("general-coding", "worker-1");
+    /// # let _ = item;
+    /// ```
+    pub fn new(template: impl Into<String>, name: impl Into<String>) -> Self {
+        BulkItem {
+            template: template.into(),
+            name: name.into(),
+            namespace: None,
+            timeout: None,
+            idle_timeout: None,
+            storage: None,
+        }
+    }
+
+    /// The namespace (default: the Router's sandbox namespace).
+    ///
+    /// ```no_run
+    /// let item = agenttier::BulkItem::new("general-coding", "w1").namespace("team-a");
+    /// # let _ = item;
+    /// ```
+    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
+        self.namespace = Some(ns.into());
+        self
+    }
+
+    /// Maximum runtime, counted from the sandbox becoming Running.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let item = agenttier::BulkItem::new("general-coding", "w1").timeout(Duration::from_secs(8 * 3600));
+    /// # let _ = item;
+    /// ```
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = Some(d);
+        self
+    }
+
+    /// Idle timeout.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let item = agenttier::BulkItem::new("general-coding", "w1").idle_timeout(Duration::from_secs(600));
+    /// # let _ = item;
+    /// ```
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = Some(d);
+        self
+    }
+
+    /// The storage spec (size, class, mount path, snapshot on stop, shared).
+    ///
+    /// ```no_run
+    /// use agenttier::types::StorageSpec;
+    /// let storage = StorageSpec { size: Some("20Gi".into()), ..Default::default() };
+    /// let item = agenttier::BulkItem::new("general-coding", "w1").storage(storage);
+    /// # let _ = item;
+    /// ```
+    pub fn storage(mut self, storage: StorageSpec) -> Self {
+        self.storage = Some(storage);
+        self
+    }
+
+    /// Shorthand for a storage size such as `10Gi`.
+    ///
+    /// ```no_run
+    /// let item = agenttier::BulkItem::new("general-coding", "w1").storage_size("10Gi");
+    /// # let _ = item;
+    /// ```
+    pub fn storage_size(mut self, size: impl Into<String>) -> Self {
+        let mut s = self.storage.take().unwrap_or_default();
+        s.size = Some(size.into());
+        self.storage = Some(s);
+        self
+    }
+
+    /// Checks the item and builds its wire form, exactly as a single create would.
+    fn into_request(self, client: &Client) -> Result<CreateSandboxRequest> {
+        let single = CreateSandbox {
+            client,
+            template: self.template,
+            name: self.name,
+            namespace: self.namespace,
+            timeout: self.timeout,
+            idle_timeout: self.idle_timeout,
+            storage: self.storage,
+        };
+        single.into_request().map(|(_, request)| request)
+    }
+}
+
+/// What [`Client::bulk_action`] does to each sandbox.
+///
+/// ```
+/// assert_eq!(agenttier::BulkAction::Resume.as_str(), "resume");
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum BulkAction {
+    /// Stop (only Running sandboxes; others get a per-item error).
+    Stop,
+    /// Resume (only Stopped or Error sandboxes).
+    Resume,
+    /// Delete.
+    Delete,
+}
+
+impl BulkAction {
+    /// The wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkAction::Stop => "stop",
+            BulkAction::Resume => "resume",
+            BulkAction::Delete => "delete",
+        }
+    }
+}
+
+impl fmt::Display for BulkAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl BulkCreateResult {
+    /// True when this item's sandbox was created (`status` is `created`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client, items: Vec<agenttier::BulkItem>) -> agenttier::Result<()> {
+    /// let failed: Vec<_> = client.create_sandboxes(items).await?.into_iter().filter(|r| !r.is_created()).collect();
+    /// # Ok(()) }
+    /// ```
+    pub fn is_created(&self) -> bool {
+        self.status == "created"
+    }
+}
+
+impl BulkActionResult {
+    /// True when the action succeeded for this sandbox (`status` is `ok`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::BulkAction;
+    /// for r in client.bulk_action(BulkAction::Stop, &["w1", "w2"]).await? {
+    ///     if !r.is_ok() {
+    ///         eprintln!("{}: {}", r.id, r.error.unwrap_or_default());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn is_ok(&self) -> bool {
+        self.status == "ok"
+    }
+}
+
+impl Client {
+    /// Creates many sandboxes. Every item is checked before any request (like
+    /// [`Client::create_sandbox`]; the template kind `ClusterSandboxTemplate` is sent).
+    ///
+    /// Returns one result per item, in order, with `index` = the item's position in `items`.
+    /// One bad item never fails the others: the Router answers 200 with a per-item `status`
+    /// (`created` with `sandbox_id`, or `error` with `error`); see
+    /// [`BulkCreateResult::is_created`].
+    ///
+    /// More than [`MAX_BULK_BATCH`] items are sent as consecutive requests of at most 100.
+    /// A 429 from the rate limiter (sent before anything is created) is waited out as the
+    /// retry policy allows; nothing else is sent twice, so a gateway error or timeout leaves
+    /// the outcome of that request unknown.
+    ///
+    /// Errors: when the **first** request fails, its error is returned, for instance
+    /// [`Error::QuotaWouldExceed`] (409: the namespace's count quota would be exceeded and
+    /// nothing was created). When a later request fails, the sandboxes already created are
+    /// not lost: the call returns the results so far, and every item of the failed request
+    /// and of the ones not sent gets a result with `status` `error` and an `error` that says
+    /// what happened (`outcome unknown` when the request may have been carried out).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::BulkItem;
+    /// let items = (0..250)
+    ///     .map(|i| BulkItem::new("general-coding", format!("worker-{i}")))
+    ///     .collect();
+    /// for r in client.create_sandboxes(items).await? {
+    ///     match r.sandbox_id {
+    ///         Some(id) => println!("#{} created {id}", r.index),
+    ///         None => eprintln!("#{} failed: {}", r.index, r.error.unwrap_or_default()),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_sandboxes(&self, items: Vec<BulkItem>) -> Result<Vec<BulkCreateResult>> {
+        if items.is_empty() {
+            return Err(Error::invalid("items", "at least one item is required"));
+        }
+        let requests = items
+            .into_iter()
+            .map(|item| item.into_request(self))
+            .collect::<Result<Vec<_>>>()?;
+        let total = requests.len();
+        let mut results = Vec::with_capacity(total);
+        for (batch, chunk) in requests.chunks(MAX_BULK_BATCH).enumerate() {
+            let offset = batch * MAX_BULK_BATCH;
+            let body = BulkCreateRequest {
+                items: chunk.to_vec(),
+            };
+            let body = &body;
+            let sent = self
+                .waiting_out_rate_limits(|| {
+                    self.run(
+                        "bulk_create_sandboxes",
+                        self.raw().bulk_create_sandboxes(body),
+                    )
+                })
+                .await;
+            match sent {
+                Ok(resp) => results.extend(resp.results.into_iter().map(|mut r| {
+                    r.index = r.index.saturating_add(offset as i32);
+                    r
+                })),
+                Err(err) if batch == 0 => return Err(err),
+                Err(err) => {
+                    let failed = failure_message(&err);
+                    let later = format!("not sent: an earlier batch failed ({err})");
+                    results.extend((offset..total).map(|i| BulkCreateResult {
+                        index: i as i32,
+                        status: "error".to_owned(),
+                        sandbox_id: None,
+                        error: Some(if i < offset + chunk.len() {
+                            failed.clone()
+                        } else {
+                            later.clone()
+                        }),
+                    }));
+                    break;
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Stops, resumes or deletes many sandboxes (by id). Every id is checked before any
+    /// request.
+    ///
+    /// Returns one result per id, keyed by `id` (not an index): `status` `ok`, or `error`
+    /// with `error` (a missing sandbox, a wrong phase...); see [`BulkActionResult::is_ok`].
+    /// One failing id never fails the others. Batching, rate-limit waits and errors work as
+    /// in [`Client::create_sandboxes`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::BulkAction;
+    /// let ids = ["worker-1", "worker-2"];
+    /// for r in client.bulk_action(BulkAction::Delete, &ids).await? {
+    ///     println!("{} {}", r.id, r.status);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn bulk_action(
+        &self,
+        action: BulkAction,
+        ids: &[impl AsRef<str>],
+    ) -> Result<Vec<BulkActionResult>> {
+        if ids.is_empty() {
+            return Err(Error::invalid("ids", "at least one id is required"));
+        }
+        let ids: Vec<String> = ids.iter().map(|id| id.as_ref().to_owned()).collect();
+        for id in &ids {
+            validate::id("ids", id)?;
+        }
+        let mut results = Vec::with_capacity(ids.len());
+        for (batch, chunk) in ids.chunks(MAX_BULK_BATCH).enumerate() {
+            let offset = batch * MAX_BULK_BATCH;
+            let body = BulkActionRequest {
+                action: action.as_str().to_owned(),
+                ids: chunk.to_vec(),
+            };
+            let body = &body;
+            let sent = self
+                .waiting_out_rate_limits(|| {
+                    self.run("bulk_sandbox_action", self.raw().bulk_sandbox_action(body))
+                })
+                .await;
+            match sent {
+                Ok(resp) => results.extend(resp.results),
+                Err(err) if batch == 0 => return Err(err),
+                Err(err) => {
+                    let failed = failure_message(&err);
+                    let later = format!("not sent: an earlier batch failed ({err})");
+                    results.extend(ids[offset..].iter().enumerate().map(|(i, id)| {
+                        BulkActionResult {
+                            id: id.clone(),
+                            status: "error".to_owned(),
+                            error: Some(if i < chunk.len() {
+                                failed.clone()
+                            } else {
+                                later.clone()
+                            }),
+                        }
+                    }));
+                    break;
+                }
+            }
+        }
+        Ok(results)
+    }
+
+    /// Sends a bulk request, waiting out 429s from the rate limiter (it answers before the
+    /// handler, so nothing was done) as the retry policy and the caller's deadline allow.
+    async fn waiting_out_rate_limits<T, F, Fut>(&self, send: F) -> Result<T>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T>>,
+    {
+        let policy = &self.shared().0.retry;
+        let deadline = self.options().deadline;
+        let mut attempt = 0;
+        loop {
+            let err = match send().await {
+                Ok(v) => return Ok(v),
+                Err(e @ Error::RateLimited(_)) => e,
+                Err(e) => return Err(e),
+            };
+            let wait = policy
+                .wait(attempt, err.retry_after())
+                .filter(|_| attempt < policy.max_retries)
+                .filter(|w| deadline.is_none_or(|d| Instant::now() + *w < d));
+            let Some(wait) = wait else {
+                return Err(err);
+            };
+            tracing::debug!(
+                attempt,
+                wait_ms = wait.as_millis() as u64,
+                "bulk request rate limited; waiting"
+            );
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// The per-item error for the items of a request that failed after earlier ones succeeded.
+fn failure_message(err: &Error) -> String {
+    if matches!(err, Error::Unavailable { .. } | Error::Timeout { .. }) {
+        format!("outcome unknown: {err}; the request may have been carried out, check the sandbox")
+    } else {
+        format!("not done: the batch request failed ({err})")
+    }
+}

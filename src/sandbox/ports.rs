@@ -1,0 +1,145 @@
+//! Port forwarding and the Router's preview proxy.
+
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::Url;
+
+use super::Sandbox;
+use crate::types::{ForwardPortRequest, ForwardedPort};
+use crate::{Error, Result, validate};
+
+/// RFC 3986 unreserved characters stay; everything else in a path segment is encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The forwarded ports of one sandbox: `sandbox.ports()`.
+///
+/// Forwarding makes a Service (and, when the Router has a preview domain, an Ingress) for a
+/// port the workload listens on. No phase is required to forward or remove; the preview
+/// proxy needs the sandbox Running.
+#[derive(Clone, Debug)]
+pub struct Ports<'a> {
+    sandbox: &'a Sandbox,
+}
+
+impl Sandbox {
+    /// Port forwarding for this sandbox.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let fwd = sb.ports().forward(8080).await?;
+    /// println!("{:?} {:?}", fwd.preview_url, fwd.internal_url);
+    /// # Ok(()) }
+    /// ```
+    pub fn ports(&self) -> Ports<'_> {
+        Ports { sandbox: self }
+    }
+}
+
+impl Ports<'_> {
+    /// The forwarded ports. The Router reports `protocol` as `http` here whatever was asked.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// for p in sb.ports().list().await? {
+    ///     println!("{} {}", p.port, p.internal_url.unwrap_or_default());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn list(&self) -> Result<Vec<ForwardedPort>> {
+        let c = &self.sandbox.client;
+        Ok(c.run("list_ports", c.raw().list_ports(&self.sandbox.id))
+            .await?
+            .ports)
+    }
+
+    /// Forwards `port` (1-65535, checked before any request) with the Router's default
+    /// protocol (`http`). Forwarding a port again is harmless (the Router upserts), so this
+    /// call is retried like a GET.
+    ///
+    /// `preview_url` in the answer is set only when the Router has a preview domain; the
+    /// authenticated path through the Router always works: [`Ports::preview_url`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let fwd = sb.ports().forward(3000).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn forward(&self, port: u32) -> Result<ForwardedPort> {
+        self.send_forward(port, None).await
+    }
+
+    /// Forwards `port` with a protocol name, which the Router stores and echoes back (it
+    /// proxies HTTP whatever the name).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let fwd = sb.ports().forward_with(8443, "https").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn forward_with(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
+        validate::non_empty("protocol", protocol)?;
+        self.send_forward(port, Some(protocol)).await
+    }
+
+    async fn send_forward(&self, port: u32, protocol: Option<&str>) -> Result<ForwardedPort> {
+        let port = validate::port(port)?;
+        let body = ForwardPortRequest {
+            port: i32::from(port),
+            protocol: protocol.map(str::to_owned),
+        };
+        let c = &self.sandbox.client;
+        c.run(
+            "forward_port",
+            c.raw().forward_port(&self.sandbox.id, &body),
+        )
+        .await
+    }
+
+    /// Stops forwarding `port`. Succeeds when nothing was forwarded.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.ports().remove(3000).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn remove(&self, port: u32) -> Result<()> {
+        let port = validate::port(port)?;
+        let c = &self.sandbox.client;
+        c.run(
+            "remove_port",
+            c.raw().remove_port(&self.sandbox.id, i32::from(port)),
+        )
+        .await
+        .map(drop)
+    }
+
+    /// The Router's authenticated preview URL for `port`:
+    /// `<base>/api/v1/sandboxes/{id}/preview/{port}/`. No request is sent.
+    ///
+    /// The path is a reverse proxy inside the Router, so it works without a preview domain,
+    /// but only for callers that authenticate: send the same `X-API-Key` or
+    /// `Authorization` header as for any call (a plain browser link will get 401). The Router
+    /// **forwards those credentials to the workload** in the sandbox, so only use it with
+    /// code you trust. The port must be forwarded ([`Ports::forward`]) and the sandbox
+    /// Running. Append the workload's own path to the URL (`.join("api/health")`).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let url = sb.ports().preview_url(8080)?;
+    /// let health = url.join("healthz").unwrap();
+    /// # Ok(()) }
+    /// ```
+    pub fn preview_url(&self, port: u32) -> Result<Url> {
+        let port = validate::port(port)?;
+        super::backups::segment("sandbox id", &self.sandbox.id)?;
+        let raw = format!(
+            "{}/api/v1/sandboxes/{}/preview/{port}/",
+            self.sandbox.client.base_url(),
+            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+        );
+        Url::parse(&raw).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))
+    }
+}
