@@ -65,13 +65,10 @@ pub use client::{Client, ClientBuilder, ENV_API_URL, USER_AGENT, redirect_policy
 pub use error::{ApiError, Error, Result, Violation};
 pub use retry::RetryPolicy;
 pub use sandbox::{
-    Agent, Configure, ConfigureEvent, CreateSandbox, EventStream, ExecOptions, ExecOutput, Files,
-    Invoke, InvokeEvent, InvokeOutput, Phase, Progress, Sandbox, SandboxFilter, TransferOptions,
-    WaitOptions,
-};
-pub use sandbox::{
-    Backups, BulkAction, BulkItem, CloneSandbox, MAX_BULK_BATCH, Ports, ShareKind, ShareLevel,
-    ShareLinkOptions, Sharing, UpdateSandbox,
+    Agent, Backups, BulkAction, BulkItem, CloneSandbox, Configure, ConfigureEvent, CreateSandbox,
+    EventStream, ExecOptions, ExecOutput, Files, Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH,
+    Phase, Ports, Progress, Sandbox, SandboxFilter, ShareKind, ShareLevel, ShareLinkOptions,
+    Sharing, TransferOptions, UpdateSandbox, WaitOptions,
 };
 pub use secret::SecretString;
 

@@ -26,8 +26,8 @@ pub(crate) fn rfc1123_label(field: &'static str, name: &str) -> Result<()> {
     }
 }
 
-/// Identifiers that go into one path segment: non-empty, no `/` (it would change the route),
-/// no control characters.
+/// Identifiers that go into one path segment: non-empty, no `/`, not `.` or `..` (either would
+/// change the route), no control characters.
 pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
@@ -37,6 +37,10 @@ pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
             field,
             format!("{value:?} must not contain '/'"),
         ));
+    }
+    // URL parsing resolves these segments, which would address another route.
+    if value == "." || value == ".." {
+        return Err(Error::invalid(field, format!("{value:?} is not a name")));
     }
     if value.chars().any(char::is_control) {
         return Err(Error::invalid(
@@ -171,6 +175,9 @@ mod tests {
     fn ids_and_ports() {
         assert!(id("id", "a/b").is_err());
         assert!(id("id", "").is_err());
+        assert!(id("id", "..").is_err());
+        assert!(id("id", ".").is_err());
+        assert!(id("id", "a.b").is_ok());
         assert!(port(0).is_err());
         assert!(port(65_536).is_err());
         assert_eq!(port(8080).unwrap(), 8080);

@@ -15,7 +15,8 @@ struct Spec {
 
 impl Spec {
     fn load() -> Spec {
-        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.yaml")).unwrap();
         Spec {
             doc: serde_yaml::from_str(&text).unwrap(),
         }
@@ -86,7 +87,12 @@ impl Spec {
         }
         if let Some(obj) = v.as_object() {
             let props = schema.get("properties").and_then(Value::as_object);
-            for req in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            for req in schema
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let req = req.as_str().unwrap();
                 if !obj.contains_key(req) {
                     errors.push(format!("{at}: missing required {req}"));
@@ -97,8 +103,12 @@ impl Spec {
                     Some(s) => self.validate(s, val, &format!("{at}.{k}"), errors),
                     None => match schema.get("additionalProperties") {
                         Some(Value::Bool(true)) => {}
-                        Some(s @ Value::Object(_)) => self.validate(s, val, &format!("{at}.{k}"), errors),
-                        _ if props.is_none() && ty == Some("object") && schema.get("additionalProperties").is_none() => {}
+                        Some(s @ Value::Object(_)) => {
+                            self.validate(s, val, &format!("{at}.{k}"), errors)
+                        }
+                        _ if props.is_none()
+                            && ty == Some("object")
+                            && schema.get("additionalProperties").is_none() => {}
                         _ => errors.push(format!("{at}: property {k} is not in the spec")),
                     },
                 }
@@ -139,14 +149,29 @@ struct Run {
 impl Run {
     /// Calls one operation and checks status and body against the spec. Returns the body.
     async fn call(&mut self, op: &str, path: &str, body: Option<Value>) -> Value {
-        self.call_raw(op, path, body.map(|b| serde_json::to_vec(&b).unwrap()), "application/json").await
+        self.call_raw(
+            op,
+            path,
+            body.map(|b| serde_json::to_vec(&b).unwrap()),
+            "application/json",
+        )
+        .await
     }
 
-    async fn call_raw(&mut self, op: &str, path: &str, body: Option<Vec<u8>>, content_type: &str) -> Value {
+    async fn call_raw(
+        &mut self,
+        op: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        content_type: &str,
+    ) -> Value {
         let (operation, method, template) = self.spec.operation(op);
         let operation = operation.clone();
         let bare = path.split('?').next().unwrap();
-        assert!(matches_template(&template, bare), "{op}: {bare} does not match {template}");
+        assert!(
+            matches_template(&template, bare),
+            "{op}: {bare} does not match {template}"
+        );
         let mut req = self
             .http
             .request(method.parse().unwrap(), format!("{}{}", self.base, path))
@@ -156,10 +181,19 @@ impl Run {
         }
         let resp = req.send().await.unwrap_or_else(|e| panic!("{op}: {e}"));
         let status = resp.status().as_u16();
-        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+        let ct = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
         let bytes = resp.bytes().await.unwrap();
         let documented = operation["responses"].as_object().unwrap();
-        let success = documented.keys().find(|k| k.starts_with('2')).unwrap().clone();
+        let success = documented
+            .keys()
+            .find(|k| k.starts_with('2'))
+            .unwrap()
+            .clone();
         if status.to_string() != success {
             self.errors.push(format!(
                 "{op}: answered {status} ({}), the spec documents {success}",
@@ -170,13 +204,16 @@ impl Run {
         self.served.insert(op.to_owned());
         let response = self.spec.resolve(&documented[&success]).clone();
         if ct.starts_with("application/json") {
-            let v: Value = serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{op}: invalid JSON: {e}"));
+            let v: Value = serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("{op}: invalid JSON: {e}"));
             match response["content"]["application/json"].get("schema") {
                 Some(schema) => {
                     let schema = schema.clone();
                     self.spec.validate(&schema, &v, op, &mut self.errors);
                 }
-                None => self.errors.push(format!("{op}: JSON body but the spec documents none")),
+                None => self
+                    .errors
+                    .push(format!("{op}: JSON body but the spec documents none")),
             }
             v
         } else if ct.starts_with("text/event-stream") {
@@ -184,7 +221,8 @@ impl Run {
             Value::String(String::from_utf8_lossy(&bytes).into_owned())
         } else {
             if !bytes.is_empty() && response.get("content").is_none() {
-                self.errors.push(format!("{op}: a {ct} body where the spec documents none"));
+                self.errors
+                    .push(format!("{op}: a {ct} body where the spec documents none"));
             }
             Value::Null
         }
@@ -217,7 +255,8 @@ impl Run {
             };
             let v: Value = serde_json::from_str(&data).unwrap();
             let s = self.spec.schema(schema).clone();
-            self.spec.validate(&s, &v, &format!("{op}:{event}"), &mut self.errors);
+            self.spec
+                .validate(&s, &v, &format!("{op}:{event}"), &mut self.errors);
         }
     }
 
@@ -262,93 +301,285 @@ async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
     r.call("healthz", "/healthz", None).await;
     r.call("readyz", "/readyz", None).await;
 
-    r.call("createTemplate", "/api/v1/templates", Some(json!({"name":"tpl-x","spec":{"mode":"code","description":"x"}}))).await;
+    r.call(
+        "createTemplate",
+        "/api/v1/templates",
+        Some(json!({"name":"tpl-x","spec":{"mode":"code","description":"x"}})),
+    )
+    .await;
     r.call("listTemplates", "/api/v1/templates", None).await;
     r.call("getTemplate", "/api/v1/templates/tpl-x", None).await;
-    r.call("updateTemplate", "/api/v1/templates/tpl-x", Some(json!({"spec":{"mode":"code","description":"y"}}))).await;
+    r.call(
+        "updateTemplate",
+        "/api/v1/templates/tpl-x",
+        Some(json!({"spec":{"mode":"code","description":"y"}})),
+    )
+    .await;
 
-    r.call("createSandbox", "/api/v1/sandboxes", Some(json!({"name":"conf","templateRef":{"name":"general-coding","kind":kind}}))).await;
+    r.call(
+        "createSandbox",
+        "/api/v1/sandboxes",
+        Some(json!({"name":"conf","templateRef":{"name":"general-coding","kind":kind}})),
+    )
+    .await;
     r.wait_phase("conf", "Running").await;
     r.call("listSandboxes", "/api/v1/sandboxes", None).await;
     r.call("getSandbox", "/api/v1/sandboxes/conf", None).await;
-    r.call("updateSandbox", "/api/v1/sandboxes/conf", Some(json!({"labels":{"team":"a"},"resources":{"limits":{"cpu":"1"}}}))).await;
-    r.call("execCommand", "/api/v1/sandboxes/conf/exec", Some(json!({"command":"echo hi","timeout":5}))).await;
+    r.call(
+        "updateSandbox",
+        "/api/v1/sandboxes/conf",
+        Some(json!({"labels":{"team":"a"},"resources":{"limits":{"cpu":"1"}}})),
+    )
+    .await;
+    r.call(
+        "execCommand",
+        "/api/v1/sandboxes/conf/exec",
+        Some(json!({"command":"echo hi","timeout":5})),
+    )
+    .await;
 
-    r.call_raw("writeFile", "/api/v1/sandboxes/conf/files/workspace/a.txt", Some(b"hello".to_vec()), "application/octet-stream").await;
-    r.call("listFiles", "/api/v1/sandboxes/conf/files/?path=/workspace", None).await;
-    r.call("readFile", "/api/v1/sandboxes/conf/files/workspace/a.txt", None).await;
-    r.call("downloadArchive", "/api/v1/sandboxes/conf/archive?path=/workspace", None).await;
+    r.call_raw(
+        "writeFile",
+        "/api/v1/sandboxes/conf/files/workspace/a.txt",
+        Some(b"hello".to_vec()),
+        "application/octet-stream",
+    )
+    .await;
+    r.call(
+        "listFiles",
+        "/api/v1/sandboxes/conf/files/?path=/workspace",
+        None,
+    )
+    .await;
+    r.call(
+        "readFile",
+        "/api/v1/sandboxes/conf/files/workspace/a.txt",
+        None,
+    )
+    .await;
+    r.call(
+        "downloadArchive",
+        "/api/v1/sandboxes/conf/archive?path=/workspace",
+        None,
+    )
+    .await;
 
-    r.call("listPorts", "/api/v1/sandboxes/conf/ports", None).await;
-    r.call("forwardPort", "/api/v1/sandboxes/conf/ports", Some(json!({"port":8000}))).await;
-    r.call("removePort", "/api/v1/sandboxes/conf/ports/8000", None).await;
+    r.call("listPorts", "/api/v1/sandboxes/conf/ports", None)
+        .await;
+    r.call(
+        "forwardPort",
+        "/api/v1/sandboxes/conf/ports",
+        Some(json!({"port":8000})),
+    )
+    .await;
+    r.call("removePort", "/api/v1/sandboxes/conf/ports/8000", None)
+        .await;
 
-    r.call("getSharing", "/api/v1/sandboxes/conf/share", None).await;
-    r.call("shareSandbox", "/api/v1/sandboxes/conf/share", Some(json!({"identity":"alice@example.com","level":"viewer"}))).await;
-    r.call("createShareLink", "/api/v1/sandboxes/conf/share-links", Some(json!({"level":"viewer","expiresIn":"24h"}))).await;
-    r.call("revokeShare", "/api/v1/sandboxes/conf/share/alice@example.com", None).await;
+    r.call("getSharing", "/api/v1/sandboxes/conf/share", None)
+        .await;
+    r.call(
+        "shareSandbox",
+        "/api/v1/sandboxes/conf/share",
+        Some(json!({"identity":"alice@example.com","level":"viewer"})),
+    )
+    .await;
+    r.call(
+        "createShareLink",
+        "/api/v1/sandboxes/conf/share-links",
+        Some(json!({"level":"viewer","expiresIn":"24h"})),
+    )
+    .await;
+    r.call(
+        "revokeShare",
+        "/api/v1/sandboxes/conf/share/alice@example.com",
+        None,
+    )
+    .await;
 
-    r.call("listBackups", "/api/v1/sandboxes/conf/backups", None).await;
-    let backup = r.call("createBackup", "/api/v1/sandboxes/conf/backups", Some(json!({}))).await;
+    r.call("listBackups", "/api/v1/sandboxes/conf/backups", None)
+        .await;
+    let backup = r
+        .call(
+            "createBackup",
+            "/api/v1/sandboxes/conf/backups",
+            Some(json!({})),
+        )
+        .await;
     let snap = backup["name"].as_str().unwrap_or("missing").to_owned();
-    r.call("restoreBackup", &format!("/api/v1/sandboxes/conf/backups/{snap}/restore"), Some(json!({"name":"conf-restored"}))).await;
-    r.call("deleteBackup", &format!("/api/v1/sandboxes/conf/backups/{snap}"), None).await;
-    r.call("cloneSandbox", "/api/v1/sandboxes/conf/clone", Some(json!({"name":"conf-clone"}))).await;
+    r.call(
+        "restoreBackup",
+        &format!("/api/v1/sandboxes/conf/backups/{snap}/restore"),
+        Some(json!({"name":"conf-restored"})),
+    )
+    .await;
+    r.call(
+        "deleteBackup",
+        &format!("/api/v1/sandboxes/conf/backups/{snap}"),
+        None,
+    )
+    .await;
+    r.call(
+        "cloneSandbox",
+        "/api/v1/sandboxes/conf/clone",
+        Some(json!({"name":"conf-clone"})),
+    )
+    .await;
 
-    r.call("bulkCreateSandboxes", "/api/v1/sandboxes/bulk", Some(json!({"items":[
+    r.call(
+        "bulkCreateSandboxes",
+        "/api/v1/sandboxes/bulk",
+        Some(json!({"items":[
         {"name":"bulk-1","templateRef":{"name":"general-coding","kind":kind}},
-        {"name":"","templateRef":{"name":"general-coding","kind":kind}}]}))).await;
+        {"name":"","templateRef":{"name":"general-coding","kind":kind}}]})),
+    )
+    .await;
     r.wait_phase("bulk-1", "Running").await;
-    r.call("bulkSandboxAction", "/api/v1/sandboxes/bulk-action", Some(json!({"action":"stop","ids":["bulk-1","nope"]}))).await;
+    r.call(
+        "bulkSandboxAction",
+        "/api/v1/sandboxes/bulk-action",
+        Some(json!({"action":"stop","ids":["bulk-1","nope"]})),
+    )
+    .await;
 
-    r.call("createSandbox", "/api/v1/sandboxes", Some(json!({"name":"agent-1","templateRef":{"name":"agent-python","kind":kind}}))).await;
+    r.call(
+        "createSandbox",
+        "/api/v1/sandboxes",
+        Some(json!({"name":"agent-1","templateRef":{"name":"agent-python","kind":kind}})),
+    )
+    .await;
     r.wait_phase("agent-1", "Running").await;
-    r.call("configureAgent", "/api/v1/sandboxes/agent-1/configure", Some(json!({
+    r.call(
+        "configureAgent",
+        "/api/v1/sandboxes/agent-1/configure",
+        Some(json!({
         "files":[{"path":"/workspace/agent.py","content":"print(1)\n"}],
         "installCommand":["true"],
-        "entrypoint":["python3","/workspace/agent.py"]}))).await;
-    r.call("getInstallLog", "/api/v1/sandboxes/agent-1/configure/install-log", None).await;
-    r.call_raw("invokeAgent", "/api/v1/sandboxes/agent-1/invoke?prompt=hi", Some(b"payload".to_vec()), "application/octet-stream").await;
+        "entrypoint":["python3","/workspace/agent.py"]})),
+    )
+    .await;
+    r.call(
+        "getInstallLog",
+        "/api/v1/sandboxes/agent-1/configure/install-log",
+        None,
+    )
+    .await;
+    r.call_raw(
+        "invokeAgent",
+        "/api/v1/sandboxes/agent-1/invoke?prompt=hi",
+        Some(b"payload".to_vec()),
+        "application/octet-stream",
+    )
+    .await;
 
     r.call("createWebhook", "/api/v1/webhooks", Some(json!({"url":"https://hooks.example.com/at","eventTypes":["sandbox.running"],"sandboxId":"conf"}))).await;
     let hooks = r.call("listWebhooks", "/api/v1/webhooks", None).await;
-    let hook = hooks["webhooks"][0]["id"].as_str().unwrap_or("missing").to_owned();
-    r.call("listWebhookDeliveries", &format!("/api/v1/webhooks/{hook}/deliveries"), None).await;
-    r.call("deleteWebhook", &format!("/api/v1/webhooks/{hook}"), None).await;
+    let hook = hooks["webhooks"][0]["id"]
+        .as_str()
+        .unwrap_or("missing")
+        .to_owned();
+    r.call(
+        "listWebhookDeliveries",
+        &format!("/api/v1/webhooks/{hook}/deliveries"),
+        None,
+    )
+    .await;
+    r.call("deleteWebhook", &format!("/api/v1/webhooks/{hook}"), None)
+        .await;
 
-    r.call("listPolicies", "/api/v1/governance/policies", None).await;
+    r.call("listPolicies", "/api/v1/governance/policies", None)
+        .await;
     r.call("setClusterPolicy", "/api/v1/governance/policies", Some(json!({"maxSandboxesPerUser":50,"allowedTemplates":["general-coding","agent-python","tpl-x"]}))).await;
-    r.call("setNamespacePolicy", "/api/v1/governance/policies/team-a", Some(json!({"maxCpu":"4"}))).await;
-    r.call("getNamespacePolicy", "/api/v1/governance/policies/team-a", None).await;
-    r.call("getEffectivePolicy", "/api/v1/governance/effective?namespace=team-a", None).await;
-    r.call("deleteNamespacePolicy", "/api/v1/governance/policies/team-a", None).await;
+    r.call(
+        "setNamespacePolicy",
+        "/api/v1/governance/policies/team-a",
+        Some(json!({"maxCpu":"4"})),
+    )
+    .await;
+    r.call(
+        "getNamespacePolicy",
+        "/api/v1/governance/policies/team-a",
+        None,
+    )
+    .await;
+    r.call(
+        "getEffectivePolicy",
+        "/api/v1/governance/effective?namespace=team-a",
+        None,
+    )
+    .await;
+    r.call(
+        "deleteNamespacePolicy",
+        "/api/v1/governance/policies/team-a",
+        None,
+    )
+    .await;
 
-    r.call("listAuditEvents", "/api/v1/audit/events", None).await;
-    r.call("getUsageAnalytics", "/api/v1/analytics/usage", None).await;
-    r.call("getCostEstimates", "/api/v1/analytics/costs", None).await;
-    r.call("adminListSandboxes", "/api/v1/admin/sandboxes", None).await;
-    r.call("adminGetSharing", "/api/v1/admin/sharing", None).await;
+    r.call("listAuditEvents", "/api/v1/audit/events", None)
+        .await;
+    r.call("getUsageAnalytics", "/api/v1/analytics/usage", None)
+        .await;
+    r.call("getCostEstimates", "/api/v1/analytics/costs", None)
+        .await;
+    r.call("adminListSandboxes", "/api/v1/admin/sandboxes", None)
+        .await;
+    r.call("adminGetSharing", "/api/v1/admin/sharing", None)
+        .await;
 
     r.call("getCurrentUser", "/api/v1/user/me", None).await;
-    r.call("getPreferences", "/api/v1/user/preferences", None).await;
-    r.call("setPreferences", "/api/v1/user/preferences", Some(json!({"theme":"dark"}))).await;
+    r.call("getPreferences", "/api/v1/user/preferences", None)
+        .await;
+    r.call(
+        "setPreferences",
+        "/api/v1/user/preferences",
+        Some(json!({"theme":"dark"})),
+    )
+    .await;
     r.call("listApiKeys", "/api/v1/user/api-keys", None).await;
-    let key = r.call("createApiKey", "/api/v1/user/api-keys", Some(json!({"name":"ci","sandboxId":"conf","scopes":["run-command"]}))).await;
+    let key = r
+        .call(
+            "createApiKey",
+            "/api/v1/user/api-keys",
+            Some(json!({"name":"ci","sandboxId":"conf","scopes":["run-command"]})),
+        )
+        .await;
     let key_id = key["id"].as_str().unwrap_or("missing").to_owned();
-    r.call("revokeApiKey", &format!("/api/v1/user/api-keys/{key_id}"), None).await;
+    r.call(
+        "revokeApiKey",
+        &format!("/api/v1/user/api-keys/{key_id}"),
+        None,
+    )
+    .await;
 
-    r.call("getWarmPoolStatus", "/api/v1/warmpool/status", None).await;
-    r.call("setWarmPoolConfig", "/api/v1/warmpool/config", Some(json!({"pools":[{"template":"general-coding","desiredCount":1}]}))).await;
-    r.call("getClusterStatus", "/api/v1/cluster/status", None).await;
-    r.call("getClusterNodes", "/api/v1/cluster/nodes", None).await;
-    r.call("getHeadroom", "/api/v1/cluster/headroom", None).await;
-    r.call("setHeadroom", "/api/v1/cluster/headroom", Some(json!({"replicas":1,"cpu":"500m"}))).await;
+    r.call("getWarmPoolStatus", "/api/v1/warmpool/status", None)
+        .await;
+    r.call(
+        "setWarmPoolConfig",
+        "/api/v1/warmpool/config",
+        Some(json!({"pools":[{"template":"general-coding","desiredCount":1}]})),
+    )
+    .await;
+    r.call("getClusterStatus", "/api/v1/cluster/status", None)
+        .await;
+    r.call("getClusterNodes", "/api/v1/cluster/nodes", None)
+        .await;
+    r.call("getHeadroom", "/api/v1/cluster/headroom", None)
+        .await;
+    r.call(
+        "setHeadroom",
+        "/api/v1/cluster/headroom",
+        Some(json!({"replicas":1,"cpu":"500m"})),
+    )
+    .await;
 
-    r.call("stopSandbox", "/api/v1/sandboxes/conf/stop", None).await;
+    r.call("stopSandbox", "/api/v1/sandboxes/conf/stop", None)
+        .await;
     r.wait_phase("conf", "Stopped").await;
-    r.call("resumeSandbox", "/api/v1/sandboxes/conf/resume", None).await;
-    r.call("deleteSandbox", "/api/v1/sandboxes/conf", None).await;
-    r.call("deleteTemplate", "/api/v1/templates/tpl-x", None).await;
+    r.call("resumeSandbox", "/api/v1/sandboxes/conf/resume", None)
+        .await;
+    r.call("deleteSandbox", "/api/v1/sandboxes/conf", None)
+        .await;
+    r.call("deleteTemplate", "/api/v1/templates/tpl-x", None)
+        .await;
 
     // cancelInvoke answers 204 only for an invoke in flight: start one and cancel it.
     let http = r.http.clone();
@@ -356,14 +587,36 @@ async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
     let mut stream = http.post(&url).body("slow").send().await.unwrap();
     let first = stream.chunk().await.unwrap().unwrap();
     let text = String::from_utf8_lossy(&first);
-    let id = text.split("\"invokeId\":\"").nth(1).and_then(|s| s.split('"').next()).unwrap_or("missing").to_owned();
-    r.call("cancelInvoke", "/api/v1/sandboxes/agent-1/invoke/cancel", Some(json!({"invokeId": id}))).await;
+    let id = text
+        .split("\"invokeId\":\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("missing")
+        .to_owned();
+    r.call(
+        "cancelInvoke",
+        "/api/v1/sandboxes/agent-1/invoke/cancel",
+        Some(json!({"invokeId": id})),
+    )
+    .await;
     drop(stream);
 
-    let all: BTreeSet<String> = r.spec.operations().into_iter().map(|(id, _, _)| id).collect();
+    let all: BTreeSet<String> = r
+        .spec
+        .operations()
+        .into_iter()
+        .map(|(id, _, _)| id)
+        .collect();
     let unserved: Vec<_> = all.difference(&r.served).collect();
-    assert!(r.errors.is_empty(), "contract drift:\n{}", r.errors.join("\n"));
-    assert!(unserved.is_empty(), "operations not served with their documented status: {unserved:?}");
+    assert!(
+        r.errors.is_empty(),
+        "contract drift:\n{}",
+        r.errors.join("\n")
+    );
+    assert!(
+        unserved.is_empty(),
+        "operations not served with their documented status: {unserved:?}"
+    );
     assert_eq!(r.served.len(), 64);
 }
 
@@ -385,7 +638,11 @@ async fn fake_router_error_bodies_match_the_error_schema() {
     let mut errors = Vec::new();
     for (method, path, body) in [
         ("GET", "/api/v1/sandboxes/missing", None),
-        ("POST", "/api/v1/sandboxes", Some(json!({"templateRef":{"name":"general-coding"}}))),
+        (
+            "POST",
+            "/api/v1/sandboxes",
+            Some(json!({"templateRef":{"name":"general-coding"}})),
+        ),
         ("POST", "/api/v1/sandboxes/missing/stop", None),
         ("GET", "/api/v1/templates/missing", None),
     ] {
@@ -394,7 +651,11 @@ async fn fake_router_error_bodies_match_the_error_schema() {
             req = req.json(&b);
         }
         let resp = req.send().await.unwrap();
-        assert!(resp.status().is_client_error(), "{method} {path}: {}", resp.status());
+        assert!(
+            resp.status().is_client_error(),
+            "{method} {path}: {}",
+            resp.status()
+        );
         assert!(resp.headers().contains_key("x-request-id"));
         let v: Value = resp.json().await.unwrap();
         spec.validate(spec.schema("Error"), &v, path, &mut errors);

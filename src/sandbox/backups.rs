@@ -3,7 +3,7 @@
 use super::Sandbox;
 use super::manage::handle;
 use crate::types::{Backup, CreateBackupRequest, RestoreBackupRequest};
-use crate::{Error, Result, validate};
+use crate::{Result, validate};
 
 /// The backups of one sandbox: `sandbox.backups()`.
 ///
@@ -26,19 +26,6 @@ impl Sandbox {
     pub fn backups(&self) -> Backups<'_> {
         Backups { sandbox: self }
     }
-}
-
-/// A name that becomes one path segment: non-empty, no `/`, no control characters, and not
-/// `.` or `..` (URL parsing would resolve those and send the request to another route).
-pub(super) fn segment(field: &'static str, value: &str) -> Result<()> {
-    validate::id(field, value)?;
-    if value == "." || value == ".." {
-        return Err(Error::invalid(
-            field,
-            format!("{value:?} is not a name (it would change the URL path)"),
-        ));
-    }
-    Ok(())
 }
 
 impl Backups<'_> {
@@ -104,7 +91,7 @@ impl Backups<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn restore(&self, snapshot: &str, name: Option<&str>) -> Result<Sandbox> {
-        segment("snapshot", snapshot)?;
+        validate::id("snapshot", snapshot)?;
         if let Some(name) = name {
             validate::rfc1123_label("name", name)?;
         }
@@ -130,7 +117,7 @@ impl Backups<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, snapshot: &str) -> Result<()> {
-        segment("snapshot", snapshot)?;
+        validate::id("snapshot", snapshot)?;
         let c = &self.sandbox.client;
         // The Router answers 200 with `{"status":"deleted","name":...}`, not 204.
         c.run(

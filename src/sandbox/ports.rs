@@ -134,7 +134,7 @@ impl Ports<'_> {
     /// ```
     pub fn preview_url(&self, port: u32) -> Result<Url> {
         let port = validate::port(port)?;
-        super::backups::segment("sandbox id", &self.sandbox.id)?;
+        validate::id("sandbox id", &self.sandbox.id)?;
         let raw = format!(
             "{}/api/v1/sandboxes/{}/preview/{port}/",
             self.sandbox.client.base_url(),

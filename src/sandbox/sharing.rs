@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::Sandbox;
-use super::backups::segment;
+
 use crate::types::{self, CreateShareLinkRequest, ShareLinkCreated, ShareRequest};
 use crate::{Error, Result, validate};
 
@@ -211,7 +211,7 @@ impl Sharing<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn revoke(&self, identity: &str) -> Result<()> {
-        segment("identity", identity)?;
+        validate::id("identity", identity)?;
         let c = &self.sandbox.client;
         c.run(
             "revoke_share",
