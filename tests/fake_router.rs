@@ -2757,3 +2757,72 @@ async fn admin_lists_are_arrays_and_sharing_is_empty_object() {
         json!(["files:read"])
     );
 }
+
+#[tokio::test]
+async fn dropping_configure_stream_abandons_the_install() {
+    let r = fast().await;
+    running(&r, "bot", "agent-python").await;
+    r.on_exec(ExecRule::prefix("pip").delay(Duration::from_secs(30)));
+    let resp = http()
+        .post(api(&r, "/sandboxes/bot/configure"))
+        .json(&json!({"installCommand": ["pip", "install", "x"], "entrypoint": ["agent"]}))
+        .send()
+        .await
+        .unwrap();
+    let mut stream = resp.bytes_stream();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(
+        std::str::from_utf8(&first)
+            .unwrap()
+            .starts_with("event: log\n")
+    );
+    drop(stream);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let resp = http()
+        .post(api(&r, "/sandboxes/bot/invoke"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 424, "nothing was saved");
+}
+
+#[cfg(unix)]
+#[tokio::test]
+async fn local_exec_configure_runs_the_install_argv_in_the_workspace() {
+    let r = FakeRouter::builder()
+        .creating_delay(FAST)
+        .local_exec(true)
+        .start()
+        .await;
+    running(&r, "bot", "agent-python").await;
+    let frames = configure(
+        &r,
+        "bot",
+        json!({
+            "files": [{"path": "/workspace/req.txt", "contentBase64": "cmVxdWVzdHMK"}],
+            "installCommand": ["sh", "-c", "echo installing; cat req.txt > /workspace/installed.txt"],
+            "entrypoint": ["sh", "-c", "cat /workspace/installed.txt"],
+        }),
+    )
+    .await;
+    assert!(
+        frames
+            .iter()
+            .any(|(_, d)| d == r#"{"data":"installing","stream":"stdout"}"#),
+        "{frames:?}"
+    );
+    let result: Value = serde_json::from_str(&frames.last().unwrap().1).unwrap();
+    assert_eq!(result["installExitCode"], 0);
+    let resp = http()
+        .post(api(&r, "/sandboxes/bot/invoke"))
+        .send()
+        .await
+        .unwrap();
+    let frames = sse_frames(resp).await;
+    assert!(
+        frames
+            .iter()
+            .any(|(_, d)| d == r#"{"data":"requests","stream":"stdout"}"#),
+        "{frames:?}"
+    );
+}

@@ -347,7 +347,11 @@ pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body>
                                 }
                             }
                         }
-                        tokio::time::sleep(delay).await;
+                        // A disconnected client cancels the install, as the request context would.
+                        tokio::select! {
+                            _ = tokio::time::sleep(delay) => {}
+                            _ = tx.closed() => return,
+                        }
                         exit_code = out.exit_code;
                     }
                     Plan::Local(root) => {
@@ -357,16 +361,17 @@ pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body>
                         let (ltx, mut lrx) = mpsc::channel::<Line>(64);
                         let run = exec::run_streaming(&argv, &cwd, None, ltx);
                         let forward = async {
-                            let mut alive = true;
                             while let Some(l) = lrx.recv().await {
                                 collected.extend_from_slice(&l.data);
                                 collected.push(b'\n');
-                                if alive && tx.send(log_frame(l.stderr, &l.data)).await.is_err() {
-                                    alive = false;
-                                }
+                                let _ = tx.send(log_frame(l.stderr, &l.data)).await;
                             }
                         };
-                        let (code, ()) = tokio::join!(run, forward);
+                        let (code, ()) = tokio::select! {
+                            both = async { tokio::join!(run, forward) } => both,
+                            // Dropping `run` kills the install process.
+                            _ = tx.closed() => return,
+                        };
                         match code {
                             Ok(c) => exit_code = c,
                             Err(e) => {

@@ -132,6 +132,9 @@ impl Default for FakeRouterBuilder {
 impl FakeRouterBuilder {
     /// Time from create (or resume) to `Running`. The phase is `""` for the first third,
     /// then `Creating`. Stop takes a third of it. Default 300 ms.
+    ///
+    /// The lifecycle runs on tokio's clock, so a test that pauses time
+    /// (`tokio::time::pause`) also pauses phase changes until it advances time.
     pub fn creating_delay(mut self, delay: Duration) -> Self {
         self.cfg.creating_delay = delay;
         self
@@ -223,7 +226,7 @@ impl FakeRouterBuilder {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let local = listener.local_addr()?;
-        let mut state = State::new(self.cfg.clone());
+        let mut state = State::new(self.cfg);
         let seeds = if self.default_templates {
             templates::defaults()
         } else {
@@ -243,7 +246,7 @@ impl FakeRouterBuilder {
             let record = auth::ApiKey::new(key, owner, "registered");
             state.api_keys.insert(record.hash.clone(), record);
         }
-        let shared = Arc::new(Shared::new(self.cfg, state));
+        let shared = Arc::new(Shared::new(state));
         let task = tokio::spawn(server::serve(listener, shared.clone()));
         Ok(FakeRouter {
             url: format!("http://{local}"),
@@ -315,9 +318,9 @@ impl FakeRouter {
     }
 
     /// Stop serving (open connections are dropped) and wait for the server task to end.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.task.abort();
-        let _ = (&mut { self }.task).await;
+        let _ = (&mut self.task).await;
     }
 
     /// Register a canned answer for commands; the first matching rule (in registration
@@ -354,9 +357,10 @@ impl FakeRouter {
         self.shared.lock().latency = latency;
     }
 
-    /// Every request received so far, in order (including faulted and unmatched ones).
+    /// Every request received so far, in order (including faulted and unmatched ones; the
+    /// most recent 10 000 are kept).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.clone()
+        self.shared.lock().requests.iter().cloned().collect()
     }
 
     /// Forget the recorded requests.

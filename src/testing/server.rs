@@ -206,7 +206,7 @@ async fn handle(
 
     let (latency, fault) = {
         let mut st = shared.lock();
-        st.requests.push(RecordedRequest {
+        st.record(RecordedRequest {
             method: parts.method.clone(),
             path: raw_path.clone(),
             query: raw_query.clone(),
@@ -267,7 +267,7 @@ async fn handle(
         _ => {
             let caller = {
                 let st = shared.lock();
-                auth::authenticate(&shared.cfg.auth, &parts.headers, &st)
+                auth::authenticate(&st.cfg.auth, &parts.headers, &st)
             };
             match caller {
                 Err(r) => r,

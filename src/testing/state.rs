@@ -32,14 +32,12 @@ pub(crate) struct Config {
 
 /// Everything behind one lock.
 pub(crate) struct Shared {
-    pub cfg: Config,
     state: Mutex<State>,
 }
 
 impl Shared {
-    pub(crate) fn new(cfg: Config, state: State) -> Self {
+    pub(crate) fn new(state: State) -> Self {
         Shared {
-            cfg,
             state: Mutex::new(state),
         }
     }
@@ -419,7 +417,7 @@ pub(crate) struct State {
     pub audit: Vec<AuditEvent>,
     pub exec_rules: Vec<ExecRule>,
     pub faults: Vec<ArmedFault>,
-    pub requests: Vec<RecordedRequest>,
+    pub requests: VecDeque<RecordedRequest>,
     pub latency: Duration,
     pub invocations: Vec<InvocationRecord>,
     pub inflight: HashMap<String, InFlight>,
@@ -427,6 +425,9 @@ pub(crate) struct State {
 }
 
 const MAX_AUDIT_EVENTS: usize = 1000;
+/// The request log keeps the most recent requests only (a long-running example server would
+/// otherwise grow without bound).
+pub(crate) const MAX_RECORDED_REQUESTS: usize = 10_000;
 
 impl State {
     pub(crate) fn new(cfg: Config) -> Self {
@@ -449,12 +450,19 @@ impl State {
             audit: Vec::new(),
             exec_rules: Vec::new(),
             faults: Vec::new(),
-            requests: Vec::new(),
+            requests: VecDeque::new(),
             latency: Duration::ZERO,
             invocations: Vec::new(),
             inflight: HashMap::new(),
             next_resource_version: 1000,
         }
+    }
+
+    pub(crate) fn record(&mut self, req: RecordedRequest) {
+        if self.requests.len() >= MAX_RECORDED_REQUESTS {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(req);
     }
 
     pub(crate) fn bump_version(&mut self) -> u64 {

@@ -39,20 +39,12 @@ impl serde_json::ser::Formatter for GoFormatter {
 
     fn write_f64<W: ?Sized + io::Write>(&mut self, writer: &mut W, value: f64) -> io::Result<()> {
         if value.is_finite() && value.fract() == 0.0 && value.abs() < 1e21 {
+            // Go prints integral floats without a fraction (`72`, not `72.0`).
             write!(writer, "{value:.0}")
         } else {
-            let mut buf = ryu_like(value);
-            if buf.ends_with(".0") {
-                buf.truncate(buf.len() - 2);
-            }
-            writer.write_all(buf.as_bytes())
+            serde_json::ser::CompactFormatter.write_f64(writer, value)
         }
     }
-}
-
-fn ryu_like(value: f64) -> String {
-    // serde_json's own shortest round-trip formatting.
-    serde_json::to_string(&value).unwrap_or_else(|_| "0".to_string())
 }
 
 /// `json.Marshal(v)`: compact, Go escaping, no trailing newline.
@@ -366,7 +358,7 @@ pub(crate) fn go_quote(data: &[u8]) -> String {
             Ok(s) => (s, None),
             Err(e) => {
                 let (ok, tail) = rest.split_at(e.valid_up_to());
-                // SAFETY-free: `ok` is valid UTF-8 by construction of `valid_up_to`.
+                // `ok` is valid UTF-8 by definition of `valid_up_to`.
                 let s = std::str::from_utf8(ok).unwrap_or("");
                 let bad_len = e.error_len().unwrap_or(tail.len()).max(1);
                 (s, Some(&tail[..bad_len.min(tail.len())]))
