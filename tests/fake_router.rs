@@ -34,6 +34,31 @@ fn api(r: &FakeRouter, path: &str) -> String {
     format!("{}/api/v1{path}", r.url())
 }
 
+async fn get(r: &FakeRouter, path: &str) -> reqwest::Response {
+    http().get(api(r, path)).send().await.unwrap()
+}
+
+async fn delete(r: &FakeRouter, path: &str) -> reqwest::Response {
+    http().delete(api(r, path)).send().await.unwrap()
+}
+
+/// POST with no body at all (no Content-Length body to read).
+async fn post_empty(r: &FakeRouter, path: &str) -> reqwest::Response {
+    http().post(api(r, path)).send().await.unwrap()
+}
+
+async fn post(r: &FakeRouter, path: &str, body: Value) -> reqwest::Response {
+    http().post(api(r, path)).json(&body).send().await.unwrap()
+}
+
+async fn put(r: &FakeRouter, path: &str, body: Value) -> reqwest::Response {
+    http().put(api(r, path)).json(&body).send().await.unwrap()
+}
+
+async fn patch(r: &FakeRouter, path: &str, body: Value) -> reqwest::Response {
+    http().patch(api(r, path)).json(&body).send().await.unwrap()
+}
+
 async fn body_json(resp: reqwest::Response) -> Value {
     let text = resp.text().await.unwrap();
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text:?}"))
@@ -215,20 +240,13 @@ async fn created_at_is_go_time_string_in_utc() {
 #[tokio::test]
 async fn null_sandbox_list_when_empty() {
     let r = fast().await;
-    let resp = http().get(api(&r, "/sandboxes")).send().await.unwrap();
+    let resp = get(&r, "/sandboxes").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.text().await.unwrap(), "{\"sandboxes\":null}\n");
     create(&r, "demo", "general-coding").await;
-    let v = body_json(http().get(api(&r, "/sandboxes")).send().await.unwrap()).await;
+    let v = body_json(get(&r, "/sandboxes").await).await;
     assert_eq!(v["sandboxes"].as_array().unwrap().len(), 1);
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes?status=Stopped"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes?status=Stopped").await).await;
     assert_eq!(v["sandboxes"], Value::Null);
 }
 
@@ -259,12 +277,7 @@ async fn create_validates_name_template_and_timeouts() {
         ),
     ];
     for (body, status, msg) in cases {
-        let resp = http()
-            .post(api(&r, "/sandboxes"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = post(&r, "/sandboxes", body.clone()).await;
         assert_eq!(resp.status(), status, "{body}");
         let v = body_json(resp).await;
         assert!(
@@ -286,12 +299,12 @@ async fn create_validates_name_template_and_timeouts() {
 #[tokio::test]
 async fn template_ref_without_kind_or_unknown_template_ends_in_error_phase() {
     let r = fast().await;
-    let resp = http()
-        .post(api(&r, "/sandboxes"))
-        .json(&json!({"name": "nokind", "templateRef": {"name": "general-coding"}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes",
+        json!({"name": "nokind", "templateRef": {"name": "general-coding"}}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     create(&r, "missing", "no-such-template").await;
     wait_phase(&r, "nokind", "Error").await;
@@ -308,11 +321,7 @@ async fn delete_answers_204_then_reads_back_until_finalizer() {
         .start()
         .await;
     running(&r, "demo", "general-coding").await;
-    let resp = http()
-        .delete(api(&r, "/sandboxes/demo"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/sandboxes/demo").await;
     assert_eq!(resp.status(), 204);
     assert_eq!(resp.text().await.unwrap(), "");
     let (status, v) = get_sandbox(&r, "demo").await;
@@ -331,22 +340,14 @@ async fn stop_only_from_running_else_409() {
         .start()
         .await;
     create(&r, "demo", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 409);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "cannot stop sandbox in phase "})
     );
     wait_phase(&r, "demo", "Running").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body_json(resp).await, json!({"status": "stopping"}));
     wait_phase(&r, "demo", "Stopped").await;
@@ -354,11 +355,7 @@ async fn stop_only_from_running_else_409() {
     assert_eq!(v["message"], "User requested stop");
     assert_eq!(v["podName"], "");
     assert_eq!(v["pvcName"], "demo-workspace", "the PVC is kept");
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(
         body_json(resp).await,
         json!({"error": "cannot stop sandbox in phase Stopped"})
@@ -372,27 +369,15 @@ async fn resume_goes_creating_resuming_then_running() {
         .start()
         .await;
     running(&r, "demo", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/resume"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/resume").await;
     assert_eq!(resp.status(), 409);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "cannot resume sandbox in phase Running"})
     );
-    http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    post_empty(&r, "/sandboxes/demo/stop").await;
     wait_phase(&r, "demo", "Stopped").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/resume"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/resume").await;
     assert_eq!(body_json(resp).await, json!({"status": "resuming"}));
     let (_, v) = get_sandbox(&r, "demo").await;
     assert_eq!(v["status"], "Creating");
@@ -413,11 +398,7 @@ async fn set_phase_forces_error_and_resume_is_allowed_from_error() {
     let (status, v) = exec(&r, "demo", "true").await;
     assert_eq!(status, 409);
     assert_eq!(v, json!({"error": "sandbox is not running"}));
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/resume"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/resume").await;
     assert_eq!(resp.status(), 200);
     wait_phase(&r, "demo", "Running").await;
 }
@@ -426,17 +407,7 @@ async fn set_phase_forces_error_and_resume_is_allowed_from_error() {
 async fn patch_requires_a_field_and_reports_applied() {
     let r = fast().await;
     create(&r, "demo", "general-coding").await;
-    let patch = |body: Value| {
-        let r = &r;
-        async move {
-            http()
-                .patch(api(r, "/sandboxes/demo"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let patch = |body: Value| patch(&r, "/sandboxes/demo", body);
     let resp = patch(json!({})).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(
@@ -470,18 +441,10 @@ async fn clone_answers_202_with_name_and_copies_files() {
         .creating_delay(Duration::from_millis(900))
         .start()
         .await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/ghost/clone"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/ghost/clone").await;
     assert_eq!(resp.status(), 404);
     create(&r, "src", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/src/clone"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/src/clone").await;
     assert_eq!(resp.status(), 400);
     let msg = body_json(resp).await["error"].as_str().unwrap().to_string();
     assert!(
@@ -490,19 +453,9 @@ async fn clone_answers_202_with_name_and_copies_files() {
     );
     wait_phase(&r, "src", "Running").await;
     put_file(&r, "src", "workspace/a.txt", b"hello".to_vec()).await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/src/clone"))
-        .json(&json!({"name": "Bad Name"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/src/clone", json!({"name": "Bad Name"})).await;
     assert_eq!(resp.status(), 400);
-    let resp = http()
-        .post(api(&r, "/sandboxes/src/clone"))
-        .json(&json!({"name": " copy "}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/src/clone", json!({"name": " copy "})).await;
     assert_eq!(resp.status(), 202);
     let v = body_json(resp).await;
     assert_eq!(v["name"], "copy");
@@ -520,27 +473,22 @@ async fn clone_answers_202_with_name_and_copies_files() {
 #[tokio::test]
 async fn bulk_create_reports_per_item_results() {
     let r = fast().await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bulk"))
-        .json(&json!({"items": []}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/bulk", json!({"items": []})).await;
     assert_eq!(resp.status(), 400);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "items must be a non-empty array"})
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/bulk"))
-        .json(&json!({"items": [
+    let resp = post(
+        &r,
+        "/sandboxes/bulk",
+        json!({"items": [
             create_body("w1", "general-coding"),
             {"templateRef": {"name": "general-coding"}},
             create_body("w1", "general-coding"),
-        ]}))
-        .send()
-        .await
-        .unwrap();
+        ]}),
+    )
+    .await;
     assert_eq!(resp.status(), 200);
     let v = body_json(resp).await;
     let results = v["results"].as_array().unwrap();
@@ -564,19 +512,14 @@ async fn bulk_create_reports_per_item_results() {
 #[tokio::test]
 async fn bulk_create_checks_quota_up_front_with_409() {
     let r = fast().await;
-    http()
-        .put(api(&r, "/governance/policies"))
-        .json(&json!({"maxSandboxesPerUser": 2}))
-        .send()
-        .await
-        .unwrap();
+    put(
+        &r,
+        "/governance/policies",
+        json!({"maxSandboxesPerUser": 2}),
+    )
+    .await;
     create(&r, "one", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bulk"))
-        .json(&json!({"items": [create_body("two", "general-coding"), create_body("three", "general-coding")]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/bulk", json!({"items": [create_body("two", "general-coding"), create_body("three", "general-coding")]})).await;
     assert_eq!(resp.status(), 409);
     let v = body_json(resp).await;
     assert_eq!(v["error"], "quota_would_exceed");
@@ -590,20 +533,20 @@ async fn bulk_action_reports_per_item_results() {
     let r = fast().await;
     running(&r, "a", "general-coding").await;
     create(&r, "b", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bulk-action"))
-        .json(&json!({"action": "reboot", "ids": ["a"]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes/bulk-action",
+        json!({"action": "reboot", "ids": ["a"]}),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let v = body_json(
-        http()
-            .post(api(&r, "/sandboxes/bulk-action"))
-            .json(&json!({"action": "stop", "ids": ["a", "ghost"]}))
-            .send()
-            .await
-            .unwrap(),
+        post(
+            &r,
+            "/sandboxes/bulk-action",
+            json!({"action": "stop", "ids": ["a", "ghost"]}),
+        )
+        .await,
     )
     .await;
     assert_eq!(
@@ -662,18 +605,10 @@ async fn wrong_method_outside_api_v1_and_on_invoke_cancel_is_empty_405() {
 async fn files_list_without_trailing_slash_is_mux_404() {
     let r = fast().await;
     running(&r, "demo", "general-coding").await;
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(resp.text().await.unwrap(), "404 page not found\n");
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files/"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files/").await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -719,7 +654,7 @@ async fn request_id_is_echoed_or_generated_on_matched_routes() {
         .await
         .unwrap();
     assert_eq!(resp.headers()["x-request-id"], "my id 123");
-    let resp = http().get(api(&r, "/templates")).send().await.unwrap();
+    let resp = get(&r, "/templates").await;
     let id = resp.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 16);
     assert!(
@@ -751,12 +686,12 @@ async fn healthz_and_readyz_answer_ok_without_newline() {
 #[tokio::test]
 async fn json_bodies_escape_html_characters_like_go() {
     let r = fast().await;
-    let resp = http()
-        .post(api(&r, "/templates"))
-        .json(&json!({"name": "t1", "spec": {"description": "a<b>&c"}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/templates",
+        json!({"name": "t1", "spec": {"description": "a<b>&c"}}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let text = resp.text().await.unwrap();
     assert!(
@@ -1086,17 +1021,7 @@ async fn wait_phase_with_key(r: &FakeRouter, name: &str, key: &str) {
 #[tokio::test]
 async fn api_key_mint_list_and_revoke() {
     let r = fast().await;
-    let mint = |body: Value| {
-        let r = &r;
-        async move {
-            http()
-                .post(api(r, "/user/api-keys"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let mint = |body: Value| post(&r, "/user/api-keys", body);
     let resp = mint(json!({"name": "x", "actionGroups": ["run-command"]})).await;
     assert_eq!(resp.status(), 400);
     assert!(
@@ -1134,27 +1059,19 @@ async fn api_key_mint_list_and_revoke() {
     let scoped = body_json(mint(json!({"sandboxId": "demo"})).await).await;
     assert_eq!(scoped["actionGroups"].as_array().unwrap().len(), 8);
 
-    let list = body_json(http().get(api(&r, "/user/api-keys")).send().await.unwrap()).await;
+    let list = body_json(get(&r, "/user/api-keys").await).await;
     let keys = list["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 2);
     assert!(keys[0].get("key").is_none());
     assert_eq!(keys[0]["userId"], "dev-user");
     let id = user_key["id"].as_str().unwrap();
-    let resp = http()
-        .delete(api(&r, &format!("/user/api-keys/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/user/api-keys/{id}")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         body_json(resp).await,
         json!({"status": "revoked", "id": id})
     );
-    let resp = http()
-        .delete(api(&r, &format!("/user/api-keys/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/user/api-keys/{id}")).await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -1220,14 +1137,7 @@ async fn files_write_list_read_round_trip() {
         body_json(resp).await,
         json!({"path": "/workspace/src/main.py", "bytes": 9})
     );
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/files/"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/files/").await).await;
     assert_eq!(v["path"], "/workspace");
     let entries = v["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1);
@@ -1235,23 +1145,12 @@ async fn files_write_list_read_round_trip() {
     assert_eq!(entries[0]["isDir"], true);
     assert_eq!(entries[0]["mode"], "drwxr-xr-x");
     assert!(entries[0]["modifiedAt"].as_i64().unwrap() > 1_700_000_000);
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/files/?path=/workspace/src"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/files/?path=/workspace/src").await).await;
     assert_eq!(v["entries"][0]["name"], "main.py");
     assert_eq!(v["entries"][0]["size"], 9);
     assert_eq!(v["entries"][0]["isDir"], false);
     assert_eq!(v["entries"][0]["mode"], "-rw-r--r--");
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files/workspace/src/main.py"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files/workspace/src/main.py").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/octet-stream");
     assert_eq!(
@@ -1259,21 +1158,13 @@ async fn files_write_list_read_round_trip() {
         "attachment; filename=\"main.py\""
     );
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"print(1)\n");
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files/workspace/nope.txt"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files/workspace/nope.txt").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "file not found: /workspace/nope.txt"})
     );
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files/?path=/nowhere"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files/?path=/nowhere").await;
     assert_eq!(
         body_json(resp).await,
         json!({"error": "path not found: /nowhere"})
@@ -1345,11 +1236,7 @@ async fn archive_is_a_zip_with_the_files() {
     running(&r, "demo", "general-coding").await;
     put_file(&r, "demo", "workspace/a.txt", b"alpha".to_vec()).await;
     put_file(&r, "demo", "workspace/sub/b.txt", b"beta".to_vec()).await;
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/archive"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/archive").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.headers()["content-type"], "application/zip");
     assert_eq!(
@@ -1364,17 +1251,9 @@ async fn archive_is_a_zip_with_the_files() {
     assert_eq!(names, ["a.txt", "sub/", "sub/b.txt"]);
     assert_eq!(entries[0].1, b"alpha");
     assert_eq!(entries[2].1, b"beta");
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/archive?path=/etc"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/archive?path=/etc").await;
     assert_eq!(resp.status(), 400);
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/archive?path=/workspace/none"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/archive?path=/workspace/none").await;
     assert_eq!(
         body_json(resp).await,
         json!({"error": "directory not found: /workspace/none"})
@@ -1401,11 +1280,7 @@ async fn local_exec_sees_files_written_through_api() {
     assert_eq!(v["exitCode"], 0);
     let (_, v) = exec(&r, "demo", "echo from-shell > /workspace/out.txt; exit 3").await;
     assert_eq!(v["exitCode"], 3);
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/files/workspace/out.txt"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/files/workspace/out.txt").await;
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"from-shell\n");
     let (_, v) = exec(&r, "demo", "echo oops >&2; false").await;
     assert_eq!(v["stderr"], "oops\n");
@@ -1424,13 +1299,13 @@ async fn fail_next_status_then_succeeds() {
         Fault::status(503, r#"{"error":"unavailable"}"#).with_header("Retry-After", "1"),
     );
     for _ in 0..2 {
-        let resp = http().get(api(&r, "/sandboxes")).send().await.unwrap();
+        let resp = get(&r, "/sandboxes").await;
         assert_eq!(resp.status(), 503);
         assert_eq!(resp.headers()["retry-after"], "1");
         assert!(resp.headers().get("x-request-id").is_some());
         assert_eq!(resp.text().await.unwrap(), r#"{"error":"unavailable"}"#);
     }
-    let resp = http().get(api(&r, "/sandboxes")).send().await.unwrap();
+    let resp = get(&r, "/sandboxes").await;
     assert_eq!(resp.status(), 200);
 }
 
@@ -1442,23 +1317,11 @@ async fn fault_matches_method_and_prefix_only() {
         RouteMatch::prefix(Method::POST, "/api/v1/sandboxes/demo/"),
         Fault::status(500, ""),
     );
-    let resp = http()
-        .get(api(&r, "/sandboxes/demo/ports"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/demo/ports").await;
     assert_eq!(resp.status(), 404, "GET does not match a POST fault");
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 500);
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/stop"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 404, "the fault was used up");
 }
 
@@ -1472,7 +1335,7 @@ async fn reset_fault_drops_connection() {
         .await
         .expect_err("the connection is closed without a response");
     assert!(!err.is_status(), "{err:?}");
-    let resp = http().get(api(&r, "/sandboxes")).send().await.unwrap();
+    let resp = get(&r, "/sandboxes").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(r.requests().len(), 2, "faulted requests are recorded");
 }
@@ -1514,7 +1377,7 @@ async fn requests_are_recorded_with_method_path_query_headers_body() {
         .send()
         .await
         .unwrap();
-    http().get(api(&r, "/nope")).send().await.unwrap();
+    get(&r, "/nope").await;
     let reqs = r.requests();
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[0].method, Method::POST);
@@ -1579,11 +1442,8 @@ async fn configure_streams_logs_and_result_and_saves_entrypoint() {
         json!(["python", "/workspace/agent.py"])
     );
     assert_eq!(result["installCommandHash"].as_str().unwrap().len(), 64);
-    let log = http()
-        .get(api(&r, "/sandboxes/bot/configure/install-log"))
-        .send()
+    let log = get(&r, "/sandboxes/bot/configure/install-log")
         .await
-        .unwrap()
         .text()
         .await
         .unwrap();
@@ -1604,11 +1464,7 @@ async fn configure_streams_logs_and_result_and_saves_entrypoint() {
     assert_eq!(frames.len(), 1);
     let result: Value = serde_json::from_str(&frames[0].1).unwrap();
     assert_eq!(result["skipped"], true);
-    let resp = http()
-        .get(api(&r, "/sandboxes/bot/configure/install-log"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/bot/configure/install-log").await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -1616,11 +1472,7 @@ async fn configure_streams_logs_and_result_and_saves_entrypoint() {
 async fn configure_without_entrypoint_clears_it() {
     let r = fast().await;
     agent(&r, "bot", &["python", "/workspace/agent.py"]).await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 200);
     resp.text().await.unwrap();
     configure(
@@ -1629,11 +1481,7 @@ async fn configure_without_entrypoint_clears_it() {
         json!({"files": [{"path": "/workspace/x", "content": "1"}]}),
     )
     .await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 424);
     assert_eq!(
         body_json(resp).await,
@@ -1661,21 +1509,13 @@ async fn configure_failed_install_saves_nothing() {
             .iter()
             .any(|(_, d)| d == r#"{"data":"ERR!","stream":"stderr"}"#)
     );
-    let resp = http()
-        .get(api(&r, "/sandboxes/bot/configure/install-log"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/bot/configure/install-log").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "no install log available for this sandbox"})
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 424);
 }
 
@@ -1683,12 +1523,12 @@ async fn configure_failed_install_saves_nothing() {
 async fn configure_checks_mode_phase_and_body() {
     let r = fast().await;
     running(&r, "code", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/code/configure"))
-        .json(&json!({"entrypoint": ["x"]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes/code/configure",
+        json!({"entrypoint": ["x"]}),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     assert!(
         body_json(resp).await["error"]
@@ -1713,12 +1553,7 @@ async fn configure_checks_mode_phase_and_body() {
             "files[0]: set content OR contentBase64, not both",
         ),
     ] {
-        let resp = http()
-            .post(api(&r, "/sandboxes/bot/configure"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let resp = post(&r, "/sandboxes/bot/configure", body.clone()).await;
         assert_eq!(resp.status(), 400, "{body}");
         assert_eq!(body_json(resp).await, json!({"error": msg}));
     }
@@ -1826,11 +1661,7 @@ async fn cancel_endpoint_cancels_an_in_flight_invoke() {
     let r = fast().await;
     agent(&r, "bot", &["agent"]).await;
     r.on_exec(ExecRule::exact("agent").delay(Duration::from_secs(30)));
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     let mut stream = resp.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     let frames = parse_frames(std::str::from_utf8(&first).unwrap());
@@ -1838,12 +1669,7 @@ async fn cancel_endpoint_cancels_an_in_flight_invoke() {
         .as_str()
         .unwrap()
         .to_string();
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke/cancel"))
-        .json(&json!({"invokeId": id}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/bot/invoke/cancel", json!({"invokeId": id})).await;
     assert_eq!(resp.status(), 204);
     let mut rest = Vec::new();
     while let Some(chunk) = stream.next().await {
@@ -1854,23 +1680,13 @@ async fn cancel_endpoint_cancels_an_in_flight_invoke() {
     assert_eq!(exit["reason"], "canceled");
     assert_eq!(exit["exitCode"], -1);
     wait_outcome(&r, &id, InvocationOutcome::Canceled).await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke/cancel"))
-        .json(&json!({"invokeId": id}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/bot/invoke/cancel", json!({"invokeId": id})).await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         body_json(resp).await,
         json!({"error": format!("invoke {id} not in flight")})
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke/cancel"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/bot/invoke/cancel", json!({})).await;
     assert_eq!(resp.status(), 400);
 }
 
@@ -1879,11 +1695,7 @@ async fn invoke_timeout_query_lowers_the_timeout() {
     let r = fast().await;
     agent(&r, "bot", &["agent"]).await;
     r.on_exec(ExecRule::exact("agent").delay(Duration::from_secs(30)));
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke?timeout=200ms"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke?timeout=200ms").await;
     let frames = sse_frames(resp).await;
     let exit: Value = serde_json::from_str(&frames.last().unwrap().1).unwrap();
     assert_eq!(exit["reason"], "timeout");
@@ -1903,17 +1715,9 @@ async fn invoke_over_concurrency_cap_is_429_with_retry_after() {
         .await;
     agent_with_template(&r, "bot", "solo-agent").await;
     r.on_exec(ExecRule::exact("agent").delay(Duration::from_secs(30)));
-    let first = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let first = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(first.status(), 200);
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "5");
     assert_eq!(
@@ -1935,11 +1739,7 @@ async fn invoke_in_code_mode_is_400_and_not_running_is_409() {
         .start()
         .await;
     create(&r, "bot", "agent-python").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 409);
     assert_eq!(
         body_json(resp).await,
@@ -1947,11 +1747,7 @@ async fn invoke_in_code_mode_is_400_and_not_running_is_409() {
     );
     create(&r, "code", "general-coding").await;
     r.set_phase("code", "Running", "");
-    let resp = http()
-        .post(api(&r, "/sandboxes/code/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/code/invoke").await;
     assert_eq!(resp.status(), 400);
 }
 
@@ -2011,57 +1807,36 @@ async fn templates_crud_and_delete_409_while_running() {
         .without_default_templates()
         .start()
         .await;
-    let v = body_json(http().get(api(&r, "/templates")).send().await.unwrap()).await;
+    let v = body_json(get(&r, "/templates").await).await;
     assert_eq!(v, json!({"templates": null}));
-    let resp = http()
-        .post(api(&r, "/templates"))
-        .json(&json!({"name": "py", "spec": {"description": "Python", "image": {"repository": "python"}}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/templates",
+        json!({"name": "py", "spec": {"description": "Python", "image": {"repository": "python"}}}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let t = body_json(resp).await;
     assert_eq!(t["name"], "py");
     assert_eq!(t["description"], "Python");
     assert_eq!(t["image"], "python");
     assert!(t["resourceVersion"].is_string());
-    let resp = http()
-        .post(api(&r, "/templates"))
-        .json(&json!({"name": "py", "spec": {}}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/templates", json!({"name": "py", "spec": {}})).await;
     assert_eq!(resp.status(), 500);
-    let t = body_json(
-        http()
-            .put(api(&r, "/templates/py"))
-            .json(&json!({"spec": {"mode": "code"}}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let t = body_json(put(&r, "/templates/py", json!({"spec": {"mode": "code"}})).await).await;
     assert_eq!(t["description"], "", "PUT replaces the whole spec");
     assert_eq!(t["spec"], json!({"mode": "code"}));
     running(&r, "user", "py").await;
-    let resp = http()
-        .delete(api(&r, "/templates/py"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/templates/py").await;
     assert_eq!(resp.status(), 409);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "cannot delete template: sandbox \"user\" is still using it"})
     );
     r.set_phase("user", "Stopped", "");
-    let resp = http()
-        .delete(api(&r, "/templates/py"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/templates/py").await;
     assert_eq!(resp.status(), 204);
-    let resp = http().get(api(&r, "/templates/py")).send().await.unwrap();
+    let resp = get(&r, "/templates/py").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         body_json(resp).await,
@@ -2073,12 +1848,12 @@ async fn templates_crud_and_delete_409_while_running() {
 async fn ports_upsert_and_list_protocol_http() {
     let r = fast().await;
     create(&r, "demo", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/ports"))
-        .json(&json!({"port": 8080, "protocol": "grpc"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes/demo/ports",
+        json!({"port": 8080, "protocol": "grpc"}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let p = body_json(resp).await;
     assert_eq!(p["protocol"], "grpc");
@@ -2086,102 +1861,59 @@ async fn ports_upsert_and_list_protocol_http() {
         p["internalUrl"],
         "http://pf-demo-8080.default.svc.cluster.local:8080"
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/ports"))
-        .json(&json!({"port": 8080}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(&r, "/sandboxes/demo/ports", json!({"port": 8080})).await;
     assert_eq!(resp.status(), 201, "re-create is still 201");
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/ports"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/ports").await).await;
     assert_eq!(v["ports"].as_array().unwrap().len(), 1);
     assert_eq!(v["ports"][0]["protocol"], "http");
     for (port, status) in [(0, 400), (70000, 500)] {
-        let resp = http()
-            .post(api(&r, "/sandboxes/demo/ports"))
-            .json(&json!({ "port": port }))
-            .send()
-            .await
-            .unwrap();
+        let resp = post(&r, "/sandboxes/demo/ports", json!({ "port": port })).await;
         assert_eq!(resp.status(), status);
     }
-    let resp = http()
-        .delete(api(&r, "/sandboxes/demo/ports/abc"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/sandboxes/demo/ports/abc").await;
     assert_eq!(body_json(resp).await, json!({"error": "invalid port: abc"}));
     for _ in 0..2 {
-        let resp = http()
-            .delete(api(&r, "/sandboxes/demo/ports/8080"))
-            .send()
-            .await
-            .unwrap();
+        let resp = delete(&r, "/sandboxes/demo/ports/8080").await;
         assert_eq!(resp.status(), 204);
     }
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/ports"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/ports").await).await;
     assert_eq!(v, json!({"ports": []}));
 }
 
 #[tokio::test]
 async fn sharing_is_403_for_missing_sandbox_and_upserts() {
     let r = fast().await;
-    let resp = http()
-        .get(api(&r, "/sandboxes/ghost/share"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/sandboxes/ghost/share").await;
     assert_eq!(resp.status(), 403);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "sandbox ghost not found"})
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/ghost/share"))
-        .json(&json!({"identity": "a", "level": "owner"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 400, "validation comes before the lookup");
-    create(&r, "demo", "general-coding").await;
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/share"))
-            .send()
-            .await
-            .unwrap(),
+    let resp = post(
+        &r,
+        "/sandboxes/ghost/share",
+        json!({"identity": "a", "level": "owner"}),
     )
     .await;
+    assert_eq!(resp.status(), 400, "validation comes before the lookup");
+    create(&r, "demo", "general-coding").await;
+    let v = body_json(get(&r, "/sandboxes/demo/share").await).await;
     assert_eq!(v, json!({"users": [], "groups": [], "shareLinks": []}));
     for level in ["viewer", "collaborator"] {
-        http()
-            .post(api(&r, "/sandboxes/demo/share"))
-            .json(&json!({"identity": "alice@example.com", "level": level}))
-            .send()
-            .await
-            .unwrap();
+        post(
+            &r,
+            "/sandboxes/demo/share",
+            json!({"identity": "alice@example.com", "level": level}),
+        )
+        .await;
     }
     let v = body_json(
-        http()
-            .post(api(&r, "/sandboxes/demo/share"))
-            .json(&json!({"identity": "eng", "level": "viewer", "kind": "group"}))
-            .send()
-            .await
-            .unwrap(),
+        post(
+            &r,
+            "/sandboxes/demo/share",
+            json!({"identity": "eng", "level": "viewer", "kind": "group"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(
@@ -2189,36 +1921,25 @@ async fn sharing_is_403_for_missing_sandbox_and_upserts() {
         json!([{"identity": "alice@example.com", "level": "collaborator"}])
     );
     assert_eq!(v["groups"], json!([{"identity": "eng", "level": "viewer"}]));
-    let resp = http()
-        .delete(api(&r, "/sandboxes/demo/share/alice@example.com"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/sandboxes/demo/share/alice@example.com").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         body_json(resp).await,
         json!({"status": "revoked", "identity": "alice@example.com"})
     );
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/share-links"))
-        .json(&json!({"expiresIn": "24h", "maxUses": 3}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes/demo/share-links",
+        json!({"expiresIn": "24h", "maxUses": 3}),
+    )
+    .await;
     assert_eq!(resp.status(), 201);
     let link = body_json(resp).await;
     assert_eq!(link["level"], "viewer");
     assert_eq!(link["id"].as_str().unwrap().len(), 16);
     assert_eq!(link["token"].as_str().unwrap().len(), 43);
     assert!(link["expiresAt"].as_str().unwrap().ends_with('Z'));
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/share"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/share").await).await;
     assert_eq!(v["shareLinks"][0]["usedCount"], 0);
     assert!(v["shareLinks"][0].get("token").is_none());
 }
@@ -2227,11 +1948,7 @@ async fn sharing_is_403_for_missing_sandbox_and_upserts() {
 async fn backups_create_list_restore_delete() {
     let r = fast().await;
     create(&r, "demo", "general-coding").await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/backups"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/backups").await;
     assert_eq!(resp.status(), 400);
     let msg = body_json(resp).await["error"].as_str().unwrap().to_string();
     assert!(
@@ -2240,42 +1957,27 @@ async fn backups_create_list_restore_delete() {
     );
     wait_phase(&r, "demo", "Running").await;
     put_file(&r, "demo", "workspace/keep.txt", b"v1".to_vec()).await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/backups"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/backups").await;
     assert_eq!(resp.status(), 201);
     let b = body_json(resp).await;
     let snap = b["name"].as_str().unwrap().to_string();
     assert!(snap.starts_with("demo-workspace-backup-"));
     assert_eq!(b["kind"], "scheduled-backup");
     assert_eq!(b["readyToUse"], false);
-    let v = body_json(
-        http()
-            .get(api(&r, "/sandboxes/demo/backups"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/sandboxes/demo/backups").await).await;
     assert_eq!(v["backups"].as_array().unwrap().len(), 1);
-    let resp = http()
-        .post(api(&r, "/sandboxes/demo/backups/nope/restore"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/demo/backups/nope/restore").await;
     assert_eq!(resp.status(), 404);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "snapshot not found (it may have been pruned)"})
     );
-    let resp = http()
-        .post(api(&r, &format!("/sandboxes/demo/backups/{snap}/restore")))
-        .json(&json!({"name": "demo-back"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        &format!("/sandboxes/demo/backups/{snap}/restore"),
+        json!({"name": "demo-back"}),
+    )
+    .await;
     assert_eq!(resp.status(), 202);
     let v = body_json(resp).await;
     assert_eq!(v["name"], "demo-back");
@@ -2284,21 +1986,13 @@ async fn backups_create_list_restore_delete() {
     wait_phase(&r, "demo-back", "Running").await;
     let (_, out) = exec(&r, "demo-back", "cat /workspace/keep.txt").await;
     assert_eq!(out["stdout"], "v1");
-    let resp = http()
-        .delete(api(&r, &format!("/sandboxes/demo/backups/{snap}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/sandboxes/demo/backups/{snap}")).await;
     assert_eq!(resp.status(), 200);
     assert_eq!(
         body_json(resp).await,
         json!({"status": "deleted", "name": snap})
     );
-    let resp = http()
-        .delete(api(&r, &format!("/sandboxes/demo/backups/{snap}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/sandboxes/demo/backups/{snap}")).await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -2308,17 +2002,7 @@ async fn backups_create_list_restore_delete() {
 #[tokio::test]
 async fn webhooks_https_only_and_zero_created_at_on_create() {
     let r = fast().await;
-    let hook = |body: Value| {
-        let r = &r;
-        async move {
-            http()
-                .post(api(r, "/webhooks"))
-                .json(&body)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
+    let hook = |body: Value| post(&r, "/webhooks", body);
     for (body, msg) in [
         (
             json!({"eventTypes": ["sandbox.running"]}),
@@ -2360,30 +2044,15 @@ async fn webhooks_https_only_and_zero_created_at_on_create() {
     assert_eq!(w["secret"].as_str().unwrap().len(), 43);
     assert!(w.get("sandboxId").is_none());
     let id = w["id"].as_str().unwrap();
-    let list = body_json(http().get(api(&r, "/webhooks")).send().await.unwrap()).await;
+    let list = body_json(get(&r, "/webhooks").await).await;
     let listed = &list["webhooks"][0];
     assert_ne!(listed["createdAt"], "0001-01-01T00:00:00Z");
     assert!(listed.get("secret").is_none());
-    let v = body_json(
-        http()
-            .get(api(&r, &format!("/webhooks/{id}/deliveries")))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, &format!("/webhooks/{id}/deliveries")).await).await;
     assert_eq!(v, json!({"deliveries": []}));
-    let resp = http()
-        .delete(api(&r, &format!("/webhooks/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/webhooks/{id}")).await;
     assert_eq!(resp.status(), 204);
-    let resp = http()
-        .delete(api(&r, &format!("/webhooks/{id}")))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, &format!("/webhooks/{id}")).await;
     assert_eq!(resp.status(), 404);
 }
 
@@ -2411,12 +2080,12 @@ async fn webhook_without_sandbox_needs_admin() {
 #[tokio::test]
 async fn create_enforces_policy_violations_with_403() {
     let r = fast().await;
-    http()
-        .put(api(&r, "/governance/policies"))
-        .json(&json!({"allowedTemplates": ["general-coding"], "maxSandboxesPerUser": 1}))
-        .send()
-        .await
-        .unwrap();
+    put(
+        &r,
+        "/governance/policies",
+        json!({"allowedTemplates": ["general-coding"], "maxSandboxesPerUser": 1}),
+    )
+    .await;
     let resp = create(&r, "bot", "agent-python").await;
     assert_eq!(resp.status(), 403);
     assert_eq!(
@@ -2436,69 +2105,37 @@ async fn create_enforces_policy_violations_with_403() {
 #[tokio::test]
 async fn governance_policies_store_replace_and_merge() {
     let r = fast().await;
-    let v = body_json(
-        http()
-            .get(api(&r, "/governance/policies"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/governance/policies").await).await;
     assert_eq!(v, json!({"cluster": null, "namespaces": []}));
     let v = body_json(
-        http()
-            .put(api(&r, "/governance/policies"))
-            .json(&json!({"maxCpu": "4", "maxAgentSandboxes": 3, "bogus": 1}))
-            .send()
-            .await
-            .unwrap(),
+        put(
+            &r,
+            "/governance/policies",
+            json!({"maxCpu": "4", "maxAgentSandboxes": 3, "bogus": 1}),
+        )
+        .await,
     )
     .await;
     assert_eq!(
         v,
         json!({"scope": "cluster", "policy": {"maxCpu": "4", "maxAgentSandboxes": 3}})
     );
-    http()
-        .put(api(&r, "/governance/policies/team-a"))
-        .json(&json!({"maxCpu": "8", "maxAgentSandboxes": 9, "description": "A"}))
-        .send()
-        .await
-        .unwrap();
-    let v = body_json(
-        http()
-            .get(api(&r, "/governance/effective?namespace=team-a"))
-            .send()
-            .await
-            .unwrap(),
+    put(
+        &r,
+        "/governance/policies/team-a",
+        json!({"maxCpu": "8", "maxAgentSandboxes": 9, "description": "A"}),
     )
     .await;
+    let v = body_json(get(&r, "/governance/effective?namespace=team-a").await).await;
     assert_eq!(
         v,
         json!({"namespace": "team-a", "policy": {"maxCpu": "8", "maxAgentSandboxes": 3, "description": "A"}})
     );
-    let v = body_json(
-        http()
-            .get(api(&r, "/governance/policies/nobody"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/governance/policies/nobody").await).await;
     assert_eq!(v, json!({"namespace": "nobody", "policy": {}}));
-    let resp = http()
-        .delete(api(&r, "/governance/policies/team-a"))
-        .send()
-        .await
-        .unwrap();
+    let resp = delete(&r, "/governance/policies/team-a").await;
     assert_eq!(resp.status(), 204);
-    let v = body_json(
-        http()
-            .get(api(&r, "/governance/effective"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/governance/effective").await).await;
     assert_eq!(v["namespace"], "default");
     assert_eq!(v["policy"]["maxCpu"], "4");
 }
@@ -2506,109 +2143,63 @@ async fn governance_policies_store_replace_and_merge() {
 #[tokio::test]
 async fn preferences_put_replaces_the_object() {
     let r = fast().await;
-    let v = body_json(
-        http()
-            .get(api(&r, "/user/preferences"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/user/preferences").await).await;
     assert_eq!(v, json!({}));
-    http()
-        .put(api(&r, "/user/preferences"))
-        .json(&json!({"theme": "dark", "font": 12}))
-        .send()
-        .await
-        .unwrap();
-    let v = body_json(
-        http()
-            .put(api(&r, "/user/preferences"))
-            .json(&json!({"theme": "light"}))
-            .send()
-            .await
-            .unwrap(),
+    put(
+        &r,
+        "/user/preferences",
+        json!({"theme": "dark", "font": 12}),
     )
     .await;
+    let v = body_json(put(&r, "/user/preferences", json!({"theme": "light"})).await).await;
     assert_eq!(v, json!({"theme": "light"}));
-    let v = body_json(
-        http()
-            .get(api(&r, "/user/preferences"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/user/preferences").await).await;
     assert_eq!(v, json!({"theme": "light"}));
-    let resp = http()
-        .put(api(&r, "/user/preferences"))
-        .json(&json!([1]))
-        .send()
-        .await
-        .unwrap();
+    let resp = put(&r, "/user/preferences", json!([1])).await;
     assert_eq!(resp.status(), 400);
 }
 
 #[tokio::test]
 async fn warm_pool_status_is_empty_object_until_configured() {
     let r = fast().await;
-    let resp = http()
-        .get(api(&r, "/warmpool/status"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/warmpool/status").await;
     assert_eq!(resp.text().await.unwrap(), "{}\n");
-    let resp = http()
-        .put(api(&r, "/warmpool/config"))
-        .json(&json!({"pools": [{"template": "general-coding", "desiredCount": 11}]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = put(
+        &r,
+        "/warmpool/config",
+        json!({"pools": [{"template": "general-coding", "desiredCount": 11}]}),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     assert_eq!(
         body_json(resp).await,
         json!({"error": "pools[0].desiredCount must be 0-10"})
     );
     let v = body_json(
-        http()
-            .put(api(&r, "/warmpool/config"))
-            .json(&json!({"template": "general-coding", "desiredCount": 2}))
-            .send()
-            .await
-            .unwrap(),
+        put(
+            &r,
+            "/warmpool/config",
+            json!({"template": "general-coding", "desiredCount": 2}),
+        )
+        .await,
     )
     .await;
     assert_eq!(
         v,
         json!({"status": "updated", "pools": [{"template": "general-coding", "desiredCount": 2}]})
     );
-    let v = body_json(
-        http()
-            .get(api(&r, "/warmpool/status"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/warmpool/status").await).await;
     assert_eq!(v["desiredCount"], 2);
     assert_eq!(v["template"], "general-coding");
     assert!(v.get("pendingCount").is_none(), "zero values are left out");
-    let v = body_json(
-        http()
-            .put(api(&r, "/warmpool/config"))
-            .json(&json!({"desiredCount": 0}))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(put(&r, "/warmpool/config", json!({"desiredCount": 0})).await).await;
     assert_eq!(v, json!({"status": "updated", "pools": null}));
 }
 
 #[tokio::test]
 async fn cluster_status_nodes_and_headroom() {
     let r = fast().await;
-    let v = body_json(http().get(api(&r, "/cluster/status")).send().await.unwrap()).await;
+    let v = body_json(get(&r, "/cluster/status").await).await;
     for k in [
         "nodes",
         "nodesReady",
@@ -2619,43 +2210,31 @@ async fn cluster_status_nodes_and_headroom() {
     ] {
         assert!(v.get(k).is_some(), "{k} missing in {v}");
     }
-    let v = body_json(http().get(api(&r, "/cluster/nodes")).send().await.unwrap()).await;
+    let v = body_json(get(&r, "/cluster/nodes").await).await;
     assert_eq!(v["nodes"].as_array().unwrap().len(), 1);
     assert_eq!(v["summary"]["total"], 1);
-    let v = body_json(
-        http()
-            .get(api(&r, "/cluster/headroom"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/cluster/headroom").await).await;
     assert_eq!(v["replicas"], 0);
     assert!(v.get("readyReplicas").is_none(), "omitted when 0: {v}");
-    let resp = http()
-        .put(api(&r, "/cluster/headroom"))
-        .json(&json!({"replicas": 51}))
-        .send()
-        .await
-        .unwrap();
+    let resp = put(&r, "/cluster/headroom", json!({"replicas": 51})).await;
     assert_eq!(
         body_json(resp).await,
         json!({"error": "replicas must be in [0, 50]"})
     );
-    let resp = http()
-        .put(api(&r, "/cluster/headroom"))
-        .json(&json!({"replicas": 1, "cpu": "lots"}))
-        .send()
-        .await
-        .unwrap();
+    let resp = put(
+        &r,
+        "/cluster/headroom",
+        json!({"replicas": 1, "cpu": "lots"}),
+    )
+    .await;
     assert_eq!(resp.status(), 400);
     let v = body_json(
-        http()
-            .put(api(&r, "/cluster/headroom"))
-            .json(&json!({"replicas": 2, "cpu": "500m"}))
-            .send()
-            .await
-            .unwrap(),
+        put(
+            &r,
+            "/cluster/headroom",
+            json!({"replicas": 2, "cpu": "500m"}),
+        )
+        .await,
     )
     .await;
     assert_eq!(v["replicas"], 2);
@@ -2666,10 +2245,10 @@ async fn cluster_status_nodes_and_headroom() {
 #[tokio::test]
 async fn audit_events_are_null_then_follow_the_lifecycle() {
     let r = fast().await;
-    let resp = http().get(api(&r, "/audit/events")).send().await.unwrap();
+    let resp = get(&r, "/audit/events").await;
     assert_eq!(resp.text().await.unwrap(), "{\"events\":null}\n");
     running(&r, "demo", "general-coding").await;
-    let v = body_json(http().get(api(&r, "/audit/events")).send().await.unwrap()).await;
+    let v = body_json(get(&r, "/audit/events").await).await;
     let events = v["events"].as_array().unwrap();
     let types: Vec<&str> = events
         .iter()
@@ -2688,39 +2267,18 @@ async fn analytics_are_snake_case() {
         .creating_delay(Duration::from_secs(60))
         .start()
         .await;
-    let v = body_json(
-        http()
-            .get(api(&r, "/analytics/costs"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/analytics/costs").await).await;
     assert_eq!(v["per_template"], Value::Null);
     create(&r, "demo", "general-coding").await;
     r.set_phase("demo", "Running", "");
     create(&r, "later", "general-coding").await;
-    let v = body_json(
-        http()
-            .get(api(&r, "/analytics/usage"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/analytics/usage").await).await;
     assert_eq!(v["total_sandboxes"], 2);
     assert_eq!(v["status_breakdown"]["Running"], 1);
     assert_eq!(v["status_breakdown"]["creating"], 1);
     assert_eq!(v["template_breakdown"]["unknown"], 1);
     assert_eq!(v["startup_sample_count"], 1);
-    let v = body_json(
-        http()
-            .get(api(&r, "/analytics/costs"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let v = body_json(get(&r, "/analytics/costs").await).await;
     assert_eq!(v["running_sandboxes"], 1);
     assert_eq!(v["per_template"][0]["template"], "general-coding");
     assert!(v["total_estimated_monthly"].as_f64().unwrap() > 0.0);
@@ -2729,29 +2287,18 @@ async fn analytics_are_snake_case() {
 #[tokio::test]
 async fn admin_lists_are_arrays_and_sharing_is_empty_object() {
     let r = fast().await;
-    let resp = http()
-        .get(api(&r, "/admin/sandboxes"))
-        .send()
-        .await
-        .unwrap();
+    let resp = get(&r, "/admin/sandboxes").await;
     assert_eq!(resp.text().await.unwrap(), "{\"sandboxes\":[]}\n");
-    let resp = http().get(api(&r, "/admin/sharing")).send().await.unwrap();
+    let resp = get(&r, "/admin/sharing").await;
     assert_eq!(resp.text().await.unwrap(), "{}\n");
     create(&r, "demo", "general-coding").await;
-    http()
-        .post(api(&r, "/user/api-keys"))
-        .json(&json!({"sandboxId": "demo", "scopes": ["files:read"]}))
-        .send()
-        .await
-        .unwrap();
-    let v = body_json(
-        http()
-            .get(api(&r, "/admin/sandboxes"))
-            .send()
-            .await
-            .unwrap(),
+    post(
+        &r,
+        "/user/api-keys",
+        json!({"sandboxId": "demo", "scopes": ["files:read"]}),
     )
     .await;
+    let v = body_json(get(&r, "/admin/sandboxes").await).await;
     assert_eq!(
         v["sandboxes"][0]["scopedApiKeys"][0]["actionGroups"],
         json!(["files:read"])
@@ -2763,12 +2310,12 @@ async fn dropping_configure_stream_abandons_the_install() {
     let r = fast().await;
     running(&r, "bot", "agent-python").await;
     r.on_exec(ExecRule::prefix("pip").delay(Duration::from_secs(30)));
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/configure"))
-        .json(&json!({"installCommand": ["pip", "install", "x"], "entrypoint": ["agent"]}))
-        .send()
-        .await
-        .unwrap();
+    let resp = post(
+        &r,
+        "/sandboxes/bot/configure",
+        json!({"installCommand": ["pip", "install", "x"], "entrypoint": ["agent"]}),
+    )
+    .await;
     let mut stream = resp.bytes_stream();
     let first = stream.next().await.unwrap().unwrap();
     assert!(
@@ -2778,11 +2325,7 @@ async fn dropping_configure_stream_abandons_the_install() {
     );
     drop(stream);
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 424, "nothing was saved");
 }
 
@@ -2813,11 +2356,7 @@ async fn local_exec_configure_runs_the_install_argv_in_the_workspace() {
     );
     let result: Value = serde_json::from_str(&frames.last().unwrap().1).unwrap();
     assert_eq!(result["installExitCode"], 0);
-    let resp = http()
-        .post(api(&r, "/sandboxes/bot/invoke"))
-        .send()
-        .await
-        .unwrap();
+    let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     let frames = sse_frames(resp).await;
     assert!(
         frames

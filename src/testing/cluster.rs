@@ -6,7 +6,7 @@ use http::Response;
 use serde_json::{Map, Value, json};
 
 use super::server::Call;
-use super::state::Shared;
+use super::state::{Shared, State};
 use super::wire;
 
 /// `GET /warmpool/status`: every field omitempty (`{}` with no pools).
@@ -101,14 +101,17 @@ pub(crate) fn set_warm_pool(shared: &Shared, call: &Call) -> Response<Body> {
 const NODE_CPU_MILLIS: i64 = 8000;
 const NODE_MEM_BYTES: i64 = 32 << 30;
 
+fn running_sandboxes(st: &State) -> i64 {
+    st.sandboxes
+        .values()
+        .filter(|s| s.phase == "Running")
+        .count() as i64
+}
+
 /// `GET /cluster/status`.
 pub(crate) fn cluster_status(shared: &Shared, _call: &Call) -> Response<Body> {
     let st = shared.lock();
-    let running = st
-        .sandboxes
-        .values()
-        .filter(|s| s.phase == "Running")
-        .count() as i64;
+    let running = running_sandboxes(&st);
     let headroom = st.headroom.replicas;
     wire::json(
         200,
@@ -127,11 +130,7 @@ pub(crate) fn cluster_status(shared: &Shared, _call: &Call) -> Response<Body> {
 /// `GET /cluster/nodes` (admin).
 pub(crate) fn cluster_nodes(shared: &Shared, _call: &Call) -> Response<Body> {
     let st = shared.lock();
-    let running = st
-        .sandboxes
-        .values()
-        .filter(|s| s.phase == "Running")
-        .count() as i64;
+    let running = running_sandboxes(&st);
     let req_cpu = 250 + running * 500;
     let req_mem: i64 = (256 << 20) + running * (1 << 30);
     let pct = |a: i64, b: i64| ((a as f64 / b as f64) * 1000.0).round() / 10.0;
@@ -160,7 +159,7 @@ pub(crate) fn cluster_nodes(shared: &Shared, _call: &Call) -> Response<Body> {
     )
 }
 
-fn headroom_json(st: &super::state::State) -> Value {
+fn headroom_json(st: &State) -> Value {
     let h = &st.headroom;
     let mut v = json!({"replicas": h.replicas, "cpu": h.cpu, "memory": h.memory, "enabled": true});
     // readyReplicas is omitempty; the pretend Deployment is ready at once.

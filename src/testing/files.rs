@@ -375,6 +375,15 @@ fn file_path(raw: &str) -> Result<String, Response<Body>> {
     )))
 }
 
+/// The `?path=` of list and archive (default `/workspace`), checked like a file path.
+fn query_path(call: &Call) -> Result<String, Response<Body>> {
+    file_path(
+        call.query("path")
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/workspace"),
+    )
+}
+
 /// Owner gate → Running; returns the sandbox key.
 fn running_sandbox(
     st: &super::state::State,
@@ -396,11 +405,7 @@ pub(crate) fn list_files(shared: &Shared, call: &Call) -> Response<Body> {
         Ok(k) => k,
         Err(r) => return r,
     };
-    let raw = call
-        .query("path")
-        .filter(|p| !p.is_empty())
-        .unwrap_or("/workspace");
-    let path = match file_path(raw) {
+    let path = match query_path(call) {
         Ok(p) => p,
         Err(r) => return r,
     };
@@ -486,11 +491,7 @@ pub(crate) fn download_archive(shared: &Shared, call: &Call) -> Response<Body> {
         Ok(k) => k,
         Err(r) => return r,
     };
-    let raw = call
-        .query("path")
-        .filter(|p| !p.is_empty())
-        .unwrap_or("/workspace");
-    let path = match file_path(raw) {
+    let path = match query_path(call) {
         Ok(p) => p,
         Err(r) => return r,
     };
