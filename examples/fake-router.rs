@@ -1,0 +1,92 @@
+//! Run the in-process Router emulator as a standalone server.
+//!
+//! ```text
+//! cargo run --example fake-router --features testing -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]
+//! ```
+//!
+//! Prints `listening on http://ADDR` once it accepts connections, then serves until killed.
+//! Dev-auth by default; `--api-key KEY` switches to API-key auth and registers KEY.
+//! `--local-exec` runs commands for real with `sh -c` in temp directories (no isolation).
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use agenttier::testing::{FakeAuth, FakeRouter};
+
+const USAGE: &str = "usage: fake-router [--listen ADDR] [--api-key KEY] [--local-exec]   (default ADDR 127.0.0.1:8089)";
+
+struct Args {
+    listen: SocketAddr,
+    api_key: Option<String>,
+    local_exec: bool,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        listen: SocketAddr::from(([127, 0, 0, 1], 8089)),
+        api_key: None,
+        local_exec: false,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
+            _ => (arg.clone(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or_else(|| format!("{name} needs a value"))
+        };
+        match flag.as_str() {
+            "--listen" => {
+                let v = value("--listen")?;
+                args.listen = v
+                    .parse()
+                    .map_err(|e| format!("--listen {v:?}: {e} (want HOST:PORT)"))?;
+            }
+            "--api-key" => args.api_key = Some(value("--api-key")?),
+            "--local-exec" => args.local_exec = true,
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other:?}")),
+        }
+    }
+    Ok(args)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("fake-router: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut builder = FakeRouter::builder()
+        .listen(args.listen)
+        .local_exec(args.local_exec);
+    if let Some(key) = args.api_key {
+        builder = builder.auth(FakeAuth::ApiKeys).api_key(key);
+    }
+    let router = match builder.try_start().await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("fake-router: cannot listen on {}: {e}", args.listen);
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "listening on {}", router.url());
+    let _ = out.flush();
+    drop(out);
+    // Serve until the process is killed.
+    std::future::pending::<()>().await;
+    drop(router);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,438 @@
+//! `POST /sandboxes/{id}/exec` and the command runner shared with configure and invoke:
+//! test-registered [`ExecRule`]s, a tiny built-in emulation, or (opt-in) a real `sh -c`.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use http::Response;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::process::Command;
+use tokio::sync::mpsc;
+
+use super::server::{Call, decode};
+use super::state::{Shared, State};
+use super::wire;
+
+/// The Router caps exec stdout and stderr at 1 MiB each (SPDY path).
+const EXEC_OUTPUT_CAP: usize = 1 << 20;
+
+#[derive(Clone, Debug)]
+enum Matcher {
+    Exact(String),
+    Prefix(String),
+    Contains(String),
+    Any,
+}
+
+/// A canned answer for commands run in a sandbox (exec, configure's install command, and the
+/// invoke entrypoint), registered with `FakeRouter::on_exec`. The first matching rule wins.
+///
+/// ```
+/// use agenttier::testing::ExecRule;
+/// let rule = ExecRule::contains("pip install").stdout("ok\n").exit_code(0);
+/// let failing = ExecRule::prefix("make").stderr("boom\n").exit_code(2);
+/// # let _ = (rule, failing);
+/// ```
+#[derive(Clone, Debug)]
+pub struct ExecRule {
+    matcher: Matcher,
+    stdout: String,
+    stderr: String,
+    exit_code: i32,
+    delay: Duration,
+}
+
+impl ExecRule {
+    fn new(matcher: Matcher) -> Self {
+        ExecRule {
+            matcher,
+            stdout: String::new(),
+            stderr: String::new(),
+            exit_code: 0,
+            delay: Duration::ZERO,
+        }
+    }
+
+    /// Commands equal to `command`.
+    pub fn exact(command: impl Into<String>) -> Self {
+        Self::new(Matcher::Exact(command.into()))
+    }
+
+    /// Commands starting with `prefix`.
+    pub fn prefix(prefix: impl Into<String>) -> Self {
+        Self::new(Matcher::Prefix(prefix.into()))
+    }
+
+    /// Commands containing `needle`.
+    pub fn contains(needle: impl Into<String>) -> Self {
+        Self::new(Matcher::Contains(needle.into()))
+    }
+
+    /// Every command.
+    pub fn any() -> Self {
+        Self::new(Matcher::Any)
+    }
+
+    /// Standard output to answer with.
+    pub fn stdout(mut self, out: impl Into<String>) -> Self {
+        self.stdout = out.into();
+        self
+    }
+
+    /// Standard error to answer with.
+    pub fn stderr(mut self, err: impl Into<String>) -> Self {
+        self.stderr = err.into();
+        self
+    }
+
+    /// Exit code to answer with (default 0).
+    pub fn exit_code(mut self, code: i32) -> Self {
+        self.exit_code = code;
+        self
+    }
+
+    /// How long the command "runs" before it exits (default none). For invoke the output is
+    /// streamed first, then the delay passes, then the exit event follows.
+    pub fn delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    pub(crate) fn matches(&self, command: &str) -> bool {
+        match &self.matcher {
+            Matcher::Exact(s) => command == s,
+            Matcher::Prefix(s) => command.starts_with(s.as_str()),
+            Matcher::Contains(s) => command.contains(s.as_str()),
+            Matcher::Any => true,
+        }
+    }
+
+    pub(crate) fn output(&self) -> Output {
+        Output {
+            stdout: self.stdout.clone().into_bytes(),
+            stderr: self.stderr.clone().into_bytes(),
+            exit_code: self.exit_code,
+        }
+    }
+
+    pub(crate) fn wait(&self) -> Duration {
+        self.delay
+    }
+}
+
+/// What a finished command produced.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Output {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub exit_code: i32,
+}
+
+/// The first rule matching `command`, if any.
+pub(crate) fn find_rule(state: &State, command: &str) -> Option<ExecRule> {
+    state
+        .exec_rules
+        .iter()
+        .find(|r| r.matches(command))
+        .cloned()
+}
+
+/// Answer a command with no rule and no local execution: `echo`, `cat`, `true`, `false`
+/// and `exit N` are emulated; anything else exits 0 with no output.
+pub(crate) fn builtin(state: &State, key: &super::state::Key, command: &str) -> Output {
+    let cmd = command.trim();
+    let simple = !cmd.contains(['|', ';', '&', '>', '<', '$', '`', '(', ')', '\n', '*', '?']);
+    let mut ok = Output::default();
+    if !simple {
+        return ok;
+    }
+    let words = split_words(cmd);
+    match words.first().map(String::as_str) {
+        Some("echo") => {
+            let (newline, args) = match words.get(1).map(String::as_str) {
+                Some("-n") => (false, &words[2..]),
+                _ => (true, &words[1..]),
+            };
+            ok.stdout = args.join(" ").into_bytes();
+            if newline {
+                ok.stdout.push(b'\n');
+            }
+        }
+        Some("cat") => {
+            for path in &words[1..] {
+                let full = wire::clean_path(&absolute(path));
+                match state.sb(key).workspace.read(&full) {
+                    Ok(data) => ok.stdout.extend_from_slice(&data),
+                    Err(_) => {
+                        ok.stderr.extend_from_slice(
+                            format!("cat: can't open '{path}': No such file or directory\n")
+                                .as_bytes(),
+                        );
+                        ok.exit_code = 1;
+                    }
+                }
+            }
+        }
+        Some("false") => ok.exit_code = 1,
+        Some("exit") => {
+            ok.exit_code = words
+                .get(1)
+                .and_then(|n| n.parse::<i32>().ok())
+                .unwrap_or(0)
+        }
+        _ => {}
+    }
+    ok
+}
+
+fn absolute(p: &str) -> String {
+    if p.starts_with('/') {
+        p.to_string()
+    } else {
+        format!("/workspace/{p}")
+    }
+}
+
+/// Split a simple shell word list, honouring single and double quotes.
+fn split_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in s.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+/// Rewrite the literal `/workspace` prefix to the sandbox's local directory.
+pub(crate) fn localize(text: &str, root: &Path) -> String {
+    text.replace("/workspace", &format!("{}/workspace", root.display()))
+}
+
+/// Quote one argv element for `sh -c` (the Router's shell-quoting of the entrypoint).
+pub(crate) fn shell_quote(arg: &str) -> String {
+    if !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,@%+".contains(c))
+    {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', "'\\''"))
+    }
+}
+
+/// A line of output from a streamed process.
+pub(crate) struct Line {
+    pub stderr: bool,
+    pub data: Vec<u8>,
+}
+
+async fn pump<R: AsyncRead + Unpin>(reader: R, stderr: bool, tx: mpsc::Sender<Line>) {
+    let mut reader = BufReader::new(reader);
+    loop {
+        let mut buf = Vec::new();
+        match reader.read_until(b'\n', &mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {
+                if buf.last() == Some(&b'\n') {
+                    buf.pop();
+                }
+                if tx.send(Line { stderr, data: buf }).await.is_err() {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Run a real process (local mode), streaming its output lines; returns the exit code.
+/// `argv` is run directly; the process is killed when the returned future is dropped.
+pub(crate) async fn run_streaming(
+    argv: &[String],
+    cwd: &Path,
+    stdin: Option<Vec<u8>>,
+    lines: mpsc::Sender<Line>,
+) -> std::io::Result<i32> {
+    let Some((prog, args)) = argv.split_first() else {
+        return Ok(0);
+    };
+    let mut child = Command::new(prog)
+        .args(args)
+        .current_dir(cwd)
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    if let (Some(data), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        tokio::spawn(async move {
+            let _ = pipe.write_all(&data).await;
+            let _ = pipe.shutdown().await;
+        });
+    }
+    let out = child.stdout.take().map(|o| pump(o, false, lines.clone()));
+    let err = child.stderr.take().map(|e| pump(e, true, lines.clone()));
+    drop(lines);
+    let pumps = async {
+        if let Some(o) = out {
+            o.await
+        }
+    };
+    let pumps_err = async {
+        if let Some(e) = err {
+            e.await
+        }
+    };
+    let (_, _, status) = tokio::join!(pumps, pumps_err, child.wait());
+    Ok(status?.code().unwrap_or(-1))
+}
+
+/// Run a shell command for real and collect its output (capped like the Router's).
+pub(crate) async fn run_collect(command: &str, cwd: &Path) -> Output {
+    let (tx, mut rx) = mpsc::channel(64);
+    let argv = vec!["sh".to_string(), "-c".to_string(), command.to_string()];
+    let cwd: PathBuf = cwd.to_path_buf();
+    let run = async move { run_streaming(&argv, &cwd, None, tx).await };
+    let collect = async {
+        let mut out = Output::default();
+        while let Some(line) = rx.recv().await {
+            let buf = if line.stderr {
+                &mut out.stderr
+            } else {
+                &mut out.stdout
+            };
+            if buf.len() < EXEC_OUTPUT_CAP {
+                buf.extend_from_slice(&line.data);
+                buf.push(b'\n');
+                buf.truncate(EXEC_OUTPUT_CAP);
+            }
+        }
+        out
+    };
+    let (code, mut out) = tokio::join!(run, collect);
+    out.exit_code = match code {
+        Ok(c) => c,
+        Err(e) => {
+            out.stderr
+                .extend_from_slice(format!("sh: {e}\n").as_bytes());
+            1
+        }
+    };
+    out
+}
+
+#[derive(Deserialize)]
+struct ExecRequest {
+    #[serde(default)]
+    command: String,
+    #[allow(dead_code)]
+    #[serde(default)]
+    timeout: i64,
+}
+
+/// What to do for one command, decided under the lock.
+pub(crate) enum Plan {
+    Canned(Output, Duration),
+    Local(PathBuf),
+}
+
+/// Decide how `command` runs in the sandbox `key`.
+pub(crate) fn plan(state: &State, key: &super::state::Key, command: &str) -> Plan {
+    if let Some(rule) = find_rule(state, command) {
+        return Plan::Canned(rule.output(), rule.wait());
+    }
+    match state.sb(key).workspace.local_root() {
+        Some(root) => Plan::Local(root),
+        None => Plan::Canned(builtin(state, key, command), Duration::ZERO),
+    }
+}
+
+/// `POST /sandboxes/{id}/exec`.
+pub(crate) async fn exec_command(shared: Arc<Shared>, call: Call) -> Response<Body> {
+    let plan = {
+        let st = shared.lock();
+        let key = match st.owned(&call.caller, call.param("id")) {
+            Ok(k) => k,
+            Err(e) => return wire::error(404, e),
+        };
+        if st.sb(&key).phase != "Running" {
+            return wire::error(409, "sandbox is not running");
+        }
+        let req: ExecRequest = match decode(&call.body) {
+            Ok(r) => r,
+            Err(_) => return wire::error(400, "invalid request body"),
+        };
+        if req.command.is_empty() {
+            return wire::error(400, "command is required");
+        }
+        (plan(&st, &key, &req.command), req.command)
+    };
+    let out = match plan {
+        (Plan::Canned(out, delay), _) => {
+            tokio::time::sleep(delay).await;
+            out
+        }
+        (Plan::Local(root), command) => {
+            let cwd = root.join("workspace");
+            run_collect(&localize(&command, &root), &cwd).await
+        }
+    };
+    let mut stdout = out.stdout;
+    let mut stderr = out.stderr;
+    stdout.truncate(EXEC_OUTPUT_CAP);
+    stderr.truncate(EXEC_OUTPUT_CAP);
+    wire::json(
+        200,
+        &json!({
+            "stdout": String::from_utf8_lossy(&stdout),
+            "stderr": String::from_utf8_lossy(&stderr),
+            "exitCode": out.exit_code,
+        }),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words() {
+        assert_eq!(
+            split_words("echo 'a b' \"c\" d"),
+            vec!["echo", "a b", "c", "d"]
+        );
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("/workspace/a.py"), "/workspace/a.py");
+    }
+}

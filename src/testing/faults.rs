@@ -1,0 +1,176 @@
+//! Fault injection and request recording: what a client's retry and error tests need.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
+
+use super::wire;
+
+/// Which requests a fault applies to: a method (or any) and an exact path or a path prefix.
+///
+/// Paths are compared with the request's path as sent (before percent-decoding and without
+/// the query string).
+///
+/// ```
+/// use agenttier::testing::{Method, RouteMatch};
+/// let exact = RouteMatch::new(Method::POST, "/api/v1/sandboxes");
+/// let under = RouteMatch::prefix(Method::GET, "/api/v1/sandboxes/demo/");
+/// let all = RouteMatch::any();
+/// # let _ = (exact, under, all);
+/// ```
+#[derive(Clone, Debug)]
+pub struct RouteMatch {
+    method: Option<Method>,
+    path: String,
+    prefix: bool,
+}
+
+impl RouteMatch {
+    /// Requests with this method and exactly this path.
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        RouteMatch {
+            method: Some(method),
+            path: path.into(),
+            prefix: false,
+        }
+    }
+
+    /// Requests with this method whose path starts with `prefix`.
+    pub fn prefix(method: Method, prefix: impl Into<String>) -> Self {
+        RouteMatch {
+            method: Some(method),
+            path: prefix.into(),
+            prefix: true,
+        }
+    }
+
+    /// Every request, whatever its method and path.
+    pub fn any() -> Self {
+        RouteMatch {
+            method: None,
+            path: String::new(),
+            prefix: true,
+        }
+    }
+
+    /// Match any method instead of the one given.
+    pub fn any_method(mut self) -> Self {
+        self.method = None;
+        self
+    }
+
+    pub(crate) fn matches(&self, method: &Method, path: &str) -> bool {
+        if self.method.as_ref().is_some_and(|m| m != method) {
+            return false;
+        }
+        if self.prefix {
+            path.starts_with(&self.path)
+        } else {
+            path == self.path
+        }
+    }
+}
+
+/// What the FakeRouter does instead of (or before) answering a matched request.
+#[derive(Clone, Debug)]
+pub enum Fault {
+    /// Answer with this status, body and headers instead of running the handler. The
+    /// response also carries `X-Request-Id`. When `body` is non-empty and no `Content-Type`
+    /// header is given, it is sent as `application/json`.
+    Status {
+        /// HTTP status code.
+        status: u16,
+        /// Response body (sent as is).
+        body: String,
+        /// Extra headers, e.g. `("Retry-After", "1")`.
+        headers: Vec<(String, String)>,
+    },
+    /// Close the TCP connection without writing any response.
+    Reset,
+    /// Wait this long, then handle the request normally.
+    Delay(Duration),
+}
+
+impl Fault {
+    /// A [`Fault::Status`] with this status and body and no extra headers.
+    pub fn status(status: u16, body: impl Into<String>) -> Self {
+        Fault::Status {
+            status,
+            body: body.into(),
+            headers: Vec::new(),
+        }
+    }
+
+    /// Add a header to a [`Fault::Status`] (no effect on other variants).
+    pub fn with_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        if let Fault::Status { headers, .. } = &mut self {
+            headers.push((name.into(), value.into()));
+        }
+        self
+    }
+
+    /// The response a `Status` fault answers with.
+    pub(crate) fn response(
+        status: u16,
+        body: &str,
+        headers: &[(String, String)],
+    ) -> Response<Body> {
+        let mut r = wire::raw(status, "application/json", Bytes::from(body.to_string()));
+        if body.is_empty() {
+            r.headers_mut().remove(http::header::CONTENT_TYPE);
+        }
+        for (k, v) in headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                r.headers_mut().insert(k, v);
+            }
+        }
+        r
+    }
+}
+
+/// One request as the FakeRouter received it (recorded before any fault or handler runs).
+#[derive(Clone, Debug)]
+pub struct RecordedRequest {
+    /// HTTP method.
+    pub method: Method,
+    /// Path as sent (still percent-encoded), without the query string.
+    pub path: String,
+    /// Query string without the `?`, if any.
+    pub query: Option<String>,
+    /// Request headers.
+    pub headers: HeaderMap,
+    /// Request body (as much of it as the FakeRouter read; bodies over the Router's caps are
+    /// cut at the cap plus one byte).
+    pub body: Bytes,
+}
+
+/// A registered fault with its remaining count.
+#[derive(Debug)]
+pub(crate) struct ArmedFault {
+    pub when: RouteMatch,
+    pub remaining: usize,
+    pub fault: Fault,
+}
+
+/// Take the first armed fault that matches, decrementing its count.
+pub(crate) fn take_fault(
+    faults: &mut Vec<ArmedFault>,
+    method: &Method,
+    path: &str,
+) -> Option<Fault> {
+    let idx = faults
+        .iter()
+        .position(|f| f.remaining > 0 && f.when.matches(method, path))?;
+    let armed = &mut faults[idx];
+    armed.remaining -= 1;
+    let fault = armed.fault.clone();
+    if armed.remaining == 0 {
+        faults.remove(idx);
+    }
+    Some(fault)
+}

@@ -1,0 +1,532 @@
+//! A sandbox's filesystem (in memory, or a temp directory with `local_exec`) and the file
+//! routes: list, read, write, archive (router-api.md §4.5).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderValue, Response, header};
+use serde_json::json;
+
+use super::server::Call;
+use super::state::Shared;
+use super::wire;
+use super::zip::{ZipEntry, write_zip};
+
+/// The Router's download and upload cap (32 MiB).
+pub(crate) const FILE_CAP: usize = 33_554_432;
+
+#[derive(Clone, Debug)]
+enum Node {
+    Dir,
+    File(Bytes),
+}
+
+/// An in-memory file tree keyed by absolute, cleaned path.
+#[derive(Clone, Debug)]
+pub(crate) struct FileTree {
+    nodes: BTreeMap<String, (Node, SystemTime)>,
+}
+
+/// One `ls -la` row.
+#[derive(Clone, Debug)]
+pub(crate) struct Entry {
+    pub name: String,
+    pub size: u64,
+    pub is_dir: bool,
+    pub mode: String,
+    pub modified: i64,
+}
+
+/// Why a read failed.
+pub(crate) enum ReadError {
+    NotFound,
+    TooLarge(u64),
+    Io(String),
+}
+
+/// A sandbox's root filesystem.
+pub(crate) enum Workspace {
+    Memory(FileTree),
+    /// `local_exec`: the container root is this directory (no isolation).
+    Local(Arc<tempfile::TempDir>),
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Workspace::Memory(_) => f.write_str("Workspace::Memory"),
+            Workspace::Local(d) => write!(f, "Workspace::Local({})", d.path().display()),
+        }
+    }
+}
+
+fn parent(p: &str) -> &str {
+    match p.rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &p[..i],
+    }
+}
+
+fn child_prefix(dir: &str) -> String {
+    if dir == "/" {
+        "/".to_string()
+    } else {
+        format!("{dir}/")
+    }
+}
+
+impl FileTree {
+    fn new() -> Self {
+        let now = SystemTime::now();
+        let mut nodes = BTreeMap::new();
+        for d in ["/", "/tmp", "/workspace"] {
+            nodes.insert(d.to_string(), (Node::Dir, now));
+        }
+        FileTree { nodes }
+    }
+}
+
+impl Workspace {
+    /// A fresh root with `/workspace` and `/tmp`.
+    pub(crate) fn new(local: bool) -> std::io::Result<Workspace> {
+        if !local {
+            return Ok(Workspace::Memory(FileTree::new()));
+        }
+        let dir = tempfile::Builder::new().prefix("fake-sandbox-").tempdir()?;
+        std::fs::create_dir_all(dir.path().join("workspace"))?;
+        std::fs::create_dir_all(dir.path().join("tmp"))?;
+        Ok(Workspace::Local(Arc::new(dir)))
+    }
+
+    /// The local root directory, when running commands for real.
+    pub(crate) fn local_root(&self) -> Option<PathBuf> {
+        match self {
+            Workspace::Local(d) => Some(d.path().to_path_buf()),
+            Workspace::Memory(_) => None,
+        }
+    }
+
+    fn host(root: &Path, p: &str) -> PathBuf {
+        root.join(p.trim_start_matches('/'))
+    }
+
+    /// A deep copy (what a VolumeSnapshot captures).
+    pub(crate) fn snapshot(&self) -> std::io::Result<Workspace> {
+        match self {
+            Workspace::Memory(t) => Ok(Workspace::Memory(t.clone())),
+            Workspace::Local(d) => {
+                let copy = tempfile::Builder::new()
+                    .prefix("fake-snapshot-")
+                    .tempdir()?;
+                copy_dir(d.path(), copy.path())?;
+                Ok(Workspace::Local(Arc::new(copy)))
+            }
+        }
+    }
+
+    /// Write a file, creating parent directories. `Err` is the shell's stderr.
+    pub(crate) fn write(&mut self, path: &str, data: &[u8]) -> Result<(), String> {
+        match self {
+            Workspace::Memory(t) => {
+                if matches!(t.nodes.get(path), Some((Node::Dir, _))) {
+                    return Err(format!("sh: can't create {path}: Is a directory"));
+                }
+                let now = SystemTime::now();
+                let mut dirs = Vec::new();
+                let mut p = parent(path);
+                loop {
+                    match t.nodes.get(p) {
+                        Some((Node::Dir, _)) => break,
+                        Some((Node::File(_), _)) => {
+                            return Err(format!(
+                                "mkdir: can't create directory '{p}': Not a directory"
+                            ));
+                        }
+                        None => dirs.push(p.to_string()),
+                    }
+                    p = parent(p);
+                }
+                for d in dirs {
+                    t.nodes.insert(d, (Node::Dir, now));
+                }
+                t.nodes.insert(
+                    path.to_string(),
+                    (Node::File(Bytes::copy_from_slice(data)), now),
+                );
+                Ok(())
+            }
+            Workspace::Local(d) => {
+                let target = Self::host(d.path(), path);
+                if target.is_dir() {
+                    return Err(format!("sh: can't create {path}: Is a directory"));
+                }
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(|e| format!("mkdir: {e}"))?;
+                }
+                std::fs::write(&target, data).map_err(|e| format!("sh: can't create {path}: {e}"))
+            }
+        }
+    }
+
+    /// Read a regular file.
+    pub(crate) fn read(&self, path: &str) -> Result<Bytes, ReadError> {
+        match self {
+            Workspace::Memory(t) => match t.nodes.get(path) {
+                Some((Node::File(data), _)) if data.len() > FILE_CAP => {
+                    Err(ReadError::TooLarge(data.len() as u64))
+                }
+                Some((Node::File(data), _)) => Ok(data.clone()),
+                _ => Err(ReadError::NotFound),
+            },
+            Workspace::Local(d) => {
+                let target = Self::host(d.path(), path);
+                match std::fs::metadata(&target) {
+                    Ok(m) if m.is_file() => {
+                        if m.len() > FILE_CAP as u64 {
+                            return Err(ReadError::TooLarge(m.len()));
+                        }
+                        std::fs::read(&target)
+                            .map(Bytes::from)
+                            .map_err(|e| ReadError::Io(e.to_string()))
+                    }
+                    _ => Err(ReadError::NotFound),
+                }
+            }
+        }
+    }
+
+    /// List a directory; `None` when it is missing or not a directory.
+    pub(crate) fn list(&self, path: &str) -> Option<Vec<Entry>> {
+        match self {
+            Workspace::Memory(t) => {
+                if !matches!(t.nodes.get(path), Some((Node::Dir, _))) {
+                    return None;
+                }
+                let prefix = child_prefix(path);
+                let entries = t
+                    .nodes
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                    .filter(|(k, _)| k.len() > prefix.len() && !k[prefix.len()..].contains('/'))
+                    .map(|(k, (node, mtime))| {
+                        let (is_dir, size, mode) = match node {
+                            Node::Dir => (true, 4096, "drwxr-xr-x"),
+                            Node::File(d) => (false, d.len() as u64, "-rw-r--r--"),
+                        };
+                        Entry {
+                            name: k[prefix.len()..].to_string(),
+                            size,
+                            is_dir,
+                            mode: mode.to_string(),
+                            modified: wire::unix_secs(*mtime),
+                        }
+                    })
+                    .collect();
+                Some(entries)
+            }
+            Workspace::Local(d) => {
+                let dir = Self::host(d.path(), path);
+                let rd = std::fs::read_dir(&dir).ok()?;
+                let mut entries: Vec<Entry> = rd
+                    .filter_map(Result::ok)
+                    .filter_map(|e| {
+                        let meta = e.path().symlink_metadata().ok()?;
+                        let mut name = e.file_name().to_string_lossy().into_owned();
+                        if meta.file_type().is_symlink() {
+                            let target = std::fs::read_link(e.path()).ok()?;
+                            name = format!("{name} -> {}", target.display());
+                        }
+                        let mode = mode_string(&meta);
+                        Some(Entry {
+                            name,
+                            size: meta.len(),
+                            is_dir: mode.starts_with('d'),
+                            mode,
+                            modified: meta.modified().map(wire::unix_secs).unwrap_or(0),
+                        })
+                    })
+                    .collect();
+                entries.sort_by(|a, b| a.name.cmp(&b.name));
+                Some(entries)
+            }
+        }
+    }
+
+    /// Whether `path` is a directory.
+    pub(crate) fn is_dir(&self, path: &str) -> bool {
+        match self {
+            Workspace::Memory(t) => matches!(t.nodes.get(path), Some((Node::Dir, _))),
+            Workspace::Local(d) => Self::host(d.path(), path).is_dir(),
+        }
+    }
+
+    /// The entries of a ZIP of `dir`, relative to it.
+    pub(crate) fn zip_entries(&self, dir: &str) -> std::io::Result<Vec<ZipEntry>> {
+        let mut out = Vec::new();
+        match self {
+            Workspace::Memory(t) => {
+                let prefix = child_prefix(dir);
+                for (k, (node, mtime)) in t
+                    .nodes
+                    .range(prefix.clone()..)
+                    .take_while(|(k, _)| k.starts_with(&prefix))
+                {
+                    let rel = &k[prefix.len()..];
+                    if rel.is_empty() {
+                        continue;
+                    }
+                    out.push(match node {
+                        Node::Dir => ZipEntry::dir(rel, *mtime),
+                        Node::File(d) => ZipEntry::file(rel, d.to_vec(), *mtime),
+                    });
+                }
+            }
+            Workspace::Local(d) => {
+                let base = Self::host(d.path(), dir);
+                walk(&base, "", &mut out)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn walk(dir: &Path, rel: &str, out: &mut Vec<ZipEntry>) -> std::io::Result<()> {
+    let mut children: Vec<_> = std::fs::read_dir(dir)?.filter_map(Result::ok).collect();
+    children.sort_by_key(|e| e.file_name());
+    for e in children {
+        let name = format!("{rel}{}", e.file_name().to_string_lossy());
+        let meta = e.path().symlink_metadata()?;
+        let mtime = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(e.path())?;
+            let target = target.to_string_lossy().into_owned().into_bytes();
+            out.push(ZipEntry::file(&name, target, mtime));
+        } else if meta.is_dir() {
+            out.push(ZipEntry::dir(&name, mtime));
+            walk(&e.path(), &format!("{name}/"), out)?;
+        } else if meta.is_file() {
+            out.push(ZipEntry::file(&name, std::fs::read(e.path())?, mtime));
+        }
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let meta = e.path().symlink_metadata()?;
+        let dest = to.join(e.file_name());
+        if meta.is_dir() {
+            copy_dir(&e.path(), &dest)?;
+        } else if meta.is_file() {
+            std::fs::copy(e.path(), dest)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(unix)]
+fn mode_string(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let ft = meta.file_type();
+    let kind = if ft.is_dir() {
+        'd'
+    } else if ft.is_symlink() {
+        'l'
+    } else if ft.is_file() {
+        '-'
+    } else {
+        'p'
+    };
+    let mode = meta.permissions().mode();
+    let mut s = String::with_capacity(10);
+    s.push(kind);
+    for shift in [6, 3, 0] {
+        let bits = (mode >> shift) & 7;
+        s.push(if bits & 4 != 0 { 'r' } else { '-' });
+        s.push(if bits & 2 != 0 { 'w' } else { '-' });
+        s.push(if bits & 1 != 0 { 'x' } else { '-' });
+    }
+    s
+}
+
+#[cfg(not(unix))]
+fn mode_string(meta: &std::fs::Metadata) -> String {
+    if meta.is_dir() {
+        "drwxr-xr-x".to_string()
+    } else {
+        "-rw-r--r--".to_string()
+    }
+}
+
+/// The Router's path rule for file routes: absolute, cleaned, no shell-hostile characters.
+fn file_path(raw: &str) -> Result<String, Response<Body>> {
+    if raw.contains(['\'', '\\', '`', '\r', '\n']) {
+        return Err(wire::error(400, "path contains disallowed characters"));
+    }
+    Ok(wire::clean_path(&format!(
+        "/{}",
+        raw.trim_start_matches('/')
+    )))
+}
+
+/// The `?path=` of list and archive (default `/workspace`), checked like a file path.
+fn query_path(call: &Call) -> Result<String, Response<Body>> {
+    file_path(
+        call.query("path")
+            .filter(|p| !p.is_empty())
+            .unwrap_or("/workspace"),
+    )
+}
+
+/// Owner gate → Running; returns the sandbox key.
+fn running_sandbox(
+    st: &super::state::State,
+    call: &Call,
+) -> Result<super::state::Key, Response<Body>> {
+    let key = st
+        .owned(&call.caller, call.param("id"))
+        .map_err(|e| wire::error(404, e))?;
+    if st.sb(&key).phase != "Running" {
+        return Err(wire::error(409, "sandbox is not running"));
+    }
+    Ok(key)
+}
+
+/// `GET /sandboxes/{id}/files/`.
+pub(crate) fn list_files(shared: &Shared, call: &Call) -> Response<Body> {
+    let st = shared.lock();
+    let key = match running_sandbox(&st, call) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let path = match query_path(call) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match st.sb(&key).workspace.list(&path) {
+        None => wire::error(404, format!("path not found: {path}")),
+        Some(entries) => {
+            let entries: Vec<_> = entries
+                .into_iter()
+                .map(|e| {
+                    json!({"name": e.name, "size": e.size, "isDir": e.is_dir, "mode": e.mode, "modifiedAt": e.modified})
+                })
+                .collect();
+            wire::json(200, &json!({"path": path, "entries": entries}))
+        }
+    }
+}
+
+/// `GET /sandboxes/{id}/files/{path}`.
+pub(crate) fn read_file(shared: &Shared, call: &Call) -> Response<Body> {
+    let st = shared.lock();
+    let key = match running_sandbox(&st, call) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let path = match file_path(call.param("path")) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    match st.sb(&key).workspace.read(&path) {
+        Err(ReadError::NotFound) => wire::error(404, format!("file not found: {path}")),
+        Err(ReadError::TooLarge(n)) => wire::error(
+            413,
+            format!("file is {n} bytes, max {FILE_CAP} — use the terminal for large files"),
+        ),
+        Err(ReadError::Io(e)) => wire::error(500, format!("read failed: {e}")),
+        Ok(data) => {
+            let base = path.rsplit('/').next().unwrap_or("");
+            let mut safe: String = base
+                .chars()
+                .filter(|c| c.is_ascii_alphanumeric() || "._-".contains(*c))
+                .collect();
+            if safe.is_empty() {
+                safe = "file".to_string();
+            }
+            let mut r = wire::raw(200, "application/octet-stream", data);
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+                r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+            }
+            r
+        }
+    }
+}
+
+/// `PUT /sandboxes/{id}/files/{path}`.
+pub(crate) fn write_file(shared: &Shared, call: &Call) -> Response<Body> {
+    let mut st = shared.lock();
+    let key = match running_sandbox(&st, call) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let path = match file_path(call.param("path")) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if call.body_over || call.body.len() > FILE_CAP {
+        return wire::error(413, format!("payload exceeds {FILE_CAP} bytes"));
+    }
+    // The Router puts the base64 of the body into one `sh -c` argument; Linux refuses
+    // argument strings over 128 KiB, which is about 96 KiB of payload.
+    if call.body.len() > st.cfg.upload_limit {
+        return wire::error(500, "write failed: sh: argument list too long");
+    }
+    match st.sb_mut(&key).workspace.write(&path, &call.body) {
+        Ok(()) => wire::json(201, &json!({"path": path, "bytes": call.body.len()})),
+        Err(e) => wire::error(500, format!("write failed: {e}")),
+    }
+}
+
+/// `GET /sandboxes/{id}/archive`.
+pub(crate) fn download_archive(shared: &Shared, call: &Call) -> Response<Body> {
+    let st = shared.lock();
+    let key = match running_sandbox(&st, call) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
+    let path = match query_path(call) {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    if path != "/workspace" && !path.starts_with("/workspace/") {
+        return wire::error(400, "path must live under /workspace");
+    }
+    let sb = st.sb(&key);
+    if !sb.workspace.is_dir(&path) {
+        return wire::error(404, format!("directory not found: {path}"));
+    }
+    let entries = match sb.workspace.zip_entries(&path) {
+        Ok(e) => e,
+        Err(e) => return wire::error(500, format!("stat failed: {e}")),
+    };
+    let zip = Bytes::from(write_zip(&entries));
+    let base = path.rsplit('/').next().unwrap_or("workspace");
+    // One chunk through a stream: chunked encoding and no Content-Length, like the Router.
+    let body = Body::from_stream(futures::stream::once(async move {
+        Ok::<_, std::convert::Infallible>(zip)
+    }));
+    let mut r = Response::new(body);
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/zip"),
+    );
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"{}-{base}.zip\"", sb.name))
+    {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}

@@ -1,0 +1,407 @@
+//! An in-process, stateful emulator of the AgentTier Router, for tests and examples.
+//!
+//! [`FakeRouter`] serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
+//! Router's wire behaviour: the 64 operations in [`OPERATIONS`], its status codes and error
+//! bodies, its quirks (`null` lists, text/plain 401s, Go-format `createdAt`, the mux's
+//! `404 page not found`, 301 for `//` paths, the ~96 KiB practical upload limit, …) and a
+//! sandbox lifecycle that moves `""` → `Creating` → `Running` on its own clock.
+//!
+//! Commands are not run for real unless you opt in: exec, configure's install command and
+//! the invoke entrypoint are answered by [`ExecRule`]s you register (first match wins); with
+//! no matching rule, `echo …`, `cat <file>`, `true`, `false` and `exit N` are emulated and
+//! anything else exits 0 with no output. Files live in an in-memory tree per sandbox.
+//!
+//! [`FakeRouterBuilder::local_exec`] switches to running commands with `sh -c` in a
+//! per-sandbox temporary directory. **That gives no isolation at all**: commands run as the
+//! test process's user on the host; only the literal `/workspace` prefix is rewritten to the
+//! sandbox's directory.
+//!
+//! For client tests: [`FakeRouter::fail_next`] injects faults (status, connection reset,
+//! delay), [`FakeRouter::set_latency`] slows every answer, [`FakeRouter::requests`] shows
+//! what was received, and [`FakeRouter::invocations`] how each invoke ended.
+//!
+//! Not emulated: the preview proxy, the WebSocket terminal, `/metrics`, CORS (as on a Router
+//! with no allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
+//! [`FakeRouter::fail_next`] instead) and webhook delivery.
+
+// Handlers return their early answer as `Err(Response)`; boxing every one of them would only
+// add noise to a test server.
+#![allow(clippy::result_large_err)]
+
+mod admin;
+mod agent;
+mod auth;
+mod backups;
+mod cluster;
+mod exec;
+mod faults;
+mod files;
+mod governance;
+mod ports;
+mod routes;
+mod sandboxes;
+mod server;
+mod sharing;
+mod state;
+mod templates;
+mod user;
+mod webhooks;
+mod wire;
+mod zip;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::task::JoinHandle;
+
+pub use auth::{BearerCheck, FakeAuth, FakeIdentity};
+pub use exec::ExecRule;
+pub use faults::{Fault, RecordedRequest, RouteMatch};
+pub use http::Method;
+pub use routes::OPERATIONS;
+
+use state::{Config, Shared, State, Template};
+
+/// How an agent invocation ended (see [`FakeRouter::invocations`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InvocationOutcome {
+    /// Still running.
+    InFlight,
+    /// The entrypoint exited on its own (`exit.reason = "completed"`, any exit code).
+    Completed,
+    /// Canceled through `/invoke/cancel` or because the client dropped the stream.
+    Canceled,
+    /// The invoke timeout passed (`exit.reason = "timeout"`).
+    TimedOut,
+    /// The entrypoint could not be started (`exit.reason = "error"`).
+    Error,
+}
+
+/// One agent invocation as the FakeRouter saw it.
+#[derive(Clone, Debug)]
+pub struct InvocationRecord {
+    /// `inv-<24 hex>`.
+    pub invoke_id: String,
+    /// Sandbox name.
+    pub sandbox: String,
+    /// The `?prompt=` query parameter, if sent.
+    pub prompt: Option<String>,
+    /// What the entrypoint got on stdin.
+    pub stdin: Bytes,
+    /// How it ended.
+    pub outcome: InvocationOutcome,
+    /// The exit code sent in the `exit` event (`-1` for canceled/timeout/error).
+    pub exit_code: Option<i32>,
+    /// Whether it was canceled because the client dropped the HTTP stream.
+    pub client_disconnected: bool,
+}
+
+/// Builder for a [`FakeRouter`] (see [`FakeRouter::builder`]).
+#[derive(Debug)]
+pub struct FakeRouterBuilder {
+    cfg: Config,
+    templates: Vec<(String, Value)>,
+    default_templates: bool,
+    api_keys: Vec<(String, FakeIdentity)>,
+    listen: Option<SocketAddr>,
+}
+
+impl Default for FakeRouterBuilder {
+    fn default() -> Self {
+        FakeRouterBuilder {
+            cfg: Config {
+                creating_delay: Duration::from_millis(300),
+                finalizer_delay: Duration::from_millis(200),
+                upload_limit: 98_304,
+                local_exec: false,
+                auth: FakeAuth::DevAuth,
+                keepalive: Duration::from_secs(15),
+                namespace: "default".to_string(),
+            },
+            templates: Vec::new(),
+            default_templates: true,
+            api_keys: Vec::new(),
+            listen: None,
+        }
+    }
+}
+
+impl FakeRouterBuilder {
+    /// Time from create (or resume) to `Running`. The phase is `""` for the first third,
+    /// then `Creating`. Stop takes a third of it. Default 300 ms.
+    ///
+    /// The lifecycle runs on tokio's clock, so a test that pauses time
+    /// (`tokio::time::pause`) also pauses phase changes until it advances time.
+    pub fn creating_delay(mut self, delay: Duration) -> Self {
+        self.cfg.creating_delay = delay;
+        self
+    }
+
+    /// How long a deleted sandbox still reads back (the controller's finalizer) before GET
+    /// answers 404. Default 200 ms.
+    pub fn finalizer_delay(mut self, delay: Duration) -> Self {
+        self.cfg.finalizer_delay = delay;
+        self
+    }
+
+    /// The practical single-request upload limit: a file PUT (or a configure file) larger
+    /// than this fails with 500 `write failed: sh: argument list too long`, as on the real
+    /// Router. Default 98 304 bytes (96 KiB). The 32 MiB cap (413) always applies.
+    pub fn upload_limit(mut self, bytes: usize) -> Self {
+        self.cfg.upload_limit = bytes;
+        self
+    }
+
+    /// Run commands for real with `sh -c` in a per-sandbox temporary directory, and keep
+    /// files there. **No isolation**: commands run on the host as the test's user; only the
+    /// literal `/workspace` prefix in commands is rewritten, and the working directory is the
+    /// sandbox's `workspace` directory. Registered [`ExecRule`]s still win when they match.
+    pub fn local_exec(mut self, on: bool) -> Self {
+        self.cfg.local_exec = on;
+        self
+    }
+
+    /// Authentication mode (default [`FakeAuth::DevAuth`]).
+    pub fn auth(mut self, auth: FakeAuth) -> Self {
+        self.cfg.auth = auth;
+        self
+    }
+
+    /// Register an API key (e.g. `"atk_test"`) owned by a non-admin test user
+    /// (`test-user`, `test-user@agenttier.local`). Only checked in [`FakeAuth::ApiKeys`] and
+    /// [`FakeAuth::Bearer`] modes.
+    pub fn api_key(self, key: impl Into<String>) -> Self {
+        self.api_key_for(key, FakeIdentity::key_owner())
+    }
+
+    /// Register an API key owned by `owner` (API-key callers are never admin, whatever
+    /// `owner.is_admin` says).
+    pub fn api_key_for(mut self, key: impl Into<String>, owner: FakeIdentity) -> Self {
+        self.api_keys.push((key.into(), owner));
+        self
+    }
+
+    /// Interval of invoke's `: keepalive` comments. Default 15 s.
+    pub fn keepalive_interval(mut self, interval: Duration) -> Self {
+        self.cfg.keepalive = interval;
+        self
+    }
+
+    /// Add (or replace) a ClusterSandboxTemplate with this `spec` (a `SandboxTemplateSpec`
+    /// as JSON, e.g. `json!({"mode": "agent", "harness": {"agent": {"maxConcurrentInvokes": 1}}})`).
+    /// `general-coding` (mode code) and `agent-python` (mode agent, with
+    /// `harness.agent.entrypoint` and `maxConcurrentInvokes: 4`) are seeded by default.
+    pub fn template(mut self, name: impl Into<String>, spec: Value) -> Self {
+        self.templates.push((name.into(), spec));
+        self
+    }
+
+    /// Do not seed the two default templates.
+    pub fn without_default_templates(mut self) -> Self {
+        self.default_templates = false;
+        self
+    }
+
+    /// Listen on this address instead of `127.0.0.1:0`.
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.listen = Some(addr);
+        self
+    }
+
+    /// Bind and start serving. Panics if the address cannot be bound (tests want to know).
+    pub async fn start(self) -> FakeRouter {
+        match self.try_start().await {
+            Ok(r) => r,
+            Err(e) => panic!("FakeRouter could not start: {e}"),
+        }
+    }
+
+    /// Like [`FakeRouterBuilder::start`], returning the bind error instead of panicking.
+    pub async fn try_start(self) -> std::io::Result<FakeRouter> {
+        let addr = self
+            .listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let mut state = State::new(self.cfg);
+        let seeds = if self.default_templates {
+            templates::defaults()
+        } else {
+            Vec::new()
+        };
+        for (name, spec) in seeds.into_iter().chain(self.templates) {
+            let resource_version = state.bump_version();
+            state.templates.insert(
+                name,
+                Template {
+                    spec,
+                    resource_version,
+                },
+            );
+        }
+        for (key, owner) in &self.api_keys {
+            let record = auth::ApiKey::new(key, owner, "registered");
+            state.api_keys.insert(record.hash.clone(), record);
+        }
+        let shared = Arc::new(Shared::new(state));
+        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        Ok(FakeRouter {
+            url: format!("http://{local}"),
+            addr: local,
+            shared,
+            task,
+        })
+    }
+}
+
+/// An in-process AgentTier Router. Serving stops when it is dropped.
+///
+/// ```no_run
+/// use agenttier::testing::{ExecRule, FakeRouter, Fault, Method, RouteMatch};
+///
+/// # async fn demo() -> Result<(), reqwest::Error> {
+/// let router = FakeRouter::start().await;
+/// router.on_exec(ExecRule::contains("pip install").stdout("ok\n"));
+/// // The next create fails once with a 503, then works.
+/// router.fail_next(
+///     1,
+///     RouteMatch::new(Method::POST, "/api/v1/sandboxes"),
+///     Fault::status(503, r#"{"error":"try again"}"#).with_header("Retry-After", "1"),
+/// );
+/// let http = reqwest::Client::new();
+/// let first = http
+///     .post(format!("{}/api/v1/sandboxes", router.url()))
+///     .json(&serde_json::json!({"name": "demo", "templateRef": {"name": "general-coding", "kind": "ClusterSandboxTemplate"}}))
+///     .send()
+///     .await?;
+/// assert_eq!(first.status(), 503);
+/// assert_eq!(router.requests().len(), 1);
+/// # Ok(()) }
+/// ```
+pub struct FakeRouter {
+    url: String,
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: JoinHandle<()>,
+}
+
+impl std::fmt::Debug for FakeRouter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeRouter")
+            .field("url", &self.url)
+            .finish()
+    }
+}
+
+impl FakeRouter {
+    /// Start with the defaults: dev-auth, 300 ms creating delay, seeded templates.
+    pub async fn start() -> FakeRouter {
+        FakeRouterBuilder::default().start().await
+    }
+
+    /// A builder for non-default settings.
+    pub fn builder() -> FakeRouterBuilder {
+        FakeRouterBuilder::default()
+    }
+
+    /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stop serving (open connections are dropped) and wait for the server task to end.
+    pub async fn shutdown(mut self) {
+        self.task.abort();
+        let _ = (&mut self.task).await;
+    }
+
+    /// Register a canned answer for commands; the first matching rule (in registration
+    /// order) wins.
+    pub fn on_exec(&self, rule: ExecRule) {
+        self.shared.lock().exec_rules.push(rule);
+    }
+
+    /// Forget every [`ExecRule`].
+    pub fn clear_exec_rules(&self) {
+        self.shared.lock().exec_rules.clear();
+    }
+
+    /// Apply `fault` to the next `n` requests that match `when`. Faults are checked in
+    /// registration order; each request takes at most one. Faulted requests are recorded too.
+    pub fn fail_next(&self, n: usize, when: RouteMatch, fault: Fault) {
+        if n == 0 {
+            return;
+        }
+        self.shared.lock().faults.push(faults::ArmedFault {
+            when,
+            remaining: n,
+            fault,
+        });
+    }
+
+    /// Drop every pending fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// Delay every response by `latency` (zero turns it off).
+    pub fn set_latency(&self, latency: Duration) {
+        self.shared.lock().latency = latency;
+    }
+
+    /// Every request received so far, in order (including faulted and unmatched ones; the
+    /// most recent 10 000 are kept).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.iter().cloned().collect()
+    }
+
+    /// Forget the recorded requests.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Every agent invocation so far, in start order.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.shared.lock().invocations.clone()
+    }
+
+    /// Force a sandbox's phase and message now (e.g. `"Error"`), cancelling any pending
+    /// transition. `Running` also gives it a pod and a PVC. Returns `false` when no sandbox
+    /// has that name.
+    pub fn set_phase(&self, id: &str, phase: &str, message: &str) -> bool {
+        let mut st = self.shared.lock();
+        let Ok(key) = st.resolve(id) else {
+            return false;
+        };
+        let now = std::time::SystemTime::now();
+        let sb = st.sb_mut(&key);
+        sb.pending.clear();
+        let event = sb.enter(phase, message, now);
+        sb.message = message.to_string();
+        if let Some((reason, msg)) = event {
+            st.event(now, &key.0, &key.1, reason, &msg);
+        }
+        true
+    }
+
+    /// The current phase of a sandbox, or `None` when it does not exist.
+    pub fn phase(&self, id: &str) -> Option<String> {
+        let st = self.shared.lock();
+        let key = st.resolve(id).ok()?;
+        Some(st.sb(&key).phase.clone())
+    }
+}
+
+impl Drop for FakeRouter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
