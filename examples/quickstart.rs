@@ -72,7 +72,9 @@ async fn run() -> agenttier::Result<()> {
     watch_phases(&mut sb, Phase::Running).await?;
 
     step(2, "run a command");
-    let out = sb.exec("echo \"hello from $(uname -s)\" && pwd").await?;
+    let out = sb
+        .exec("echo \"hello from $(uname -s)\" && echo 6*7 = $((6*7))")
+        .await?;
     print!("{}", indent(&out.stdout));
     println!("   exit code {} in {:?}", out.exit_code, out.duration);
 

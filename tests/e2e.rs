@@ -4,9 +4,11 @@
 use std::time::{Duration, Instant};
 
 use agenttier::auth::ApiKey;
-use agenttier::testing::{Fault, FakeRouter, InvocationOutcome, Method, RouteMatch};
+use agenttier::testing::{FakeRouter, Fault, InvocationOutcome, Method, RouteMatch};
 use agenttier::user::{ActionGroup, ApiKeyRequest};
-use agenttier::{BulkItem, Client, Error, InvokeEvent, Phase, RetryPolicy, TransferOptions, WaitOptions};
+use agenttier::{
+    BulkItem, Client, Error, InvokeEvent, Phase, RetryPolicy, TransferOptions, WaitOptions,
+};
 use futures::StreamExt;
 
 fn quick() -> WaitOptions {
@@ -38,20 +40,33 @@ async fn full_lifecycle_create_wait_exec_stop_resume_delete() {
     let mut sb = c.create_sandbox("general-coding", "life").await.unwrap();
     assert_eq!(sb.namespace(), Some("default"));
     let first = sb.status().await.unwrap();
-    assert!(matches!(first.status.as_str(), "" | "Creating"), "{}", first.status);
+    assert!(
+        matches!(first.status.as_str(), "" | "Creating"),
+        "{}",
+        first.status
+    );
     assert_eq!(first.phase(), Phase::Creating);
     sb.wait_until_running(quick()).await.unwrap();
 
     let out = sb.exec("echo hello").await.unwrap();
     assert_eq!(out.stdout, "hello\n");
     assert_eq!(out.exit_code, 0);
-    assert!(c.list_sandboxes(Default::default()).await.unwrap().iter().any(|s| s.name == "life"));
+    assert!(
+        c.list_sandboxes(Default::default())
+            .await
+            .unwrap()
+            .iter()
+            .any(|s| s.name == "life")
+    );
 
     // Stopping twice: the second stop is a 409 from the phase rules.
     sb.stop().await.unwrap();
     sb.wait_until_stopped(quick()).await.unwrap();
     assert!(matches!(sb.stop().await.unwrap_err(), Error::Conflict(_)));
-    assert!(matches!(sb.exec("echo no").await.unwrap_err(), Error::Conflict(_)));
+    assert!(matches!(
+        sb.exec("echo no").await.unwrap_err(),
+        Error::Conflict(_)
+    ));
     sb.resume().await.unwrap();
     sb.wait_until_running(quick()).await.unwrap();
     sb.delete().await.unwrap();
@@ -72,8 +87,14 @@ async fn files_round_trip_and_split_upload_beyond_the_practical_limit() {
     sb.wait_until_running(quick()).await.unwrap();
     let files = sb.files();
 
-    files.write("/workspace/dir/hello.txt", "hi there\n").await.unwrap();
-    assert_eq!(&files.read("/workspace/dir/hello.txt").await.unwrap()[..], b"hi there\n");
+    files
+        .write("/workspace/dir/hello.txt", "hi there\n")
+        .await
+        .unwrap();
+    assert_eq!(
+        &files.read("/workspace/dir/hello.txt").await.unwrap()[..],
+        b"hi there\n"
+    );
     let out = sb.exec("cat /workspace/dir/hello.txt").await.unwrap();
     assert_eq!(out.stdout, "hi there\n");
     let listing = files.list("/workspace/dir").await.unwrap();
@@ -81,24 +102,49 @@ async fn files_round_trip_and_split_upload_beyond_the_practical_limit() {
     assert_eq!(listing.entries[0].name, "hello.txt");
 
     // 300 KiB is three times the Router's practical single-request limit.
-    let big: Vec<u8> = (0..300 * 1024u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
+    let big: Vec<u8> = (0..300 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
     let err = files
-        .write_with("/workspace/big.bin", big.clone(), TransferOptions::default().chunking(false))
+        .write_with(
+            "/workspace/big.bin",
+            big.clone(),
+            TransferOptions::default().chunking(false),
+        )
         .await
         .unwrap_err();
-    assert_eq!(err.status(), Some(500), "one request above the limit fails: {err:?}");
-    let written = files.write("/workspace/big.bin", big.clone()).await.unwrap();
+    assert_eq!(
+        err.status(),
+        Some(500),
+        "one request above the limit fails: {err:?}"
+    );
+    let written = files
+        .write("/workspace/big.bin", big.clone())
+        .await
+        .unwrap();
     assert_eq!(written.bytes as usize, big.len());
-    assert_eq!(files.read("/workspace/big.bin").await.unwrap().to_vec(), big);
-    let leftovers = sb.exec("ls -a /workspace | grep -c agenttier-part || true").await.unwrap();
+    assert_eq!(
+        files.read("/workspace/big.bin").await.unwrap().to_vec(),
+        big
+    );
+    let leftovers = sb
+        .exec("ls -a /workspace | grep -c agenttier-part || true")
+        .await
+        .unwrap();
     assert_eq!(leftovers.stdout.trim(), "0", "parts were not cleaned up");
 
     let dir = tempfile::tempdir().unwrap();
     let local = dir.path().join("up.bin");
     std::fs::write(&local, &big[..200 * 1024]).unwrap();
-    assert_eq!(files.upload(&local, "/workspace/up.bin").await.unwrap(), 200 * 1024);
+    assert_eq!(
+        files.upload(&local, "/workspace/up.bin").await.unwrap(),
+        200 * 1024
+    );
     let back = dir.path().join("down.bin");
-    assert_eq!(files.download("/workspace/up.bin", &back).await.unwrap(), 200 * 1024);
+    assert_eq!(
+        files.download("/workspace/up.bin", &back).await.unwrap(),
+        200 * 1024
+    );
     assert_eq!(std::fs::read(&back).unwrap(), &big[..200 * 1024]);
 
     let zip = dir.path().join("ws.zip");
@@ -129,7 +175,12 @@ async fn agent_configure_then_invoke_collects_output() {
         .local_exec(true)
         .start()
         .await;
-    let sb = agent_sandbox(&router, "agent", "read line\necho \"got $line\"\necho oops >&2\n").await;
+    let sb = agent_sandbox(
+        &router,
+        "agent",
+        "read line\necho \"got $line\"\necho oops >&2\n",
+    )
+    .await;
     let out = sb.agent().invoke("hello\n").collect().await.unwrap();
     assert_eq!(out.stdout, "got hello");
     assert_eq!(out.stderr, "oops");
@@ -161,7 +212,10 @@ async fn dropping_an_invoke_stream_cancels_the_invocation() {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let inv = router.invocations();
-        if inv.iter().any(|i| i.outcome == InvocationOutcome::Canceled && i.client_disconnected) {
+        if inv
+            .iter()
+            .any(|i| i.outcome == InvocationOutcome::Canceled && i.client_disconnected)
+        {
             break;
         }
         assert!(Instant::now() < deadline, "not canceled: {inv:?}");
@@ -176,7 +230,12 @@ async fn invoke_without_entrypoint_is_failed_dependency() {
     let mut sb = c.create_sandbox("agent-python", "noentry").await.unwrap();
     sb.wait_until_running(quick()).await.unwrap();
     // A configure without an entrypoint clears it (router-api.md §4.8).
-    sb.agent().configure().file("/workspace/x.txt", "x").send().await.unwrap();
+    sb.agent()
+        .configure()
+        .file("/workspace/x.txt", "x")
+        .send()
+        .await
+        .unwrap();
     let err = sb.agent().invoke("x").collect().await.unwrap_err();
     assert!(matches!(err, Error::FailedDependency(_)), "{err:?}");
 }
@@ -187,9 +246,17 @@ async fn injected_503s_are_retried_and_the_call_succeeds() {
     let c = client(&router);
     c.create_sandbox("general-coding", "flaky").await.unwrap();
     router.clear_requests();
-    router.fail_next(2, RouteMatch::new(Method::GET, "/api/v1/sandboxes/flaky"), Fault::status(503, "upstream busy"));
+    router.fail_next(
+        2,
+        RouteMatch::new(Method::GET, "/api/v1/sandboxes/flaky"),
+        Fault::status(503, "upstream busy"),
+    );
     c.get_sandbox("flaky").await.unwrap();
-    let gets = router.requests().iter().filter(|r| r.path == "/api/v1/sandboxes/flaky").count();
+    let gets = router
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/sandboxes/flaky")
+        .count();
     assert_eq!(gets, 3);
 }
 
@@ -198,7 +265,11 @@ async fn a_reset_connection_on_get_is_retried() {
     let router = fast_router().await;
     let c = client(&router);
     c.create_sandbox("general-coding", "reset").await.unwrap();
-    router.fail_next(1, RouteMatch::new(Method::GET, "/api/v1/sandboxes/reset"), Fault::Reset);
+    router.fail_next(
+        1,
+        RouteMatch::new(Method::GET, "/api/v1/sandboxes/reset"),
+        Fault::Reset,
+    );
     c.get_sandbox("reset").await.unwrap();
 }
 
@@ -206,13 +277,27 @@ async fn a_reset_connection_on_get_is_retried() {
 async fn a_reset_during_create_is_resolved_without_a_duplicate() {
     let router = fast_router().await;
     let c = client(&router);
-    router.fail_next(1, RouteMatch::new(Method::POST, "/api/v1/sandboxes"), Fault::Reset);
+    router.fail_next(
+        1,
+        RouteMatch::new(Method::POST, "/api/v1/sandboxes"),
+        Fault::Reset,
+    );
     let sb = c.create_sandbox("general-coding", "once").await.unwrap();
     assert_eq!(sb.id(), "once");
     let reqs = router.requests();
-    let posts = reqs.iter().filter(|r| r.method == Method::POST && r.path == "/api/v1/sandboxes").count();
-    let lookups = reqs.iter().filter(|r| r.method == Method::GET && r.path == "/api/v1/sandboxes/once").count();
-    assert_eq!((posts, lookups), (2, 1), "looked up by name, then sent again");
+    let posts = reqs
+        .iter()
+        .filter(|r| r.method == Method::POST && r.path == "/api/v1/sandboxes")
+        .count();
+    let lookups = reqs
+        .iter()
+        .filter(|r| r.method == Method::GET && r.path == "/api/v1/sandboxes/once")
+        .count();
+    assert_eq!(
+        (posts, lookups),
+        (2, 1),
+        "looked up by name, then sent again"
+    );
     assert_eq!(c.list_sandboxes(Default::default()).await.unwrap().len(), 1);
 }
 
@@ -240,24 +325,53 @@ async fn api_key_mode_text_plain_401_and_scoped_keys() {
         .start()
         .await;
     let anonymous = Client::builder(router.url()).build().unwrap();
-    let err = anonymous.list_sandboxes(Default::default()).await.unwrap_err();
+    let err = anonymous
+        .list_sandboxes(Default::default())
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
     assert_eq!(err.status(), Some(401));
 
-    let owner = Client::builder(router.url()).auth(ApiKey::new("atk_owner").unwrap()).build().unwrap();
-    let mut sb = owner.create_sandbox("general-coding", "mine").await.unwrap();
+    let owner = Client::builder(router.url())
+        .auth(ApiKey::new("atk_owner").unwrap())
+        .build()
+        .unwrap();
+    let mut sb = owner
+        .create_sandbox("general-coding", "mine")
+        .await
+        .unwrap();
     sb.wait_until_running(quick()).await.unwrap();
-    owner.create_sandbox("general-coding", "other").await.unwrap();
+    owner
+        .create_sandbox("general-coding", "other")
+        .await
+        .unwrap();
     let minted = owner
         .api_keys()
-        .create(ApiKeyRequest::sandbox_scoped("ci", "mine", &[ActionGroup::RunCommand]))
+        .create(ApiKeyRequest::sandbox_scoped(
+            "ci",
+            "mine",
+            &[ActionGroup::RunCommand],
+        ))
         .await
         .unwrap();
     assert!(!format!("{minted:?}").contains(minted.key.expose()));
-    let scoped = Client::builder(router.url()).auth(ApiKey::new(minted.key.expose()).unwrap()).build().unwrap();
-    let out = scoped.sandbox("mine").unwrap().exec("echo scoped").await.unwrap();
+    let scoped = Client::builder(router.url())
+        .auth(ApiKey::new(minted.key.expose()).unwrap())
+        .build()
+        .unwrap();
+    let out = scoped
+        .sandbox("mine")
+        .unwrap()
+        .exec("echo scoped")
+        .await
+        .unwrap();
     assert_eq!(out.stdout, "scoped\n");
-    let err = scoped.sandbox("other").unwrap().exec("echo no").await.unwrap_err();
+    let err = scoped
+        .sandbox("other")
+        .unwrap()
+        .exec("echo no")
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Authorization(_)), "{err:?}");
     let err = scoped.get_sandbox("mine").await.unwrap_err();
     assert!(matches!(err, Error::Authorization(_)), "{err:?}");
@@ -267,12 +381,21 @@ async fn api_key_mode_text_plain_401_and_scoped_keys() {
 async fn bulk_create_over_100_items_is_split_and_all_are_created() {
     let router = fast_router().await;
     let c = client(&router);
-    let items: Vec<BulkItem> = (0..150).map(|i| BulkItem::new("general-coding", format!("w-{i}"))).collect();
+    let items: Vec<BulkItem> = (0..150)
+        .map(|i| BulkItem::new("general-coding", format!("w-{i}")))
+        .collect();
     let results = c.create_sandboxes(items).await.unwrap();
     assert_eq!(results.len(), 150);
     assert!(results.iter().all(|r| r.is_created()));
     assert_eq!(results[149].index, 149);
-    let posts = router.requests().iter().filter(|r| r.path == "/api/v1/sandboxes/bulk").count();
+    let posts = router
+        .requests()
+        .iter()
+        .filter(|r| r.path == "/api/v1/sandboxes/bulk")
+        .count();
     assert_eq!(posts, 2);
-    assert_eq!(c.list_sandboxes(Default::default()).await.unwrap().len(), 150);
+    assert_eq!(
+        c.list_sandboxes(Default::default()).await.unwrap().len(),
+        150
+    );
 }

@@ -581,7 +581,12 @@ async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
     r.call("deleteTemplate", "/api/v1/templates/tpl-x", None)
         .await;
 
-    // cancelInvoke answers 204 only for an invoke in flight: start one and cancel it.
+    // cancelInvoke answers 204 only for an invoke in flight: start a slow one and cancel it.
+    router.on_exec(
+        agenttier::testing::ExecRule::contains("agent.py")
+            .stdout("late\n")
+            .delay(Duration::from_secs(10)),
+    );
     let http = r.http.clone();
     let url = format!("{}/api/v1/sandboxes/agent-1/invoke", r.base);
     let mut stream = http.post(&url).body("slow").send().await.unwrap();

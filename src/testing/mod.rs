@@ -171,16 +171,19 @@ impl FakeRouterBuilder {
     }
 
     /// Register an API key (e.g. `"atk_test"`) owned by a non-admin test user
-    /// (`test-user`, `test-user@agenttier.local`). Only checked in [`FakeAuth::ApiKeys`] and
-    /// [`FakeAuth::Bearer`] modes.
+    /// (`test-user`, `test-user@agenttier.local`). Registering a key turns dev-auth (which
+    /// ignores credentials) into [`FakeAuth::ApiKeys`]; [`FakeAuth::Bearer`] mode is kept.
     pub fn api_key(self, key: impl Into<String>) -> Self {
         self.api_key_for(key, FakeIdentity::key_owner())
     }
 
     /// Register an API key owned by `owner` (API-key callers are never admin, whatever
-    /// `owner.is_admin` says).
+    /// `owner.is_admin` says). Like [`FakeRouterBuilder::api_key`], it leaves dev-auth.
     pub fn api_key_for(mut self, key: impl Into<String>, owner: FakeIdentity) -> Self {
         self.api_keys.push((key.into(), owner));
+        if matches!(self.cfg.auth, FakeAuth::DevAuth) {
+            self.cfg.auth = FakeAuth::ApiKeys;
+        }
         self
     }
 
