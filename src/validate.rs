@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+
 use crate::{Error, Result};
 
 /// Names of sandboxes (and clones, restores) must be RFC 1123 labels: Kubernetes refuses
@@ -24,6 +26,19 @@ pub(crate) fn rfc1123_label(field: &'static str, name: &str) -> Result<()> {
             ),
         ))
     }
+}
+
+/// Characters kept as they are in a path segment: RFC 3986 unreserved. Everything else,
+/// including `#`, `?`, `%`, spaces and non-ASCII, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes one URL path segment, for the routes built by hand.
+pub(crate) fn segment(value: &str) -> String {
+    utf8_percent_encode(value, SEGMENT).to_string()
 }
 
 /// Identifiers that go into one path segment: non-empty, no `/`, not `.` or `..` (either would

@@ -487,7 +487,10 @@ impl<'a> Agent<'a> {
         timeout: Duration,
     ) -> Result<reqwest::Response> {
         let client = &self.sandbox.client;
-        let url = format!("/api/v1/sandboxes/{}/{route}", self.sandbox.id);
+        let url = format!(
+            "/api/v1/sandboxes/{}/{route}",
+            validate::segment(&self.sandbox.id)
+        );
         let req = client
             .shared()
             .request(Method::POST, &url)

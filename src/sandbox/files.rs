@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use rand::Rng;
 use reqwest::Method;
 use reqwest::header::CONTENT_TYPE;
@@ -32,14 +31,6 @@ pub const DEFAULT_CHUNK_THRESHOLD: u64 = 64 * 1024;
 
 /// Size of each part of a split upload.
 pub const DEFAULT_PART_SIZE: usize = 64 * 1024;
-
-/// Characters kept as they are in a path segment: RFC 3986 unreserved. Everything else,
-/// including `#`, `?`, `%`, spaces and non-ASCII, is percent-encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Transfer progress: bytes done, and the total when known.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,7 +124,7 @@ pub(crate) fn encode_remote_path(path: &str) -> Result<String> {
     let segments: Vec<String> = path
         .split('/')
         .filter(|s| !s.is_empty() && *s != ".")
-        .map(|s| utf8_percent_encode(s, SEGMENT).to_string())
+        .map(validate::segment)
         .collect();
     if segments.is_empty() {
         return Err(Error::invalid("path", "names a directory, not a file"));
@@ -192,7 +183,7 @@ impl Files<'_> {
     fn file_url(&self, path: &str) -> Result<String> {
         Ok(format!(
             "/api/v1/sandboxes/{}/files/{}",
-            utf8_percent_encode(&self.sandbox.id, SEGMENT),
+            validate::segment(&self.sandbox.id),
             encode_remote_path(path)?
         ))
     }
@@ -233,7 +224,7 @@ impl Files<'_> {
         // The list route is the one route with a trailing slash.
         let url = format!(
             "/api/v1/sandboxes/{}/files/",
-            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+            validate::segment(&self.sandbox.id)
         );
         let req = self
             .sandbox
@@ -505,7 +496,7 @@ impl Files<'_> {
         }
         let url = format!(
             "/api/v1/sandboxes/{}/archive",
-            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+            validate::segment(&self.sandbox.id)
         );
         let req = self
             .sandbox

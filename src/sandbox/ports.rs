@@ -1,18 +1,10 @@
 //! Port forwarding and the Router's preview proxy.
 
-use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::Url;
 
 use super::Sandbox;
 use crate::types::{ForwardPortRequest, ForwardedPort};
 use crate::{Error, Result, validate};
-
-/// RFC 3986 unreserved characters stay; everything else in a path segment is encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// The forwarded ports of one sandbox: `sandbox.ports()`.
 ///
@@ -138,7 +130,7 @@ impl Ports<'_> {
         let raw = format!(
             "{}/api/v1/sandboxes/{}/preview/{port}/",
             self.sandbox.client.base_url(),
-            utf8_percent_encode(&self.sandbox.id, SEGMENT)
+            validate::segment(&self.sandbox.id)
         );
         Url::parse(&raw).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))
     }
