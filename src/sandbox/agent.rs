@@ -579,7 +579,7 @@ impl<'a> Agent<'a> {
         let c = &self.sandbox.client;
         let url = format!(
             "/api/v1/sandboxes/{}/configure/install-log",
-            self.sandbox.id
+            validate::segment(&self.sandbox.id)
         );
         let req = c
             .shared()
