@@ -767,13 +767,21 @@ async fn webhook_list_delete_and_deliveries() {
 async fn sandbox_ids_are_encoded_as_one_segment_on_hand_built_routes() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(200).set_body_raw(br#"{"log":"x"}"#.to_vec(), "application/json"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(br#"{"log":"x"}"#.to_vec(), "application/json"),
+        )
         .mount(&server)
         .await;
     let sb = client(&server).sandbox("odd#id?x").unwrap();
     sb.agent().install_log().await.unwrap();
     sb.files().read("/workspace/a").await.unwrap();
     let paths = raw_paths(&server).await;
-    assert_eq!(paths[0], "GET /api/v1/sandboxes/odd%23id%3Fx/configure/install-log");
-    assert_eq!(paths[1], "GET /api/v1/sandboxes/odd%23id%3Fx/files/workspace/a");
+    assert_eq!(
+        paths[0],
+        "GET /api/v1/sandboxes/odd%23id%3Fx/configure/install-log"
+    );
+    assert_eq!(
+        paths[1],
+        "GET /api/v1/sandboxes/odd%23id%3Fx/files/workspace/a"
+    );
 }

@@ -4,10 +4,9 @@ use std::fmt;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use super::CreateSandbox;
 use crate::types::{
     BulkActionRequest, BulkActionResult, BulkCreateRequest, BulkCreateResult, CreateSandboxRequest,
-    StorageSpec,
+    StorageSpec, TemplateRefInput,
 };
 use crate::{Client, Error, Result, validate};
 
@@ -21,7 +20,12 @@ use crate::{Client, Error, Result, validate};
 /// ```
 pub const MAX_BULK_BATCH: usize = 100;
 
-/// One sandbox of a bulk create, built like [`Client::create_sandbox`].
+/// One sandbox of a bulk create (see [`SandboxSpec`]).
+pub type BulkItem = SandboxSpec;
+
+/// What a new sandbox is made of: template, name, namespace, timeouts and storage. Checked
+/// the same way for [`Client::create_sandbox`] (which builds one) and for bulk creates, where it
+/// is called [`BulkItem`].
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -33,7 +37,7 @@ pub const MAX_BULK_BATCH: usize = 100;
 /// ```
 #[derive(Clone, Debug)]
 #[must_use]
-pub struct BulkItem {
+pub struct SandboxSpec {
     template: String,
     name: String,
     namespace: Option<String>,
@@ -42,7 +46,7 @@ pub struct BulkItem {
     storage: Option<StorageSpec>,
 }
 
-impl BulkItem {
+impl SandboxSpec {
     /// A sandbox named `name` (an RFC 1123 label) from the cluster template `template`.
     ///
     /// ```no_run
@@ -50,7 +54,7 @@ impl BulkItem {
     /// # let _ = item;
     /// ```
     pub fn new(template: impl Into<String>, name: impl Into<String>) -> Self {
-        BulkItem {
+        SandboxSpec {
             template: template.into(),
             name: name.into(),
             namespace: None,
@@ -121,18 +125,34 @@ impl BulkItem {
         self
     }
 
-    /// Checks the item and builds its wire form, exactly as a single create would.
-    fn into_request(self, client: &Client) -> Result<CreateSandboxRequest> {
-        let single = CreateSandbox {
-            client,
-            template: self.template,
+    /// Checks the spec and builds its wire form. `kind: ClusterSandboxTemplate` is always sent:
+    /// the controller defaults to the namespaced kind, while the API lists cluster templates.
+    pub(crate) fn into_request(self) -> Result<CreateSandboxRequest> {
+        validate::non_empty("template", &self.template)?;
+        validate::rfc1123_label("name", &self.name)?;
+        if let Some(ns) = &self.namespace {
+            validate::rfc1123_label("namespace", ns)?;
+        }
+        let timeout = self
+            .timeout
+            .map(|d| validate::go_duration("timeout", d))
+            .transpose()?;
+        let idle_timeout = self
+            .idle_timeout
+            .map(|d| validate::go_duration("idle_timeout", d))
+            .transpose()?;
+        Ok(CreateSandboxRequest {
             name: self.name,
             namespace: self.namespace,
-            timeout: self.timeout,
-            idle_timeout: self.idle_timeout,
+            template_ref: TemplateRefInput {
+                name: self.template,
+                kind: Some("ClusterSandboxTemplate".into()),
+                namespace: None,
+            },
+            timeout,
+            idle_timeout,
             storage: self.storage,
-        };
-        single.into_request().map(|(_, request)| request)
+        })
     }
 }
 
@@ -240,7 +260,7 @@ impl Client {
         }
         let requests = items
             .into_iter()
-            .map(|item| item.into_request(self))
+            .map(SandboxSpec::into_request)
             .collect::<Result<Vec<_>>>()?;
         let total = requests.len();
         let mut results = Vec::with_capacity(total);

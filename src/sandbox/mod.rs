@@ -17,7 +17,7 @@ use std::time::Duration;
 
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
 pub use backups::Backups;
-pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH};
+pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH, SandboxSpec};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{Files, Progress, TransferOptions};
 pub use manage::{CloneSandbox, UpdateSandbox};
@@ -25,7 +25,7 @@ pub use ports::Ports;
 pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
 pub use wait::WaitOptions;
 
-use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec, TemplateRefInput};
+use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec};
 use crate::{Client, Error, Result, validate};
 
 /// The phase of a sandbox. The Router may add phases, so unknown ones are kept verbatim.
@@ -168,12 +168,7 @@ impl Client {
     ) -> CreateSandbox<'_> {
         CreateSandbox {
             client: self,
-            template: template.into(),
-            name: name.into(),
-            namespace: None,
-            timeout: None,
-            idle_timeout: None,
-            storage: None,
+            spec: SandboxSpec::new(template, name),
         }
     }
 }
@@ -183,83 +178,46 @@ impl Client {
 #[derive(Debug)]
 pub struct CreateSandbox<'a> {
     client: &'a Client,
-    template: String,
-    name: String,
-    namespace: Option<String>,
-    timeout: Option<Duration>,
-    idle_timeout: Option<Duration>,
-    storage: Option<StorageSpec>,
+    spec: SandboxSpec,
 }
 
-impl<'a> CreateSandbox<'a> {
+impl CreateSandbox<'_> {
     /// The namespace (default: the Router's sandbox namespace).
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
-        self.namespace = Some(ns.into());
+        self.spec = self.spec.namespace(ns);
         self
     }
 
     /// Maximum runtime, counted from the sandbox becoming Running.
     pub fn timeout(mut self, d: Duration) -> Self {
-        self.timeout = Some(d);
+        self.spec = self.spec.timeout(d);
         self
     }
 
     /// Idle timeout. The Router counts it from the last time the sandbox became Running.
     pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.idle_timeout = Some(d);
+        self.spec = self.spec.idle_timeout(d);
         self
     }
 
     /// The storage spec (size, class, mount path, snapshot on stop, shared).
     pub fn storage(mut self, storage: StorageSpec) -> Self {
-        self.storage = Some(storage);
+        self.spec = self.spec.storage(storage);
         self
     }
 
     /// Shorthand for a storage size such as `10Gi`.
     pub fn storage_size(mut self, size: impl Into<String>) -> Self {
-        let mut s = self.storage.take().unwrap_or_default();
-        s.size = Some(size.into());
-        self.storage = Some(s);
+        self.spec = self.spec.storage_size(size);
         self
-    }
-
-    pub(crate) fn into_request(self) -> Result<(&'a Client, CreateSandboxRequest)> {
-        validate::non_empty("template", &self.template)?;
-        validate::rfc1123_label("name", &self.name)?;
-        if let Some(ns) = &self.namespace {
-            validate::rfc1123_label("namespace", ns)?;
-        }
-        let timeout = self
-            .timeout
-            .map(|d| validate::go_duration("timeout", d))
-            .transpose()?;
-        let idle_timeout = self
-            .idle_timeout
-            .map(|d| validate::go_duration("idle_timeout", d))
-            .transpose()?;
-        let request = CreateSandboxRequest {
-            name: self.name,
-            namespace: self.namespace,
-            template_ref: TemplateRefInput {
-                name: self.template,
-                // The controller defaults to the namespaced kind; the API lists cluster templates.
-                kind: Some("ClusterSandboxTemplate".into()),
-                namespace: None,
-            },
-            timeout,
-            idle_timeout,
-            storage: self.storage,
-        };
-        Ok((self.client, request))
     }
 
     /// Sends the create and returns a handle. Never creates a duplicate: when the outcome is
     /// unknown (the connection failed after sending, a gateway error, a timeout), it looks the
     /// sandbox up by name before sending again.
     pub async fn send(self) -> Result<Sandbox> {
-        let (client, request) = self.into_request()?;
-        create_without_duplicates(client, request).await
+        let request = self.spec.into_request()?;
+        create_without_duplicates(self.client, request).await
     }
 }
 
