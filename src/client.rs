@@ -169,6 +169,9 @@ impl ClientBuilder {
             retry: self.retry,
             timeout: self.timeout,
             user_agent,
+            deprecations_seen: Default::default(),
+            warn_deprecations: !std::env::var("AGENTTIER_DEPRECATION_WARNINGS")
+                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
         }));
         let raw = raw::Client::new_with_client(&base_url, http, shared);
         Ok(Client {

@@ -4,6 +4,7 @@
 //! handwritten streaming routes (files, archive, SSE) call [`Shared::send`]. Both end in
 //! [`Shared::execute`] and in [`crate::error::classify`], so every request behaves the same.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,10 @@ pub(crate) struct SharedInner {
     pub retry: RetryPolicy,
     pub timeout: Duration,
     pub user_agent: HeaderValue,
+    /// Operations already warned about as deprecated (one warning per operation per client).
+    pub deprecations_seen: Mutex<HashSet<&'static str>>,
+    /// False when `AGENTTIER_DEPRECATION_WARNINGS=off`.
+    pub warn_deprecations: bool,
 }
 
 impl fmt::Debug for Shared {
@@ -194,6 +199,7 @@ impl Shared {
                                     span.record("request_id", id.as_str());
                                 }
                                 tracing::debug!("response");
+                                self.warn_if_deprecated(operation, resp);
                             }
                             Err(e) => tracing::debug!(error = %e, "transport failure"),
                         }
@@ -204,6 +210,40 @@ impl Shared {
         }
         .instrument(span)
         .await
+    }
+
+    /// Warns once per operation when the Router marks a route deprecated (`Deprecation: true`,
+    /// with `Sunset` and a `successor-version` link when it sends them). The Router sends none
+    /// today (router-api.md §1.9); this is how a client hears of a route going away.
+    fn warn_if_deprecated(&self, operation: &'static str, resp: &Response) {
+        let headers = resp.headers();
+        let Some(flag) = headers.get("deprecation").and_then(|v| v.to_str().ok()) else {
+            return;
+        };
+        if !self.0.warn_deprecations || flag.trim().eq_ignore_ascii_case("false") {
+            return;
+        }
+        let first = self
+            .0
+            .deprecations_seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(operation);
+        if !first {
+            return;
+        }
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        };
+        tracing::warn!(
+            operation,
+            sunset = header("sunset"),
+            link = header("link"),
+            "the Router marks this operation deprecated (set AGENTTIER_DEPRECATION_WARNINGS=off to silence)"
+        );
     }
 
     /// The handwritten path: prepare, execute, and map a failure. Success responses come back
