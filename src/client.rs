@@ -99,9 +99,17 @@ impl ClientBuilder {
 
     /// Trusts an extra root CA (PEM), e.g. a cluster-internal CA.
     pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self> {
-        let cert = reqwest::Certificate::from_pem(pem)
+        // reqwest accepts text without any PEM block as "no certificates"; a CA file that
+        // holds none is a mistake worth reporting.
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
             .map_err(|e| Error::invalid("root_certificate", e.to_string()))?;
-        self.root_certificates.push(cert);
+        if certs.is_empty() {
+            return Err(Error::invalid(
+                "root_certificate",
+                "no PEM certificate (-----BEGIN CERTIFICATE-----) found",
+            ));
+        }
+        self.root_certificates.extend(certs);
         Ok(self)
     }
 

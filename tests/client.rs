@@ -885,3 +885,31 @@ async fn health_probes() {
     assert_eq!(err.status(), Some(503));
     assert!(err.to_string().contains("not ready"));
 }
+
+#[test]
+fn a_root_certificate_that_is_not_pem_is_invalid_input() {
+    let err = Client::builder("https://agenttier.example.com")
+        .add_root_certificate_pem(b"not a certificate")
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::InvalidInput {
+                field: "root_certificate",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn a_pem_root_certificate_is_accepted() {
+    // A self-signed test CA made with openssl for this test; it signs nothing.
+    let pem = include_bytes!("fixtures/test-ca.pem");
+    Client::builder("https://agenttier.example.com")
+        .add_root_certificate_pem(pem)
+        .unwrap()
+        .build()
+        .unwrap();
+}

@@ -315,6 +315,23 @@ impl FakeRouter {
         &self.url
     }
 
+    /// A [`crate::Client`] for this router, without credentials (right for dev-auth; in the
+    /// API-key and bearer modes build one with `Client::builder(router.url()).auth(..)`).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> agenttier::Result<()> {
+    /// let router = agenttier::testing::FakeRouter::start().await;
+    /// let sandboxes = router.client().list_sandboxes(Default::default()).await?;
+    /// assert!(sandboxes.is_empty());
+    /// # Ok(()) }
+    /// ```
+    pub fn client(&self) -> crate::Client {
+        // Only a malformed URL fails to build, and this one is always http://127.0.0.1:PORT.
+        crate::Client::builder(&self.url)
+            .build()
+            .expect("the FakeRouter URL is a valid http URL")
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
