@@ -913,3 +913,84 @@ fn a_pem_root_certificate_is_accepted() {
         .build()
         .unwrap();
 }
+
+#[tokio::test]
+async fn resume_posts_and_reads_the_ack() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/sandboxes/demo/resume"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status":"resuming"})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server)
+        .sandbox("demo")
+        .unwrap()
+        .resume()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn resume_in_the_wrong_phase_is_a_conflict() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(409)
+                .set_body_json(json!({"error":"cannot resume sandbox in phase Running"})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server)
+        .sandbox("demo")
+        .unwrap()
+        .resume()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err:?}");
+    assert_eq!(
+        err.api().unwrap().message(),
+        "cannot resume sandbox in phase Running"
+    );
+}
+
+#[tokio::test]
+async fn delete_answers_204_with_no_body() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .and(path("/api/v1/sandboxes/demo"))
+        .respond_with(ResponseTemplate::new(204))
+        .expect(1)
+        .mount(&server)
+        .await;
+    client(&server)
+        .sandbox("demo")
+        .unwrap()
+        .delete()
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn delete_is_retried_on_503_because_it_is_idempotent() {
+    let server = MockServer::start().await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    client(&server)
+        .sandbox("demo")
+        .unwrap()
+        .delete()
+        .await
+        .unwrap();
+    assert_eq!(
+        requests_to(&server, "DELETE", "/api/v1/sandboxes/demo").await,
+        2
+    );
+}
