@@ -240,8 +240,12 @@ impl ClientBuilder {
     ///
     /// // One provider (and its token cache) for two Routers.
     /// let auth = detect_with(&DetectEnv::isolated().var("AGENTTIER_TOKEN", "eyJhbGciOi..."))?;
-    /// let east = Client::builder("https://east.agenttier.example.com").auth_shared(auth.clone()).build()?;
-    /// let west = Client::builder("https://west.agenttier.example.com").auth_shared(auth).build()?;
+    /// let east = Client::builder("https://east.agenttier.example.com")
+    ///     .auth_shared(auth.clone())
+    ///     .build()?;
+    /// let west = Client::builder("https://west.agenttier.example.com")
+    ///     .auth_shared(auth)
+    ///     .build()?;
     /// # Ok(()) }
     /// ```
     pub fn auth_shared(mut self, provider: Arc<dyn AuthProvider>) -> Self {

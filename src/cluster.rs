@@ -13,7 +13,8 @@ use crate::{Client, Error, Result};
 /// use agenttier::{Error, cluster::MAX_HEADROOM_REPLICAS};
 /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
 /// // Refused before any request is sent.
-/// let err = client.cluster().set_headroom(MAX_HEADROOM_REPLICAS + 1, None, None).await.unwrap_err();
+/// let cluster = client.cluster();
+/// let err = cluster.set_headroom(MAX_HEADROOM_REPLICAS + 1, None, None).await.unwrap_err();
 /// assert!(matches!(err, Error::InvalidInput { field: "replicas", .. }));
 /// # Ok(()) }
 /// ```

@@ -64,7 +64,8 @@ pub struct Violation {
 /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
 /// if let Err(err) = client.get_sandbox("demo").await {
 ///     if let Some(api) = err.api() {
-///         eprintln!("HTTP {}: {} (request id {:?})", api.status(), api.message(), api.request_id());
+///         let id = api.request_id().unwrap_or("none");
+///         eprintln!("HTTP {}: {} (request id {id})", api.status(), api.message());
 ///     }
 /// }
 /// # Ok(()) }
@@ -508,7 +509,11 @@ impl Error {
     /// use std::time::Duration;
     /// use agenttier::{Client, Error};
     ///
-    /// let timeout = Error::Timeout { operation: "get_sandbox", after: Some(Duration::from_secs(30)), source: None };
+    /// let timeout = Error::Timeout {
+    ///     operation: "get_sandbox",
+    ///     after: Some(Duration::from_secs(30)),
+    ///     source: None,
+    /// };
     /// assert!(timeout.is_retryable());
     /// // Bad input stays bad, however often it is sent.
     /// let bad_url = Client::builder("localhost:8080").build().unwrap_err();

@@ -9,6 +9,16 @@ use crate::{Result, validate};
 ///
 /// A backup is a VolumeSnapshot of the sandbox's volume. Snapshots taken by `snapshotOnStop`
 /// are not backups here: the Router never lists them and refuses them on restore and delete.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let backups = sb.backups();
+/// let taken = backups.create(None).await?;
+/// for b in backups.list().await? {
+///     println!("{} ready: {}", b.name, b.ready_to_use);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Backups<'a> {
     sandbox: &'a Sandbox,

@@ -129,7 +129,8 @@ impl TransferOptions {
     ///
     /// let done = Arc::new(AtomicU64::new(0));
     /// let seen = done.clone();
-    /// let opts = TransferOptions::default().progress(move |p| seen.store(p.done, Ordering::Relaxed));
+    /// let opts = TransferOptions::default()
+    ///     .progress(move |p| seen.store(p.done, Ordering::Relaxed));
     /// # let _ = opts;
     /// ```
     pub fn progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
