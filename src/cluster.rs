@@ -7,6 +7,17 @@ use crate::types::{
 use crate::{Client, Error, Result};
 
 /// Largest headroom replica count the Router accepts.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> agenttier::Result<()> {
+/// use agenttier::{Error, cluster::MAX_HEADROOM_REPLICAS};
+/// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+/// // Refused before any request is sent.
+/// let cluster = client.cluster();
+/// let err = cluster.set_headroom(MAX_HEADROOM_REPLICAS + 1, None, None).await.unwrap_err();
+/// assert!(matches!(err, Error::InvalidInput { field: "replicas", .. }));
+/// # Ok(()) }
+/// ```
 pub const MAX_HEADROOM_REPLICAS: u32 = 50;
 
 /// Cluster capacity: `client.cluster()`.

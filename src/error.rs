@@ -15,12 +15,37 @@ use serde::Deserialize;
 use crate::types::SandboxSummary;
 
 /// Result alias used throughout the crate.
+///
+/// ```
+/// use agenttier::{Result, ShareLevel};
+///
+/// fn level(s: &str) -> Result<ShareLevel> {
+///     s.parse()
+/// }
+/// assert!(level("viewer").is_ok());
+/// assert!(level("owner").is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Largest error body kept, in bytes. Error bodies are small; an HTML page from a proxy is cut.
 pub(crate) const MAX_ERROR_BODY: usize = 16 * 1024;
 
 /// One governance rule that a request broke (`{"code","message"}` on the wire).
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// use agenttier::Error;
+/// match client.create_sandbox("gpu-large", "demo").await {
+///     Ok(sb) => println!("created {}", sb.id()),
+///     Err(Error::PolicyViolation { violations, .. }) => {
+///         for v in violations {
+///             eprintln!("{}: {}", v.code, v.message);
+///         }
+///     }
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
 pub struct Violation {
     /// Machine code, for example `cpu_limit_exceeded` or `template_not_allowed`.
@@ -34,6 +59,17 @@ pub struct Violation {
 /// What the Router said when a request failed: status, request id, codes and the body.
 ///
 /// Every HTTP variant of [`Error`] carries one.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// if let Err(err) = client.get_sandbox("demo").await {
+///     if let Some(api) = err.api() {
+///         let id = api.request_id().unwrap_or("none");
+///         eprintln!("HTTP {}: {} (request id {id})", api.status(), api.message());
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiError {
     pub(crate) operation: &'static str,
@@ -48,36 +84,120 @@ pub struct ApiError {
 
 impl ApiError {
     /// The operation that failed (the snake_case operation id, e.g. `get_sandbox`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     if let Some(api) = err.api() {
+    ///         assert_eq!(api.operation(), "get_sandbox");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn operation(&self) -> &'static str {
         self.operation
     }
     /// HTTP status code.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// if let Err(err) = sb.stop().await {
+    ///     match err.api().map(|api| api.status()) {
+    ///         Some(409) => println!("{} is not running", sb.id()),
+    ///         _ => return Err(err),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> u16 {
         self.status
     }
-    /// The machine code from the body's `error` field, when the body had one and a separate
-    /// human `message` (e.g. `rate_limited`, `policy_violation`, `invalid_token`).
+    /// The body's `error` field, whenever it is non-empty. Next to a `message` it is a machine
+    /// code (e.g. `rate_limited`, `policy_violation`, `invalid_token`); on its own, as in most
+    /// handler errors, it is human text, which [`ApiError::message`] then repeats.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.list_sandboxes(Default::default()).await {
+    ///     if err.api().and_then(|api| api.code()) == Some("invalid_token") {
+    ///         eprintln!("the token was refused; log in again");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn code(&self) -> Option<&str> {
         self.code.as_deref()
     }
     /// The human message: the body's `message`, else its `error`, else the body text, else
     /// the reason phrase.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     if let Some(api) = err.api() {
+    ///         eprintln!("the Router said: {}", api.message());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
     /// The `X-Request-Id` the Router returned, if any (the mux's own 404s carry none).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     if let Some(id) = err.api().and_then(|api| api.request_id()) {
+    ///         eprintln!("quote request id {id} when reporting this");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         self.request_id.as_deref()
     }
     /// How long the Router asked the caller to wait (`Retry-After` header or `retryAfter`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.list_sandboxes(Default::default()).await {
+    ///     if let Some(wait) = err.api().and_then(|api| api.retry_after()) {
+    ///         tokio::time::sleep(wait).await;
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
     /// The response `Content-Type`, if any.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     if let Some(api) = err.api() {
+    ///         if api.content_type().is_some_and(|ct| ct.starts_with("text/html")) {
+    ///             eprintln!("a proxy answered, not the Router");
+    ///         }
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn content_type(&self) -> Option<&str> {
         self.content_type.as_deref()
     }
     /// The raw body as text (lossy UTF-8, at most 16 KiB).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     if let Some(api) = err.api() {
+    ///         eprintln!("{}", api.body());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn body(&self) -> &str {
         &self.body
     }
@@ -117,6 +237,19 @@ impl fmt::Display for ApiError {
 
 /// Every way a call can fail. Variants say what the caller can do: retry
 /// ([`Error::is_retryable`]), fix the input, re-authenticate, or give up.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use agenttier::Error;
+/// match sb.exec("make test").await {
+///     Ok(out) => println!("exit {}", out.exit_code),
+///     Err(Error::NotFound(_)) => eprintln!("no sandbox {}", sb.id()),
+///     Err(Error::Authentication(_)) => eprintln!("log in again"),
+///     Err(e) if e.is_retryable() => eprintln!("try again later: {e}"),
+///     Err(e) => return Err(e),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -292,6 +425,17 @@ pub enum Error {
 
 impl Error {
     /// The Router's response, for every HTTP error.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(err) = client.get_sandbox("demo").await {
+    ///     match err.api() {
+    ///         Some(api) => eprintln!("HTTP {}: {}", api.status(), api.message()),
+    ///         None => eprintln!("no answer from the Router: {err}"),
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn api(&self) -> Option<&ApiError> {
         match self {
             Error::Authentication(e)
@@ -312,6 +456,15 @@ impl Error {
     }
 
     /// HTTP status, when the Router (or a gateway) answered.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// match sb.resume().await {
+    ///     Err(e) if e.status() == Some(409) => println!("{} is not stopped", sb.id()),
+    ///     other => other?,
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
             Error::Decode { status, .. } => *status,
@@ -320,6 +473,14 @@ impl Error {
     }
 
     /// `X-Request-Id` of the failed response, when there was one.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// if let Err(e) = client.get_sandbox("demo").await {
+    ///     eprintln!("{e} (request id {})", e.request_id().unwrap_or("none"));
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn request_id(&self) -> Option<&str> {
         match self {
             Error::Decode { request_id, .. } => request_id.as_deref(),
@@ -328,12 +489,36 @@ impl Error {
     }
 
     /// How long the Router asked the caller to wait before trying again.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// if let Err(e) = client.list_sandboxes(Default::default()).await {
+    ///     tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn retry_after(&self) -> Option<Duration> {
         self.api().and_then(|e| e.retry_after)
     }
 
     /// True when the same call may succeed if tried again later: transport failures,
     /// timeouts, 408, 429 and 502/503/504.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agenttier::{Client, Error};
+    ///
+    /// let timeout = Error::Timeout {
+    ///     operation: "get_sandbox",
+    ///     after: Some(Duration::from_secs(30)),
+    ///     source: None,
+    /// };
+    /// assert!(timeout.is_retryable());
+    /// // Bad input stays bad, however often it is sent.
+    /// let bad_url = Client::builder("localhost:8080").build().unwrap_err();
+    /// assert!(!bad_url.is_retryable());
+    /// ```
     pub fn is_retryable(&self) -> bool {
         match self {
             Error::Unavailable { .. }
@@ -346,6 +531,16 @@ impl Error {
     }
 
     /// True for 404s that mean the object is missing (not the mux's unknown-route 404).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = match client.get_sandbox("demo").await {
+    ///     Ok(sb) => sb,
+    ///     Err(e) if e.is_not_found() => client.create_sandbox("general-coding", "demo").await?,
+    ///     Err(e) => return Err(e),
+    /// };
+    /// # Ok(()) }
+    /// ```
     pub fn is_not_found(&self) -> bool {
         matches!(self, Error::NotFound(_))
     }

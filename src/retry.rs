@@ -52,6 +52,11 @@ impl Default for RetryPolicy {
 
 impl RetryPolicy {
     /// No retries at all.
+    ///
+    /// ```
+    /// let policy = agenttier::RetryPolicy::none();
+    /// assert_eq!(policy.max_retries, 0);
+    /// ```
     pub fn none() -> Self {
         Self {
             max_retries: 0,
@@ -60,30 +65,59 @@ impl RetryPolicy {
     }
 
     /// Sets the number of retries.
+    ///
+    /// ```
+    /// let policy = agenttier::RetryPolicy::default().max_retries(5);
+    /// assert_eq!(policy.max_retries, 5); // six tries at most
+    /// ```
     pub fn max_retries(mut self, n: u32) -> Self {
         self.max_retries = n;
         self
     }
 
     /// Sets the first backoff ceiling.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = agenttier::RetryPolicy::default().initial_backoff(Duration::from_millis(100));
+    /// assert_eq!(policy.initial_backoff, Duration::from_millis(100));
+    /// ```
     pub fn initial_backoff(mut self, d: Duration) -> Self {
         self.initial_backoff = d;
         self
     }
 
     /// Sets the largest backoff ceiling.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let policy = agenttier::RetryPolicy::default().max_backoff(Duration::from_secs(20));
+    /// assert_eq!(policy.max_backoff, Duration::from_secs(20));
+    /// ```
     pub fn max_backoff(mut self, d: Duration) -> Self {
         self.max_backoff = d;
         self
     }
 
     /// Sets the longest `Retry-After` that is waited for.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Wait out a `Retry-After` of up to five minutes; return the error beyond that.
+    /// let policy = agenttier::RetryPolicy::default().max_retry_after(Duration::from_secs(300));
+    /// assert_eq!(policy.max_retry_after, Duration::from_secs(300));
+    /// ```
     pub fn max_retry_after(mut self, d: Duration) -> Self {
         self.max_retry_after = d;
         self
     }
 
     /// Retries POST and PATCH too.
+    ///
+    /// ```
+    /// let policy = agenttier::RetryPolicy::default().retry_non_idempotent(true);
+    /// assert!(policy.retry_non_idempotent);
+    /// ```
     pub fn retry_non_idempotent(mut self, yes: bool) -> Self {
         self.retry_non_idempotent = yes;
         self

@@ -22,16 +22,32 @@ pub struct SecretString(String);
 
 impl SecretString {
     /// Wraps a secret.
+    ///
+    /// ```
+    /// let token = agenttier::SecretString::new("atk_live_123");
+    /// assert_eq!(token.to_string(), "[redacted]");
+    /// ```
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }
 
     /// The secret itself. Call this only where the value must leave the program.
+    ///
+    /// ```
+    /// let token = agenttier::SecretString::new("atk_live_123");
+    /// assert_eq!(token.expose(), "atk_live_123");
+    /// ```
     pub fn expose(&self) -> &str {
         &self.0
     }
 
     /// True when the secret is the empty string.
+    ///
+    /// ```
+    /// use agenttier::SecretString;
+    /// assert!(SecretString::default().is_empty());
+    /// assert!(!SecretString::new("atk_live_123").is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

@@ -129,6 +129,13 @@ impl User {
 ///
 /// There is deliberately no `delete`: the Router never lets a scoped key delete the sandbox it
 /// is bound to, so it cannot be asked for.
+///
+/// ```
+/// use agenttier::user::ActionGroup;
+/// assert_eq!("files:write".parse::<ActionGroup>().unwrap(), ActionGroup::FilesWrite);
+/// assert!("delete".parse::<ActionGroup>().is_err()); // never grantable
+/// assert_eq!(ActionGroup::AgentInvoke.to_string(), "agent:invoke");
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ActionGroup {
@@ -152,6 +159,12 @@ pub enum ActionGroup {
 
 impl ActionGroup {
     /// Every group (what the Router grants a scoped key minted without scopes).
+    ///
+    /// ```
+    /// use agenttier::user::{ActionGroup, ApiKeyRequest};
+    /// assert_eq!(ActionGroup::ALL.len(), 8);
+    /// let everything = ApiKeyRequest::sandbox_scoped("runner", "demo", &ActionGroup::ALL);
+    /// ```
     pub const ALL: [ActionGroup; 8] = [
         ActionGroup::RunCommand,
         ActionGroup::FilesRead,
@@ -210,6 +223,20 @@ impl FromStr for ActionGroup {
 }
 
 /// An action group read back from the Router, which may name one this SDK does not know.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// use agenttier::user::ActionGroupOrUnknown;
+/// for key in client.api_keys().list().await? {
+///     for group in key.action_groups() {
+///         match group {
+///             ActionGroupOrUnknown::Known(g) => println!("{}: {g}", key.name),
+///             ActionGroupOrUnknown::Unknown(name) => println!("{}: {name} (new)", key.name),
+///         }
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ActionGroupOrUnknown {
     /// A known group.
@@ -257,6 +284,19 @@ impl ApiKeyMetadata {
 
 impl ApiKeyCreated {
     /// The new key's action groups as enums; empty for a user-level key (`null` on the wire).
+    ///
+    /// ```
+    /// use agenttier::user::{ActionGroup, ActionGroupOrUnknown};
+    /// let created: agenttier::types::ApiKeyCreated = serde_json::from_value(serde_json::json!({
+    ///     "id": "agenttier-apikey-1", "name": "runner", "key": "atk_live_123",
+    ///     "createdAt": "2025-01-01T00:00:00Z", "expiresAt": null, "sandboxId": "demo",
+    ///     "actionGroups": ["run-command"], "warning": "store this key now",
+    /// })).unwrap();
+    /// assert_eq!(
+    ///     created.action_groups(),
+    ///     vec![ActionGroupOrUnknown::Known(ActionGroup::RunCommand)]
+    /// );
+    /// ```
     pub fn action_groups(&self) -> Vec<ActionGroupOrUnknown> {
         read_groups(self.action_groups.as_ref())
     }

@@ -4,6 +4,17 @@ use crate::types::{PoolConfig, WarmPoolConfigRequest, WarmPoolStatus};
 use crate::{Client, Error, Result};
 
 /// Largest `desiredCount` the Router accepts per pool.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> agenttier::Result<()> {
+/// use agenttier::{Error, types::PoolConfig, warm_pool::MAX_DESIRED_COUNT};
+/// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+/// // Refused before any request is sent.
+/// let too_many = PoolConfig::new("general-coding", MAX_DESIRED_COUNT + 1);
+/// let err = client.warm_pool().configure(&[too_many]).await.unwrap_err();
+/// assert!(matches!(err, Error::InvalidInput { field: "pools", .. }));
+/// # Ok(()) }
+/// ```
 pub const MAX_DESIRED_COUNT: u32 = 10;
 
 /// The warm pool: `client.warm_pool()`.

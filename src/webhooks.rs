@@ -11,6 +11,13 @@ use crate::{Client, Error, Result, validate};
 
 /// The events a subscription can ask for (the Router's fixed vocabulary). Unknown names read
 /// from the Router are kept in [`WebhookEvent::Unknown`].
+///
+/// ```
+/// use agenttier::webhooks::WebhookEvent;
+/// let e: WebhookEvent = "sandbox.running".parse().unwrap(); // never fails
+/// assert_eq!(e, WebhookEvent::SandboxRunning);
+/// assert_eq!(WebhookEvent::AgentInvokeFailed.to_string(), "agent.invoke.failed");
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WebhookEvent {
@@ -44,6 +51,14 @@ pub enum WebhookEvent {
 
 impl WebhookEvent {
     /// Every known event.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let url = "https://hooks.example.com/at";
+    /// let hook = client.webhooks().create(url, &WebhookEvent::ALL, Some("demo"), None).await?;
+    /// # Ok(()) }
+    /// ```
     pub const ALL: [WebhookEvent; 12] = [
         WebhookEvent::SandboxCreating,
         WebhookEvent::SandboxRunning,
@@ -60,6 +75,11 @@ impl WebhookEvent {
     ];
 
     /// The wire name.
+    ///
+    /// ```
+    /// use agenttier::webhooks::WebhookEvent;
+    /// assert_eq!(WebhookEvent::BackupCreated.as_str(), "backup.created");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             WebhookEvent::SandboxCreating => "sandbox.creating",
@@ -79,6 +99,13 @@ impl WebhookEvent {
     }
 
     /// Reads a wire name.
+    ///
+    /// ```
+    /// use agenttier::webhooks::WebhookEvent;
+    /// assert_eq!(WebhookEvent::from_wire("share.granted"), WebhookEvent::ShareGranted);
+    /// let future = WebhookEvent::from_wire("sandbox.hibernated");
+    /// assert_eq!(future, WebhookEvent::Unknown("sandbox.hibernated".into()));
+    /// ```
     pub fn from_wire(s: &str) -> WebhookEvent {
         WebhookEvent::ALL
             .iter()
@@ -103,6 +130,19 @@ impl FromStr for WebhookEvent {
 
 impl Webhook {
     /// The subscribed events as enums.
+    ///
+    /// ```
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook: agenttier::types::Webhook = serde_json::from_value(serde_json::json!({
+    ///     "id": "0123456789abcdef0123456789abcdef", "url": "https://hooks.example.com/at",
+    ///     "eventTypes": ["sandbox.running", "sandbox.hibernated"], "disabled": false,
+    ///     "createdAt": "2025-01-01T00:00:00Z",
+    /// })).unwrap();
+    /// assert_eq!(hook.events(), vec![
+    ///     WebhookEvent::SandboxRunning,
+    ///     WebhookEvent::Unknown("sandbox.hibernated".into()),
+    /// ]);
+    /// ```
     pub fn events(&self) -> Vec<WebhookEvent> {
         self.event_types
             .iter()
@@ -167,6 +207,17 @@ fn decode_hex(s: &str) -> Option<Vec<u8>> {
 }
 
 /// Webhook subscriptions: `client.webhooks()`.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// let hooks = client.webhooks();
+/// for h in hooks.list().await? {
+///     if h.disabled {
+///         hooks.delete(&h.id).await?;
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Webhooks {
     client: Client,
@@ -174,6 +225,13 @@ pub struct Webhooks {
 
 impl Client {
     /// Webhook subscriptions.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let hooks = client.webhooks().list().await?;
+    /// println!("{} subscriptions", hooks.len());
+    /// # Ok(()) }
+    /// ```
     pub fn webhooks(&self) -> Webhooks {
         Webhooks {
             client: self.clone(),
@@ -241,6 +299,14 @@ impl Webhooks {
     }
 
     /// Your subscriptions (without secrets).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// for h in client.webhooks().list().await? {
+    ///     println!("{} {} {:?}", h.id, h.url, h.events());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list(&self) -> Result<Vec<Webhook>> {
         let c = &self.client;
         Ok(c.run("list_webhooks", c.raw().list_webhooks())
@@ -249,6 +315,12 @@ impl Webhooks {
     }
 
     /// Deletes a subscription.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// client.webhooks().delete("0123456789abcdef0123456789abcdef").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self, id: &str) -> Result<()> {
         validate::id("webhook id", id)?;
         let c = &self.client;
@@ -258,6 +330,14 @@ impl Webhooks {
     }
 
     /// The last (at most 20) delivery attempts of a subscription.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// for d in client.webhooks().deliveries("0123456789abcdef0123456789abcdef").await? {
+    ///     println!("{} {} attempt {}: {:?}", d.timestamp, d.event_type, d.attempt, d.status_code);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn deliveries(&self, id: &str) -> Result<Vec<WebhookDelivery>> {
         validate::id("webhook id", id)?;
         let c = &self.client;

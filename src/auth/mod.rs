@@ -24,9 +24,28 @@ pub use service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToke
 pub use static_creds::{ApiKey, BearerToken};
 
 /// A boxed future, as returned by [`AuthProvider::credential`].
+///
+/// ```
+/// use agenttier::auth::{BoxFuture, Credential};
+/// use agenttier::{Result, SecretString};
+///
+/// fn fixed(key: &str) -> BoxFuture<'static, Result<Option<Credential>>> {
+///     let credential = Credential::ApiKey(SecretString::new(key));
+///     Box::pin(async move { Ok(Some(credential)) })
+/// }
+/// # let _ = fixed("atk_live_123");
+/// ```
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What a provider hands to the client for one request.
+///
+/// ```
+/// use agenttier::SecretString;
+/// use agenttier::auth::Credential;
+///
+/// let credential = Credential::Bearer(SecretString::new("eyJhbGciOi..."));
+/// assert!(!format!("{credential:?}").contains("eyJ")); // the secret never prints
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Credential {
     /// Sent as `X-API-Key: <key>`.
@@ -74,6 +93,15 @@ pub trait AuthProvider: Send + Sync + fmt::Debug {
 }
 
 /// Sends no credentials. The Router accepts that only in dev-auth mode.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> agenttier::Result<()> {
+/// use agenttier::auth::{AuthProvider, NoAuth};
+///
+/// assert!(NoAuth.credential().await?.is_none());
+/// let client = agenttier::Client::builder("http://localhost:8080").auth(NoAuth).build()?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct NoAuth;
 

@@ -13,6 +13,13 @@ use super::{AuthProvider, BoxFuture, Credential};
 use crate::{Error, Result, SecretString};
 
 /// Where Kubernetes mounts a pod's service-account token.
+///
+/// ```
+/// use agenttier::auth::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
+///
+/// let auth = ServiceAccountToken::new(); // reads this path
+/// assert_eq!(auth.path().to_str(), Some(DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH));
+/// ```
 pub const DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH: &str =
     "/var/run/secrets/kubernetes.io/serviceaccount/token";
 

@@ -26,6 +26,28 @@ const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(900);
 const INVOKE_TIMEOUT: Duration = Duration::from_secs(1830);
 
 /// An event of a configure stream.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use futures::StreamExt;
+/// use agenttier::ConfigureEvent;
+/// let mut events = sb
+///     .agent()
+///     .configure()
+///     .install_command(["npm", "ci"])
+///     .entrypoint(["node", "/workspace/agent.js"])
+///     .stream()
+///     .await?;
+/// while let Some(ev) = events.next().await {
+///     match ev? {
+///         ConfigureEvent::Log(line) => println!("{}", line.data),
+///         ConfigureEvent::Error(e) => eprintln!("{} failed: {}", e.phase, e.message),
+///         ConfigureEvent::Result(r) => println!("install exited {}", r.install_exit_code),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum ConfigureEvent {
@@ -45,6 +67,22 @@ pub enum ConfigureEvent {
 }
 
 /// An event of an invoke stream. Keepalive comments are skipped.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use futures::StreamExt;
+/// use agenttier::InvokeEvent;
+/// let mut events = sb.agent().invoke("hello").stream().await?;
+/// while let Some(ev) = events.next().await {
+///     match ev? {
+///         InvokeEvent::Start(s) => println!("started {}", s.invoke_id),
+///         InvokeEvent::Log(l) => println!("[{}] {}", l.stream, l.data),
+///         InvokeEvent::Exit(e) => println!("exit {} after {} ms", e.exit_code, e.duration_ms),
+///         _ => {}
+///     }
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum InvokeEvent {
@@ -112,6 +150,15 @@ impl FromSse for InvokeEvent {
 
 /// A stream of typed events from the Router. Dropping it closes the connection; for invoke,
 /// the Router then cancels the invocation.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use futures::StreamExt;
+/// let events = sb.agent().invoke("hello").stream().await?;
+/// // The first ten events; the stream is then dropped, which cancels the invocation.
+/// let first: Vec<_> = events.take(10).collect().await;
+/// # Ok(()) }
+/// ```
 pub struct EventStream<T> {
     inner: Pin<Box<dyn Stream<Item = Result<T>> + Send>>,
 }
@@ -216,6 +263,15 @@ fn event_stream<T: FromSse + Send + 'static>(resp: reqwest::Response) -> Result<
 }
 
 /// Agent-mode calls of one sandbox: `sandbox.agent()`.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let agent = sb.agent();
+/// agent.configure().entrypoint(["python3", "/workspace/agent.py"]).send().await?;
+/// let out = agent.invoke("hello").collect().await?;
+/// println!("{}", out.stdout);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Agent<'a> {
     sandbox: &'a Sandbox,
@@ -223,12 +279,31 @@ pub struct Agent<'a> {
 
 impl Sandbox {
     /// Agent mode (the sandbox's template must have `mode: agent`).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let out = sb.agent().invoke(r#"{"task":"summarize"}"#).collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn agent(&self) -> Agent<'_> {
         Agent { sandbox: self }
     }
 }
 
 /// A configure call being built. See [`Agent::configure`].
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let result = sb
+///     .agent()
+///     .configure()
+///     .file("/workspace/agent.py", "print(input())\n")
+///     .entrypoint(["python3", "/workspace/agent.py"])
+///     .send()
+///     .await?;
+/// println!("configured at {}", result.last_configured_at);
+/// # Ok(()) }
+/// ```
 #[must_use]
 #[derive(Debug)]
 pub struct Configure<'a> {
@@ -239,6 +314,18 @@ pub struct Configure<'a> {
 impl Configure<'_> {
     /// Writes a file before installing (absolute path). UTF-8 content is sent as text,
     /// anything else as base64.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.agent()
+    ///     .configure()
+    ///     .file("/workspace/agent.py", "print(input())\n") // UTF-8: sent as text
+    ///     .file("/workspace/logo.png", vec![0x89, b'P', b'N', b'G']) // binary: sent as base64
+    ///     .entrypoint(["python3", "/workspace/agent.py"])
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn file(mut self, path: impl Into<String>, content: impl Into<Bytes>) -> Self {
         let content = content.into();
         let (text, b64) = match std::str::from_utf8(&content) {
@@ -254,6 +341,17 @@ impl Configure<'_> {
     }
 
     /// The install command, as an argument vector (run without a shell).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.agent()
+    ///     .configure()
+    ///     .install_command(["pip", "install", "-r", "/workspace/requirements.txt"])
+    ///     .entrypoint(["python3", "/workspace/agent.py"])
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn install_command<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
         self.request.install_command = argv.into_iter().map(Into::into).collect();
         self
@@ -263,6 +361,18 @@ impl Configure<'_> {
     ///
     /// **Omitting it clears the saved entrypoint**: the Router saves the entrypoint of every
     /// configure call, so a configure without one makes later invokes fail with 424.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// // Changing one file: the entrypoint is named again, or it would be cleared.
+    /// sb.agent()
+    ///     .configure()
+    ///     .file("/workspace/config.json", r#"{"model":"small"}"#)
+    ///     .entrypoint(["python3", "/workspace/agent.py"])
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn entrypoint<S: Into<String>>(mut self, argv: impl IntoIterator<Item = S>) -> Self {
         self.request.entrypoint = argv.into_iter().map(Into::into).collect();
         self
@@ -289,6 +399,21 @@ impl Configure<'_> {
     }
 
     /// Sends the call and returns the event stream.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use futures::TryStreamExt;
+    /// use agenttier::ConfigureEvent;
+    /// let events: Vec<ConfigureEvent> = sb
+    ///     .agent()
+    ///     .configure()
+    ///     .entrypoint(["/workspace/run.sh"])
+    ///     .stream()
+    ///     .await?
+    ///     .try_collect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stream(self) -> Result<EventStream<ConfigureEvent>> {
         self.check()?;
         let sb = self.agent.sandbox;
@@ -311,6 +436,20 @@ impl Configure<'_> {
 
     /// Sends the call, passes each log line to `on_log`, and returns the result. An `error`
     /// event, a stream without a result, or a non-zero install exit code is [`Error::Agent`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let mut lines = Vec::new();
+    /// let result = sb
+    ///     .agent()
+    ///     .configure()
+    ///     .install_command(["npm", "ci"])
+    ///     .entrypoint(["node", "/workspace/agent.js"])
+    ///     .send_with(|log| lines.push(log.data.clone()))
+    ///     .await?;
+    /// println!("{} log lines, install hash {}", lines.len(), result.install_command_hash);
+    /// # Ok(()) }
+    /// ```
     pub async fn send_with(self, mut on_log: impl FnMut(&LogEvent)) -> Result<ConfigureResult> {
         let mut events = self.stream().await?;
         while let Some(ev) = events.next().await {
@@ -345,12 +484,32 @@ impl Configure<'_> {
     }
 
     /// [`Configure::send_with`] ignoring log lines.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let configure = sb.agent().configure().entrypoint(["python3", "/workspace/agent.py"]);
+    /// let result = configure.send().await?;
+    /// println!("install skipped: {}", result.skipped);
+    /// # Ok(()) }
+    /// ```
     pub async fn send(self) -> Result<ConfigureResult> {
         self.send_with(|_| {}).await
     }
 }
 
 /// An invoke call being built. See [`Agent::invoke`].
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use std::time::Duration;
+/// let out = sb
+///     .agent()
+///     .invoke("summarize /workspace/README.md")
+///     .timeout(Duration::from_secs(120))
+///     .collect()
+///     .await?;
+/// # Ok(()) }
+/// ```
 #[must_use]
 #[derive(Debug)]
 pub struct Invoke<'a> {
@@ -362,6 +521,13 @@ pub struct Invoke<'a> {
 }
 
 /// What an invocation produced, collected from its stream.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let out = sb.agent().invoke("hello").collect().await?;
+/// println!("{}: {} (exit {}) in {:?}", out.invoke_id, out.reason, out.exit_code, out.duration);
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvokeOutput {
     /// `inv-<24 hex>`.
@@ -380,6 +546,21 @@ pub struct InvokeOutput {
 
 impl InvokeOutput {
     /// True when the invocation completed with exit code 0.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agenttier::InvokeOutput;
+    ///
+    /// let out = InvokeOutput {
+    ///     invoke_id: "inv-0123456789abcdef01234567".into(),
+    ///     stdout: String::new(),
+    ///     stderr: String::new(),
+    ///     exit_code: -1,
+    ///     duration: Duration::from_secs(5),
+    ///     reason: "canceled".into(),
+    /// };
+    /// assert!(!out.success());
+    /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0 && self.reason == "completed"
     }
@@ -388,18 +569,43 @@ impl InvokeOutput {
 impl Invoke<'_> {
     /// Also passes `--prompt=<prompt>` to the entrypoint (and uses it as stdin when the
     /// payload is empty).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// // No payload: the prompt is also the entrypoint's stdin.
+    /// let out = sb.agent().invoke("").prompt("list the files in /workspace").collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn prompt(mut self, prompt: impl Into<String>) -> Self {
         self.prompt = Some(prompt.into());
         self
     }
 
     /// Lowers the invocation's timeout (the Router ignores values above its own).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// let out = sb.agent().invoke("hello").timeout(Duration::from_secs(60)).collect().await?;
+    /// if out.reason == "timeout" {
+    ///     eprintln!("gave up after a minute");
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
     }
 
     /// Sends the payload as JSON (`application/json`).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use serde_json::json;
+    /// let task = json!({"task": "lint", "path": "/workspace"});
+    /// let out = sb.agent().invoke("").json(&task)?.collect().await?;
+    /// # Ok(()) }
+    /// ```
     pub fn json(mut self, value: &impl serde::Serialize) -> Result<Self> {
         self.payload = serde_json::to_vec(value)
             .map_err(|e| Error::invalid("payload", e.to_string()))?
@@ -409,6 +615,22 @@ impl Invoke<'_> {
     }
 
     /// Starts the invocation and returns its event stream. Dropping the stream cancels it.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use futures::StreamExt;
+    /// use agenttier::InvokeEvent;
+    /// let mut events = sb.agent().invoke("hello").stream().await?;
+    /// while let Some(ev) = events.next().await {
+    ///     if let InvokeEvent::Log(line) = ev? {
+    ///         if line.data.contains("DONE") {
+    ///             break;
+    ///         }
+    ///     }
+    /// }
+    /// drop(events); // closes the stream: the Router cancels the invocation
+    /// # Ok(()) }
+    /// ```
     pub async fn stream(self) -> Result<EventStream<InvokeEvent>> {
         if self.payload.len() > 16 * 1024 * 1024 {
             return Err(Error::invalid(
@@ -443,6 +665,15 @@ impl Invoke<'_> {
 
     /// Runs the invocation to its end and collects stdout, stderr, exit code, duration and
     /// reason. A stream that ends without an `exit` event is [`Error::Agent`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let out = sb.agent().invoke("hello").collect().await?;
+    /// if !out.success() {
+    ///     eprintln!("{} (exit {}): {}", out.reason, out.exit_code, out.stderr);
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn collect(self) -> Result<InvokeOutput> {
         let mut events = self.stream().await?;
         let (mut id, mut stdout, mut stderr) = (String::new(), Vec::new(), Vec::new());
@@ -559,6 +790,18 @@ impl<'a> Agent<'a> {
 
     /// Cancels an invocation in flight. Only the Router replica serving the stream knows it;
     /// dropping the stream is the reliable way to cancel.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use futures::StreamExt;
+    /// use agenttier::InvokeEvent;
+    /// let agent = sb.agent();
+    /// let mut events = agent.invoke("long task").stream().await?;
+    /// if let Some(Ok(InvokeEvent::Start(start))) = events.next().await {
+    ///     agent.cancel(&start.invoke_id).await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn cancel(&self, invoke_id: &str) -> Result<()> {
         validate::non_empty("invoke_id", invoke_id)?;
         let c = &self.sandbox.client;
@@ -575,6 +818,13 @@ impl<'a> Agent<'a> {
 
     /// The last install log (up to 8 KiB). The Router writes this body with Go's `%q`, so ANSI
     /// colours and invalid UTF-8 make it invalid JSON; it is read leniently here.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let log = sb.agent().install_log().await?;
+    /// println!("{log}");
+    /// # Ok(()) }
+    /// ```
     pub async fn install_log(&self) -> Result<String> {
         let c = &self.sandbox.client;
         let url = format!(

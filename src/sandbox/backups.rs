@@ -9,6 +9,16 @@ use crate::{Result, validate};
 ///
 /// A backup is a VolumeSnapshot of the sandbox's volume. Snapshots taken by `snapshotOnStop`
 /// are not backups here: the Router never lists them and refuses them on restore and delete.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let backups = sb.backups();
+/// let taken = backups.create(None).await?;
+/// for b in backups.list().await? {
+///     println!("{} ready: {}", b.name, b.ready_to_use);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Backups<'a> {
     sandbox: &'a Sandbox,
@@ -77,9 +87,10 @@ impl Backups<'_> {
     /// Restores a backup into a **new** sandbox (this one is left as it is) and returns a
     /// handle for it. `name` must be an RFC 1123 label; by default the Router picks
     /// `<source>-restore-<unix seconds>`. The Router answers before the sandbox exists: use
-    /// [`Sandbox::wait_until_running`]. A pruned or foreign snapshot is [`Error::NotFound`],
-    /// one being deleted [`Error::Conflict`], and governance applies
-    /// ([`Error::PolicyViolation`]). Not retried.
+    /// [`Sandbox::wait_until_running`]. A pruned or foreign snapshot is
+    /// [`Error::NotFound`](crate::Error::NotFound), one being deleted
+    /// [`Error::Conflict`](crate::Error::Conflict), and governance applies
+    /// ([`Error::PolicyViolation`](crate::Error::PolicyViolation)). Not retried.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -109,7 +120,7 @@ impl Backups<'_> {
     }
 
     /// Deletes a backup (clone snapshots too). A missing one, or one of another sandbox, is
-    /// [`Error::NotFound`].
+    /// [`Error::NotFound`](crate::Error::NotFound).
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {

@@ -21,6 +21,14 @@ use crate::{Client, Error, Result, validate};
 pub const MAX_BULK_BATCH: usize = 100;
 
 /// One sandbox of a bulk create (see [`SandboxSpec`]).
+///
+/// ```
+/// use agenttier::BulkItem;
+/// let items: Vec<BulkItem> = (1..=3)
+///     .map(|i| BulkItem::new("general-coding", format!("worker-{i}")))
+///     .collect();
+/// assert_eq!(items.len(), 3);
+/// ```
 pub type BulkItem = SandboxSpec;
 
 /// What a new sandbox is made of: template, name, namespace, timeouts and storage. Checked
@@ -173,6 +181,12 @@ pub enum BulkAction {
 
 impl BulkAction {
     /// The wire value.
+    ///
+    /// ```
+    /// use agenttier::BulkAction;
+    /// assert_eq!(BulkAction::Delete.as_str(), "delete");
+    /// assert_eq!(BulkAction::Stop.to_string(), "stop");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             BulkAction::Stop => "stop",

@@ -12,6 +12,14 @@ const ROUTER_DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 const HTTP_SLACK: Duration = Duration::from_secs(10);
 
 /// Options for [`Sandbox::exec_with`].
+///
+/// ```
+/// use std::time::Duration;
+/// use agenttier::ExecOptions;
+///
+/// let long = ExecOptions::default().timeout(Duration::from_secs(15 * 60));
+/// # let _ = long;
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct ExecOptions {
     timeout: Option<Duration>,
@@ -21,6 +29,13 @@ impl ExecOptions {
     /// The command timeout, sent to the Router in whole seconds (rounded up). The HTTP
     /// request is given 10 s more. The Router enforces it only on the HTTP-exec path; on the
     /// default path the client's deadline is what bounds the call.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // The Router is sent 2 (whole seconds, rounded up).
+    /// let opts = agenttier::ExecOptions::default().timeout(Duration::from_millis(1500));
+    /// # let _ = opts;
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = Some(d);
         self
@@ -28,6 +43,15 @@ impl ExecOptions {
 }
 
 /// The outcome of a command. A non-zero exit code is not an error.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let out = sb.exec("pytest -q").await?;
+/// if !out.success() {
+///     eprintln!("exit {} after {:?}:\n{}", out.exit_code, out.duration, out.stderr);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExecOutput {
     /// Standard output (the Router cuts each stream at 1 MiB on its default path).
@@ -43,6 +67,19 @@ pub struct ExecOutput {
 
 impl ExecOutput {
     /// True when the exit code is 0.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use agenttier::ExecOutput;
+    ///
+    /// let out = ExecOutput {
+    ///     stdout: String::new(),
+    ///     stderr: "grep: no match\n".into(),
+    ///     exit_code: 1,
+    ///     duration: Duration::from_millis(40),
+    /// };
+    /// assert!(!out.success()); // a failed command is not an Err
+    /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0
     }
@@ -75,6 +112,15 @@ impl Sandbox {
     }
 
     /// Runs `command` with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// use agenttier::ExecOptions;
+    /// let opts = ExecOptions::default().timeout(Duration::from_secs(600));
+    /// let out = sb.exec_with("cd /workspace && make test", opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn exec_with(&self, command: &str, options: ExecOptions) -> Result<ExecOutput> {
         validate::non_empty("command", command)?;
         let timeout = options

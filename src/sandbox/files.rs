@@ -22,17 +22,49 @@ use crate::types::{FileList, PutFileResult};
 use crate::{Error, Result, validate};
 
 /// The Router's cap on one file, both ways (32 MiB).
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() -> agenttier::Result<()> {
+/// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+/// let sb = client.sandbox("demo")?;
+/// // One byte over 32 MiB is refused before any request is sent.
+/// let too_big = vec![0u8; 32 * 1024 * 1024 + 1];
+/// let err = sb.files().write("/workspace/big.bin", too_big).await.unwrap_err();
+/// assert!(matches!(err, agenttier::Error::InvalidInput { .. }));
+/// # Ok(()) }
+/// ```
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Uploads above this size are split into parts by default. The Router puts the base64 of
 /// the body inside one `sh -c` argument, and Linux caps one argument at 128 KiB, so a single
 /// request fails from about 96 KiB (router-api.md §4.5).
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// // 200 KiB is above the 64 KiB threshold, so it goes up in parts.
+/// let data = vec![b'x'; 200 * 1024];
+/// sb.files().write("/workspace/data.txt", data).await?;
+/// # Ok(()) }
+/// ```
 pub const DEFAULT_CHUNK_THRESHOLD: u64 = 64 * 1024;
 
 /// Size of each part of a split upload.
+///
+/// ```
+/// use agenttier::TransferOptions;
+/// // Smaller parts than the default 64 KiB, e.g. behind a proxy with a small body limit.
+/// let opts = TransferOptions::default().part_size(32 * 1024);
+/// # let _ = opts;
+/// ```
 pub const DEFAULT_PART_SIZE: usize = 64 * 1024;
 
 /// Transfer progress: bytes done, and the total when known.
+///
+/// ```
+/// use agenttier::Progress;
+/// let p = Progress { done: 512, total: Some(2048) };
+/// assert_eq!(p.total.map(|t| p.done * 100 / t), Some(25));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
     /// Bytes transferred so far.
@@ -44,6 +76,16 @@ pub struct Progress {
 type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
 /// Options for uploads, downloads and archives.
+///
+/// ```
+/// use std::time::Duration;
+/// use agenttier::TransferOptions;
+///
+/// let opts = TransferOptions::default()
+///     .progress(|p| eprintln!("{} of {:?} bytes", p.done, p.total))
+///     .timeout(Duration::from_secs(30 * 60));
+/// # let _ = opts;
+/// ```
 #[derive(Clone)]
 pub struct TransferOptions {
     progress: Option<ProgressFn>,
@@ -79,6 +121,18 @@ impl fmt::Debug for TransferOptions {
 
 impl TransferOptions {
     /// Calls `f` as bytes move.
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use agenttier::TransferOptions;
+    ///
+    /// let done = Arc::new(AtomicU64::new(0));
+    /// let seen = done.clone();
+    /// let opts = TransferOptions::default()
+    ///     .progress(move |p| seen.store(p.done, Ordering::Relaxed));
+    /// # let _ = opts;
+    /// ```
     pub fn progress(mut self, f: impl Fn(Progress) + Send + Sync + 'static) -> Self {
         self.progress = Some(Arc::new(f));
         self
@@ -86,24 +140,47 @@ impl TransferOptions {
 
     /// Splits uploads above the threshold into parts joined in the sandbox (default on).
     /// Off sends one request whatever the size, which the Router fails above ~96 KiB.
+    ///
+    /// ```
+    /// // One request whatever the size (only for files well under 96 KiB).
+    /// let opts = agenttier::TransferOptions::default().chunking(false);
+    /// # let _ = opts;
+    /// ```
     pub fn chunking(mut self, on: bool) -> Self {
         self.chunking = on;
         self
     }
 
     /// Uploads larger than this are split (default 64 KiB).
+    ///
+    /// ```
+    /// // Split everything above 32 KiB.
+    /// let opts = agenttier::TransferOptions::default().chunk_threshold(32 * 1024);
+    /// # let _ = opts;
+    /// ```
     pub fn chunk_threshold(mut self, bytes: u64) -> Self {
         self.chunk_threshold = bytes;
         self
     }
 
     /// The size of each part (default 64 KiB; keep it under ~96 KiB).
+    ///
+    /// ```
+    /// let opts = agenttier::TransferOptions::default().part_size(48 * 1024);
+    /// # let _ = opts;
+    /// ```
     pub fn part_size(mut self, bytes: usize) -> Self {
         self.part_size = bytes.max(1);
         self
     }
 
     /// Timeout of each HTTP request of the transfer (default 10 minutes).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = agenttier::TransferOptions::default().timeout(Duration::from_secs(60));
+    /// # let _ = opts;
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
@@ -167,6 +244,14 @@ fn clean_remote_path(path: &str) -> String {
 }
 
 /// The files of one sandbox: `sandbox.files()`.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let files = sb.files();
+/// files.write("/workspace/a.txt", "hello\n").await?;
+/// assert_eq!(files.read("/workspace/a.txt").await?, "hello\n");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Files<'a> {
     sandbox: &'a Sandbox,
@@ -174,6 +259,13 @@ pub struct Files<'a> {
 
 impl Sandbox {
     /// File operations in this sandbox (it must be Running).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let listing = sb.files().list("/workspace").await?;
+    /// println!("{} entries", listing.entries.len());
+    /// # Ok(()) }
+    /// ```
     pub fn files(&self) -> Files<'_> {
         Files { sandbox: self }
     }
@@ -237,6 +329,13 @@ impl Files<'_> {
     }
 
     /// Reads a whole file into memory (at most 32 MiB).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let bytes = sb.files().read("/workspace/a.txt").await?;
+    /// println!("{}", String::from_utf8_lossy(&bytes));
+    /// # Ok(()) }
+    /// ```
     pub async fn read(&self, path: &str) -> Result<Bytes> {
         let url = self.file_url(path)?;
         let req = self.sandbox.client.shared().request(Method::GET, &url);
@@ -258,12 +357,28 @@ impl Files<'_> {
 
     /// Writes `data` to `path` (parents are created; an existing file is replaced). Data above
     /// the chunk threshold is uploaded in parts, see [`Files::write_with`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let res = sb.files().write("/workspace/a.txt", "hello\n").await?;
+    /// assert_eq!(res.bytes, 6);
+    /// # Ok(()) }
+    /// ```
     pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> Result<PutFileResult> {
         self.write_with(path, data, TransferOptions::default())
             .await
     }
 
     /// [`Files::write`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::TransferOptions;
+    /// let data = vec![0u8; 1024 * 1024];
+    /// let opts = TransferOptions::default().progress(|p| eprintln!("{}/{:?}", p.done, p.total));
+    /// sb.files().write_with("/workspace/blob.bin", data, opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn write_with(
         &self,
         path: &str,
@@ -322,6 +437,15 @@ impl Files<'_> {
     }
 
     /// [`Files::upload`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// use agenttier::TransferOptions;
+    /// let opts = TransferOptions::default().timeout(Duration::from_secs(30 * 60));
+    /// let n = sb.files().upload_with("model.bin", "/workspace/model.bin", opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn upload_with(
         &self,
         local: impl AsRef<Path>,
@@ -451,12 +575,27 @@ impl Files<'_> {
     }
 
     /// Streams a sandbox file to a local path, chunk by chunk. Returns the bytes written.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let n = sb.files().download("/workspace/report.pdf", "report.pdf").await?;
+    /// println!("{n} bytes");
+    /// # Ok(()) }
+    /// ```
     pub async fn download(&self, path: &str, local: impl AsRef<Path>) -> Result<u64> {
         self.download_with(path, local, TransferOptions::default())
             .await
     }
 
     /// [`Files::download`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::TransferOptions;
+    /// let opts = TransferOptions::default().progress(|p| eprintln!("{}/{:?}", p.done, p.total));
+    /// sb.files().download_with("/workspace/out/results.csv", "results.csv", opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn download_with(
         &self,
         path: &str,
@@ -474,12 +613,27 @@ impl Files<'_> {
     /// Streams a zip of `dir` (which must be `/workspace` or below) to a local path. Returns
     /// the zip's size. The Router cannot report a failure after it started sending, so a
     /// broken archive shows up as a truncated zip.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let size = sb.files().archive("/workspace", "workspace.zip").await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn archive(&self, dir: &str, local: impl AsRef<Path>) -> Result<u64> {
         self.archive_with(dir, local, TransferOptions::default())
             .await
     }
 
     /// [`Files::archive`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::TransferOptions;
+    /// // Archives have no length: `total` is None.
+    /// let opts = TransferOptions::default().progress(|p| eprintln!("{} bytes", p.done));
+    /// sb.files().archive_with("/workspace/src", "src.zip", opts).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn archive_with(
         &self,
         dir: &str,

@@ -79,6 +79,13 @@ impl Sandbox {
 }
 
 /// A change to a sandbox being built. See [`Sandbox::update`].
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let res = sb.update().label("team", "search").annotation("example.com/ticket", "OPS-42").await?;
+/// println!("{:?}", res.applied);
+/// # Ok(()) }
+/// ```
 #[must_use = "an UpdateSandbox does nothing until awaited or sent"]
 #[derive(Clone, Debug)]
 pub struct UpdateSandbox<'a> {
@@ -295,6 +302,13 @@ impl<'a> IntoFuture for UpdateSandbox<'a> {
 }
 
 /// A clone being built. See [`Sandbox::clone_sandbox`].
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let mut copy = sb.clone_sandbox().name("demo-copy").snapshot_class("csi-aws-vsc").await?;
+/// copy.wait_until_running(Default::default()).await?;
+/// # Ok(()) }
+/// ```
 #[must_use = "a CloneSandbox does nothing until awaited or sent"]
 #[derive(Clone, Debug)]
 pub struct CloneSandbox<'a> {

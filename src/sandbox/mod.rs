@@ -56,6 +56,12 @@ pub enum Phase {
 
 impl Phase {
     /// Reads the wire value of `status`.
+    ///
+    /// ```
+    /// use agenttier::Phase;
+    /// assert_eq!(Phase::from_wire("Stopped"), Phase::Stopped);
+    /// assert_eq!(Phase::from_wire(""), Phase::Creating);
+    /// ```
     pub fn from_wire(s: &str) -> Phase {
         match s {
             "" | "Creating" => Phase::Creating,
@@ -68,6 +74,12 @@ impl Phase {
     }
 
     /// The wire value (`Creating`, `Running`, ...).
+    ///
+    /// ```
+    /// use agenttier::Phase;
+    /// assert_eq!(Phase::Running.as_str(), "Running");
+    /// assert_eq!(Phase::Unknown("Hibernating".into()).as_str(), "Hibernating");
+    /// ```
     pub fn as_str(&self) -> &str {
         match self {
             Phase::Creating => "Creating",
@@ -88,12 +100,31 @@ impl fmt::Display for Phase {
 
 impl SandboxSummary {
     /// The phase as an enum (the empty phase reads as [`Phase::Creating`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::Phase;
+    /// if sb.status().await?.phase() == Phase::Stopped {
+    ///     sb.resume().await?;
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub fn phase(&self) -> Phase {
         Phase::from_wire(&self.status)
     }
 }
 
 /// Filters for [`Client::list_sandboxes`].
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// use agenttier::{Phase, SandboxFilter};
+/// let filter = SandboxFilter::default().namespace("team-a").phase(Phase::Stopped);
+/// for s in client.list_sandboxes(filter).await? {
+///     println!("{} was stopped", s.name);
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct SandboxFilter {
     namespace: Option<String>,
@@ -102,12 +133,23 @@ pub struct SandboxFilter {
 
 impl SandboxFilter {
     /// Only this namespace.
+    ///
+    /// ```
+    /// let filter = agenttier::SandboxFilter::default().namespace("team-a");
+    /// # let _ = filter;
+    /// ```
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
         self.namespace = Some(ns.into());
         self
     }
 
     /// Only this phase (exact match; the Router cannot filter on the empty phase).
+    ///
+    /// ```
+    /// use agenttier::{Phase, SandboxFilter};
+    /// let filter = SandboxFilter::default().phase(Phase::Running);
+    /// # let _ = filter;
+    /// ```
     pub fn phase(mut self, phase: Phase) -> Self {
         self.phase = Some(phase);
         self
@@ -117,6 +159,15 @@ impl SandboxFilter {
 impl Client {
     /// A handle for an existing sandbox, without a request. Use [`Client::get_sandbox`] to
     /// check that it exists.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// let sb = client.sandbox("demo")?; // no request yet
+    /// assert_eq!(sb.id(), "demo");
+    /// assert!(client.sandbox("a/b").is_err()); // not a single path segment
+    /// # Ok(()) }
+    /// ```
     pub fn sandbox(&self, id: impl Into<String>) -> Result<Sandbox> {
         let id = id.into();
         validate::id("sandbox id", &id)?;
@@ -129,6 +180,13 @@ impl Client {
     }
 
     /// Reads a sandbox and returns a handle holding its summary.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = client.get_sandbox("demo").await?;
+    /// println!("{:?}", sb.summary().map(|s| s.phase()));
+    /// # Ok(()) }
+    /// ```
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox> {
         let mut sb = self.sandbox(id)?;
         sb.refresh().await?;
@@ -136,6 +194,14 @@ impl Client {
     }
 
     /// Lists your sandboxes (admins: all). A `null` list from the Router reads as empty.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// for s in client.list_sandboxes(Default::default()).await? {
+    ///     println!("{} {} {}", s.namespace, s.name, s.phase());
+    /// }
+    /// # Ok(()) }
+    /// ```
     pub async fn list_sandboxes(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
         let status = filter.phase.as_ref().map(Phase::as_str);
         let list = self
@@ -174,6 +240,13 @@ impl Client {
 }
 
 /// A sandbox creation being built. See [`Client::create_sandbox`].
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// let mut sb = client.create_sandbox("general-coding", "demo").namespace("team-a").await?;
+/// sb.wait_until_running(Default::default()).await?;
+/// # Ok(()) }
+/// ```
 #[must_use = "a CreateSandbox does nothing until awaited or sent"]
 #[derive(Debug)]
 pub struct CreateSandbox<'a> {
@@ -183,30 +256,74 @@ pub struct CreateSandbox<'a> {
 
 impl CreateSandbox<'_> {
     /// The namespace (default: the Router's sandbox namespace).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = client.create_sandbox("general-coding", "demo").namespace("team-a").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
         self.spec = self.spec.namespace(ns);
         self
     }
 
     /// Maximum runtime, counted from the sandbox becoming Running.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// let sb = client
+    ///     .create_sandbox("general-coding", "demo")
+    ///     .timeout(Duration::from_secs(8 * 3600))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.spec = self.spec.timeout(d);
         self
     }
 
     /// Idle timeout. The Router counts it from the last time the sandbox became Running.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// let sb = client
+    ///     .create_sandbox("general-coding", "demo")
+    ///     .idle_timeout(Duration::from_secs(30 * 60))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
     pub fn idle_timeout(mut self, d: Duration) -> Self {
         self.spec = self.spec.idle_timeout(d);
         self
     }
 
     /// The storage spec (size, class, mount path, snapshot on stop, shared).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::types::StorageSpec;
+    /// let storage = StorageSpec {
+    ///     size: Some("20Gi".into()),
+    ///     snapshot_on_stop: Some(true),
+    ///     ..Default::default()
+    /// };
+    /// let sb = client.create_sandbox("general-coding", "demo").storage(storage).await?;
+    /// # Ok(()) }
+    /// ```
     pub fn storage(mut self, storage: StorageSpec) -> Self {
         self.spec = self.spec.storage(storage);
         self
     }
 
     /// Shorthand for a storage size such as `10Gi`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = client.create_sandbox("general-coding", "demo").storage_size("10Gi").await?;
+    /// # Ok(()) }
+    /// ```
     pub fn storage_size(mut self, size: impl Into<String>) -> Self {
         self.spec = self.spec.storage_size(size);
         self
@@ -215,6 +332,13 @@ impl CreateSandbox<'_> {
     /// Sends the create and returns a handle. Never creates a duplicate: when the outcome is
     /// unknown (the connection failed after sending, a gateway error, a timeout), it looks the
     /// sandbox up by name before sending again.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = client.create_sandbox("general-coding", "demo").send().await?;
+    /// println!("created {} in {:?}", sb.id(), sb.namespace());
+    /// # Ok(()) }
+    /// ```
     pub async fn send(self) -> Result<Sandbox> {
         let request = self.spec.into_request()?;
         create_without_duplicates(self.client, request).await
@@ -275,6 +399,16 @@ async fn create_without_duplicates(
 
 /// A handle for one sandbox: its id (= name), namespace, the last summary seen, and every
 /// sandbox-scoped call. Cheap to clone.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// let mut sb = client.create_sandbox("general-coding", "demo").await?;
+/// sb.wait_until_running(Default::default()).await?;
+/// let out = sb.exec("uname -a").await?;
+/// sb.stop().await?;
+/// sb.wait_until_stopped(Default::default()).await?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     pub(crate) client: Client,
@@ -285,11 +419,26 @@ pub struct Sandbox {
 
 impl Sandbox {
     /// The sandbox id. The Router addresses sandboxes by name, so this is also the name.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// assert_eq!(client.sandbox("demo")?.id(), "demo");
+    /// # Ok(()) }
+    /// ```
     pub fn id(&self) -> &str {
         &self.id
     }
 
     /// The sandbox name (the same as [`Sandbox::id`]).
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// let sb = client.sandbox("demo")?;
+    /// assert_eq!(sb.name(), sb.id());
+    /// # Ok(()) }
+    /// ```
     pub fn name(&self) -> &str {
         self.last
             .as_ref()
@@ -298,6 +447,14 @@ impl Sandbox {
     }
 
     /// The namespace, once known (from create or a refresh).
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// let sb = client.sandbox("demo")?;
+    /// assert_eq!(sb.namespace(), None); // not known until a create or a refresh
+    /// # Ok(()) }
+    /// ```
     pub fn namespace(&self) -> Option<&str> {
         self.last
             .as_ref()
@@ -306,22 +463,53 @@ impl Sandbox {
     }
 
     /// The last summary seen by [`Sandbox::refresh`] or a waiter.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let mut sb = client.sandbox("demo")?;
+    /// assert!(sb.summary().is_none());
+    /// sb.refresh().await?;
+    /// println!("{:?}", sb.summary().map(|s| &s.status));
+    /// # Ok(()) }
+    /// ```
     pub fn summary(&self) -> Option<&SandboxSummary> {
         self.last.as_ref()
     }
 
     /// The client this handle uses.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// let sb = client.sandbox("demo")?;
+    /// assert_eq!(sb.client().base_url(), "http://localhost:8080");
+    /// # Ok(()) }
+    /// ```
     pub fn client(&self) -> &Client {
         &self.client
     }
 
     /// Reads the sandbox again and keeps the summary.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let summary = sb.refresh().await?;
+    /// println!("{} since {:?}", summary.status, summary.last_activity_at);
+    /// # Ok(()) }
+    /// ```
     pub async fn refresh(&mut self) -> Result<&SandboxSummary> {
         let summary = self.status().await?;
         Ok(self.last.insert(summary))
     }
 
     /// Reads the sandbox's current summary (without storing it).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let s = sb.status().await?;
+    /// println!("{} is {}", s.name, s.phase());
+    /// # Ok(()) }
+    /// ```
     pub async fn status(&self) -> Result<SandboxSummary> {
         self.client
             .run("get_sandbox", self.client.raw().get_sandbox(&self.id))
@@ -330,6 +518,13 @@ impl Sandbox {
 
     /// Stops a Running sandbox (409 otherwise). Returns before the pod is gone: use
     /// [`Sandbox::wait_until_stopped`].
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.stop().await?;
+    /// sb.wait_until_stopped(Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn stop(&self) -> Result<()> {
         self.client
             .run("stop_sandbox", self.client.raw().stop_sandbox(&self.id))
@@ -339,6 +534,13 @@ impl Sandbox {
 
     /// Resumes a Stopped or Error sandbox (409 otherwise). Use
     /// [`Sandbox::wait_until_running`] after.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.resume().await?;
+    /// sb.wait_until_running(Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn resume(&self) -> Result<()> {
         self.client
             .run("resume_sandbox", self.client.raw().resume_sandbox(&self.id))
@@ -348,6 +550,13 @@ impl Sandbox {
 
     /// Deletes the sandbox. The Router answers at once and removes it later: use
     /// [`Sandbox::wait_until_deleted`].
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.delete().await?;
+    /// sb.wait_until_deleted(Default::default()).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn delete(&self) -> Result<()> {
         self.client
             .run("delete_sandbox", self.client.raw().delete_sandbox(&self.id))

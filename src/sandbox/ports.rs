@@ -11,6 +11,15 @@ use crate::{Error, Result, validate};
 /// Forwarding makes a Service (and, when the Router has a preview domain, an Ingress) for a
 /// port the workload listens on. No phase is required to forward or remove; the preview
 /// proxy needs the sandbox Running.
+///
+/// ```
+/// # fn main() -> agenttier::Result<()> {
+/// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+/// let sb = client.sandbox("demo")?;
+/// let url = sb.ports().preview_url(3000)?; // no request is sent
+/// assert_eq!(url.as_str(), "http://localhost:8080/api/v1/sandboxes/demo/preview/3000/");
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Ports<'a> {
     sandbox: &'a Sandbox,

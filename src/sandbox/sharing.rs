@@ -31,6 +31,12 @@ pub enum ShareLevel {
 
 impl ShareLevel {
     /// The wire value.
+    ///
+    /// ```
+    /// use agenttier::ShareLevel;
+    /// assert_eq!(ShareLevel::Viewer.as_str(), "viewer");
+    /// assert_eq!(ShareLevel::default(), ShareLevel::Viewer);
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ShareLevel::Viewer => "viewer",
@@ -78,6 +84,12 @@ pub enum ShareKind {
 
 impl ShareKind {
     /// The wire value.
+    ///
+    /// ```
+    /// use agenttier::ShareKind;
+    /// assert_eq!(ShareKind::User.as_str(), "user");
+    /// assert_eq!(ShareKind::Group.to_string(), "group");
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             ShareKind::User => "user",
@@ -134,6 +146,17 @@ pub struct ShareLinkOptions {
 /// These routes answer **403 even when the sandbox does not exist** (the Router maps every
 /// lookup failure to 403 here), so an [`Error::Authorization`] from them may mean a missing
 /// sandbox or a wrong id; check with [`crate::Client::get_sandbox`] if it matters.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use agenttier::{ShareKind, ShareLevel};
+/// let sharing = sb.sharing();
+/// sharing.grant("eng", ShareLevel::Viewer, ShareKind::Group).await?;
+/// sharing.revoke("alice@example.com").await?;
+/// let now = sharing.get().await?;
+/// println!("{} users, {} groups", now.users.len(), now.groups.len());
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug)]
 pub struct Sharing<'a> {
     sandbox: &'a Sandbox,

@@ -40,18 +40,39 @@ impl Default for WaitOptions {
 
 impl WaitOptions {
     /// The overall deadline (default 120 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = agenttier::WaitOptions::default().timeout(Duration::from_secs(600));
+    /// # let _ = opts;
+    /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
     }
 
     /// The first interval between polls (default 250 ms).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let opts = agenttier::WaitOptions::default().initial_interval(Duration::from_millis(100));
+    /// # let _ = opts;
+    /// ```
     pub fn initial_interval(mut self, d: Duration) -> Self {
         self.initial_interval = d;
         self
     }
 
     /// The largest interval between polls (default 2 s).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// // Poll at most every 10 s while waiting up to 15 minutes.
+    /// let opts = agenttier::WaitOptions::default()
+    ///     .timeout(Duration::from_secs(15 * 60))
+    ///     .max_interval(Duration::from_secs(10));
+    /// # let _ = opts;
+    /// ```
     pub fn max_interval(mut self, d: Duration) -> Self {
         self.max_interval = d;
         self
@@ -103,6 +124,14 @@ impl Sandbox {
     }
 
     /// Waits until the phase is `Stopped`; fails at once on `Error`.
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.stop().await?;
+    /// let summary = sb.wait_until_stopped(Default::default()).await?;
+    /// assert_eq!(summary.phase(), agenttier::Phase::Stopped);
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_until_stopped(&mut self, options: WaitOptions) -> Result<SandboxSummary> {
         self.wait_for("Stopped", options, |s| match s.phase() {
             Phase::Stopped => Verdict::Done,
@@ -113,6 +142,15 @@ impl Sandbox {
     }
 
     /// Waits until the sandbox is gone (the Router answers 404 once its finalizer ran).
+    ///
+    /// ```no_run
+    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// use agenttier::WaitOptions;
+    /// sb.delete().await?;
+    /// sb.wait_until_deleted(WaitOptions::default().timeout(Duration::from_secs(300))).await?;
+    /// # Ok(()) }
+    /// ```
     pub async fn wait_until_deleted(&mut self, options: WaitOptions) -> Result<()> {
         match self
             .wait_for("deleted", options, |_| Verdict::Continue)
