@@ -72,9 +72,10 @@ pub use retry::RetryPolicy;
 pub use sandbox::{
     Agent, Backups, BulkAction, BulkItem, CloneSandbox, Configure, ConfigureEvent, CreateSandbox,
     EventStream, ExecOptions, ExecOutput, Files, Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH,
-    Phase, Ports, Progress, Sandbox, SandboxFilter, ShareKind, ShareLevel, ShareLinkOptions,
-    Sharing, TransferOptions, UpdateSandbox, WaitOptions,
+    Phase, Ports, Progress, Sandbox, SandboxFilter, SandboxSpec, ShareKind, ShareLevel,
+    ShareLinkOptions, Sharing, TransferOptions, UpdateSandbox, WaitOptions,
 };
+pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
 pub use secret::SecretString;
 
 /// Compiles the README's examples as doc tests.

@@ -19,7 +19,9 @@ pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEve
 pub use backups::Backups;
 pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH, SandboxSpec};
 pub use exec::{ExecOptions, ExecOutput};
-pub use files::{Files, Progress, TransferOptions};
+pub use files::{
+    DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, Files, MAX_FILE_BYTES, Progress, TransferOptions,
+};
 pub use manage::{CloneSandbox, UpdateSandbox};
 pub use ports::Ports;
 pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
