@@ -7,21 +7,13 @@ use std::time::Duration;
 use agenttier::auth::{AuthProvider, BoxFuture, Credential};
 use agenttier::types::{Policy, PoolConfig};
 use agenttier::user::{ActionGroup, ActionGroupOrUnknown, ApiKeyRequest};
-use agenttier::{Client, Error, RetryPolicy, SecretString};
+use agenttier::{Client, Error, SecretString};
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn client(server: &MockServer) -> Client {
-    Client::builder(server.uri())
-        .retry(
-            RetryPolicy::default()
-                .initial_backoff(Duration::from_millis(5))
-                .max_backoff(Duration::from_millis(20)),
-        )
-        .build()
-        .unwrap()
-}
+mod common;
+use common::{assert_invalid, client, no_requests};
 
 #[derive(Debug)]
 struct Jwt;
@@ -43,21 +35,10 @@ fn template_json(name: &str) -> serde_json::Value {
                     "timeout": "30m0s"}})
 }
 
-async fn no_requests(server: &MockServer) {
-    assert!(
-        server.received_requests().await.unwrap().is_empty(),
-        "a request was sent"
-    );
-}
-
 async fn only_request(server: &MockServer) -> Request {
     let mut reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs.len(), 1, "{reqs:?}");
     reqs.remove(0)
-}
-
-fn assert_invalid(err: Error) {
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
 
 // ------------------------------------------------------------------ templates

@@ -8,34 +8,8 @@ use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-}
-
-fn client(server: &MockServer) -> Client {
-    Client::builder(server.uri())
-        .retry(fast_retries())
-        .build()
-        .unwrap()
-}
-
-fn summary(status: &str) -> serde_json::Value {
-    json!({"sandboxId":"demo","name":"demo","namespace":"default","status":status,"podName":"demo",
-           "pvcName":"demo-workspace","templateRef":"general-coding","mode":"code",
-           "createdAt":"2026-07-21 04:16:07 +0000 UTC","message":""})
-}
-
-async fn requests_to(server: &MockServer, m: &str, p: &str) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == m && r.url.path() == p)
-        .count()
-}
+mod common;
+use common::{client, fast_retries, requests_to, summary};
 
 #[tokio::test]
 async fn null_list_reads_as_empty() {

@@ -4,18 +4,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agenttier::webhooks::WebhookEvent;
-use agenttier::{Client, ConfigureEvent, Error, InvokeEvent, RetryPolicy, TransferOptions};
+use agenttier::{ConfigureEvent, Error, InvokeEvent, TransferOptions};
 use futures::StreamExt;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-fn client(server: &MockServer) -> Client {
-    Client::builder(server.uri())
-        .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(5)))
-        .build()
-        .unwrap()
-}
+mod common;
+use common::client;
 
 async fn raw_paths(server: &MockServer) -> Vec<String> {
     server

@@ -6,46 +6,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use agenttier::types::ResourceRequirements;
-use agenttier::{
-    BulkAction, BulkItem, Client, Error, RetryPolicy, ShareKind, ShareLevel, ShareLinkOptions,
-};
+use agenttier::{BulkAction, BulkItem, Client, Error, ShareKind, ShareLevel, ShareLinkOptions};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_json, header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy::default()
-        .initial_backoff(Duration::from_millis(5))
-        .max_backoff(Duration::from_millis(20))
-}
-
-fn client(server: &MockServer) -> Client {
-    Client::builder(server.uri())
-        .retry(fast_retries())
-        .build()
-        .unwrap()
-}
+mod common;
+use common::{assert_invalid, client, no_requests, requests_to};
 
 fn demo(server: &MockServer) -> agenttier::Sandbox {
     client(server).sandbox("demo").unwrap()
-}
-
-async fn requests_to(server: &MockServer, m: &str, p: &str) -> usize {
-    server
-        .received_requests()
-        .await
-        .unwrap_or_default()
-        .iter()
-        .filter(|r| r.method.as_str() == m && r.url.path() == p)
-        .count()
-}
-
-async fn no_requests(server: &MockServer) {
-    assert!(server.received_requests().await.unwrap().is_empty());
-}
-
-fn assert_invalid(err: Error) {
-    assert!(matches!(err, Error::InvalidInput { .. }), "{err:?}");
 }
 
 // ---------------------------------------------------------------------------------------
