@@ -149,7 +149,9 @@ impl Shared {
         async move {
             let mut attempt: u32 = 0;
             loop {
-                let next = if may_retry && attempt < policy.max_retries { req.try_clone() } else { None };
+                // Bodies are `Bytes` (cheap to clone); streamed bodies cannot be cloned and are
+                // never sent twice.
+                let next = if attempt < policy.max_retries { req.try_clone() } else { None };
                 let timeout = match options.deadline {
                     Some(d) => per_attempt.min(d.saturating_duration_since(Instant::now()).max(Duration::from_millis(1))),
                     None => per_attempt,
@@ -157,7 +159,7 @@ impl Shared {
                 *req.timeout_mut() = Some(req.timeout().copied().unwrap_or(timeout).min(timeout));
                 let result = self.0.http.execute(req).await;
                 let wait = match &result {
-                    Ok(resp) if policy.retries_status(resp.status()) => {
+                    Ok(resp) if may_retry && policy.retries_status(resp.status()) => {
                         Some(policy.wait(attempt, error::retry_after_header(resp.headers())))
                     }
                     Ok(_) => None,
@@ -176,8 +178,6 @@ impl Shared {
                     {
                         Some((wait, next))
                     }
-                    // A connect failure can be repeated even when the body cannot be cloned
-                    // for other reasons; without a clone there is nothing to send again.
                     _ => None,
                 };
                 match retry {

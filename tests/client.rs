@@ -968,3 +968,42 @@ async fn delete_is_retried_on_503_because_it_is_idempotent() {
         2
     );
 }
+
+#[tokio::test]
+async fn a_post_is_retried_after_a_connect_failure_because_nothing_was_sent() {
+    // The port refuses the first attempt and starts listening before the retry.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut sock, _) = listener.accept().await.unwrap();
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 4096];
+        let _ = sock.read(&mut buf).await.unwrap();
+        let body = r#"{"stdout":"ok\n","stderr":"","exitCode":0}"#;
+        let resp = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        sock.write_all(resp.as_bytes()).await.unwrap();
+    });
+    let c = Client::builder(format!("http://127.0.0.1:{port}"))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(500))
+                .max_backoff(Duration::from_millis(500)),
+        )
+        .build()
+        .unwrap();
+    // Full jitter can draw a short wait, but three draws from [0, 500 ms] all but surely
+    // outlast the 10 ms before the port opens (odds of not: about one in a million).
+    let out = c.sandbox("demo").unwrap().exec("echo ok").await.unwrap();
+    assert_eq!(out.stdout, "ok\n");
+    server.await.unwrap();
+}
