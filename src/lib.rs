@@ -45,8 +45,6 @@ mod validate;
 pub mod warm_pool;
 pub mod webhooks;
 
-/// An in-process, stateful emulator of the AgentTier Router for tests and examples
-/// ([`testing::FakeRouter`]), behind the cargo feature `testing`.
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -33,7 +33,7 @@ enum Matcher {
 /// invoke entrypoint), registered with `FakeRouter::on_exec`. The first matching rule wins.
 ///
 /// ```
-/// use agenttier::testing::ExecRule;
+/// use agenttier_fake_router::ExecRule;
 /// let rule = ExecRule::contains("pip install").stdout("ok\n").exit_code(0);
 /// let failing = ExecRule::prefix("make").stderr("boom\n").exit_code(2);
 /// # let _ = (rule, failing);

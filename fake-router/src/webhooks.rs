@@ -51,7 +51,7 @@ fn disallowed(ip: IpAddr) -> bool {
 
 /// The Router's URL check, without DNS: only `localhost` names and IP literals are judged.
 fn check_url(raw: &str) -> Result<(), String> {
-    let url = reqwest::Url::parse(raw).map_err(|e| format!("parse \"{raw}\": {e}"))?;
+    let url = url::Url::parse(raw).map_err(|e| format!("parse \"{raw}\": {e}"))?;
     if url.scheme() != "https" {
         return Err("url must use https://".to_string());
     }

@@ -1,28 +1,28 @@
 //! An in-process, stateful emulator of the AgentTier Router, for tests and examples.
 //!
-//! [`FakeRouter`](crate::testing::FakeRouter) serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
-//! Router's wire behaviour: the 64 operations in [`OPERATIONS`](crate::testing::OPERATIONS), its status codes and error
+//! [`FakeRouter`](crate::FakeRouter) serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
+//! Router's wire behaviour: the 64 operations in [`OPERATIONS`](crate::OPERATIONS), its status codes and error
 //! bodies, its quirks (`null` lists, text/plain 401s, Go-format `createdAt`, the mux's
 //! `404 page not found`, 301 for `//` paths, the ~96 KiB practical upload limit, …) and a
 //! sandbox lifecycle that moves `""` → `Creating` → `Running` on its own clock.
 //!
 //! Commands are not run for real unless you opt in: exec, configure's install command and
-//! the invoke entrypoint are answered by [`ExecRule`](crate::testing::ExecRule)s you register (first match wins); with
+//! the invoke entrypoint are answered by [`ExecRule`](crate::ExecRule)s you register (first match wins); with
 //! no matching rule, `echo …`, `cat <file>`, `true`, `false` and `exit N` are emulated and
 //! anything else exits 0 with no output. Files live in an in-memory tree per sandbox.
 //!
-//! [`FakeRouterBuilder::local_exec`](crate::testing::FakeRouterBuilder::local_exec) switches to running commands with `sh -c` in a
+//! [`FakeRouterBuilder::local_exec`](crate::FakeRouterBuilder::local_exec) switches to running commands with `sh -c` in a
 //! per-sandbox temporary directory. **That gives no isolation at all**: commands run as the
 //! test process's user on the host; only the literal `/workspace` prefix is rewritten to the
 //! sandbox's directory.
 //!
-//! For client tests: [`FakeRouter::fail_next`](crate::testing::FakeRouter::fail_next) injects faults (status, connection reset,
-//! delay), [`FakeRouter::set_latency`](crate::testing::FakeRouter::set_latency) slows every answer, [`FakeRouter::requests`](crate::testing::FakeRouter::requests) shows
-//! what was received, and [`FakeRouter::invocations`](crate::testing::FakeRouter::invocations) how each invoke ended.
+//! For client tests: [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) injects faults (status, connection reset,
+//! delay), [`FakeRouter::set_latency`](crate::FakeRouter::set_latency) slows every answer, [`FakeRouter::requests`](crate::FakeRouter::requests) shows
+//! what was received, and [`FakeRouter::invocations`](crate::FakeRouter::invocations) how each invoke ended.
 //!
 //! Not emulated: the preview proxy, the WebSocket terminal, `/metrics`, CORS (as on a Router
 //! with no allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
-//! [`FakeRouter::fail_next`](crate::testing::FakeRouter::fail_next) instead) and webhook delivery.
+//! [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) instead) and webhook delivery.
 
 // Handlers return their early answer as `Err(Response)`; boxing every one of them would only
 // add noise to a test server.
@@ -263,7 +263,7 @@ impl FakeRouterBuilder {
 /// An in-process AgentTier Router. Serving stops when it is dropped.
 ///
 /// ```no_run
-/// use agenttier::testing::{ExecRule, FakeRouter, Fault, Method, RouteMatch};
+/// use agenttier_fake_router::{ExecRule, FakeRouter, Fault, Method, RouteMatch};
 ///
 /// # async fn demo() -> Result<(), reqwest::Error> {
 /// let router = FakeRouter::start().await;
@@ -313,23 +313,6 @@ impl FakeRouter {
     /// Base URL, `http://127.0.0.1:PORT` (no trailing slash).
     pub fn url(&self) -> &str {
         &self.url
-    }
-
-    /// A [`crate::Client`] for this router, without credentials (right for dev-auth; in the
-    /// API-key and bearer modes build one with `Client::builder(router.url()).auth(..)`).
-    ///
-    /// ```no_run
-    /// # async fn demo() -> agenttier::Result<()> {
-    /// let router = agenttier::testing::FakeRouter::start().await;
-    /// let sandboxes = router.client().list_sandboxes(Default::default()).await?;
-    /// assert!(sandboxes.is_empty());
-    /// # Ok(()) }
-    /// ```
-    pub fn client(&self) -> crate::Client {
-        // Only a malformed URL fails to build, and this one is always http://127.0.0.1:PORT.
-        crate::Client::builder(&self.url)
-            .build()
-            .expect("the FakeRouter URL is a valid http URL")
     }
 
     /// The bound address.

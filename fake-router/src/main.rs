@@ -1,7 +1,7 @@
 //! Run the in-process Router emulator as a standalone server.
 //!
 //! ```text
-//! cargo run --example fake-router --features testing -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]
+//! cargo run -p agenttier-fake-router -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]
 //! ```
 //!
 //! Prints `listening on http://ADDR` once it accepts connections, then serves until killed.
@@ -12,9 +12,9 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
-use agenttier::testing::{FakeAuth, FakeRouter};
+use agenttier_fake_router::{FakeAuth, FakeRouter};
 
-const USAGE: &str = "usage: fake-router [--listen ADDR] [--api-key KEY] [--local-exec]   (default ADDR 127.0.0.1:8089)";
+const USAGE: &str = "usage: agenttier-fake-router [--listen ADDR] [--api-key KEY] [--local-exec]   (default ADDR 127.0.0.1:8089)";
 
 struct Args {
     listen: SocketAddr,
@@ -62,7 +62,7 @@ async fn main() -> ExitCode {
         Ok(a) => a,
         Err(e) => {
             if !e.is_empty() {
-                eprintln!("fake-router: {e}");
+                eprintln!("agenttier-fake-router: {e}");
             }
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -77,7 +77,10 @@ async fn main() -> ExitCode {
     let router = match builder.try_start().await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("fake-router: cannot listen on {}: {e}", args.listen);
+            eprintln!(
+                "agenttier-fake-router: cannot listen on {}: {e}",
+                args.listen
+            );
             return ExitCode::FAILURE;
         }
     };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use agenttier::testing::{
+use agenttier_fake_router::{
     ExecRule, FakeAuth, FakeIdentity, FakeRouter, Fault, InvocationOutcome, Method, OPERATIONS,
     RouteMatch,
 };

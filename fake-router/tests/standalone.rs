@@ -1,4 +1,4 @@
-//! The standalone emulator (`cargo run --example fake-router --features testing`) prints one
+//! The standalone emulator (`cargo run -p agenttier-fake-router`) prints one
 //! `listening on http://ADDR` line and serves any HTTP client until killed.
 
 use std::io::{BufRead, BufReader};
@@ -6,13 +6,9 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-/// `cargo test` builds the examples next to the test binaries: `target/<profile>/examples/`.
+/// Cargo builds the package's binary for its integration tests.
 fn example_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let profile_dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    profile_dir
-        .join("examples")
-        .join(format!("fake-router{}", std::env::consts::EXE_SUFFIX))
+    PathBuf::from(env!("CARGO_BIN_EXE_agenttier-fake-router"))
 }
 
 struct Killed(Child);
@@ -37,7 +33,7 @@ fn start(extra: &[&str]) -> (Killed, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
-        .expect("the fake-router example is built by cargo test");
+        .expect("cargo builds the agenttier-fake-router binary for its tests");
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
@@ -66,21 +62,21 @@ async fn standalone_fake_router_prints_its_url_and_serves_plain_http() {
 #[tokio::test]
 async fn standalone_fake_router_with_api_key_requires_it() {
     let (_child, url) = start(&["--api-key", "atk_standalone"]);
-    let client = agenttier::Client::builder(&url)
-        .auth(agenttier::auth::ApiKey::new("atk_standalone").unwrap())
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    assert!(
-        client
-            .list_sandboxes(Default::default())
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    let anonymous = agenttier::Client::builder(&url).build().unwrap();
-    let err = anonymous
-        .list_sandboxes(Default::default())
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(401));
+    let list = |key: Option<&'static str>| {
+        let mut req = http.get(format!("{url}/api/v1/sandboxes"));
+        if let Some(key) = key {
+            req = req.header("X-API-Key", key);
+        }
+        req.send()
+    };
+    let with_key = list(Some("atk_standalone")).await.unwrap();
+    assert_eq!(with_key.status(), 200);
+    let anonymous = list(None).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    let wrong = list(Some("atk_other")).await.unwrap();
+    assert_eq!(wrong.status(), 401);
 }

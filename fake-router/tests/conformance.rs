@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use agenttier::testing::FakeRouter;
+use agenttier_fake_router::FakeRouter;
 use serde_json::{Value, json};
 
 struct Spec {
@@ -583,7 +583,7 @@ async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
 
     // cancelInvoke answers 204 only for an invoke in flight: start a slow one and cancel it.
     router.on_exec(
-        agenttier::testing::ExecRule::contains("agent.py")
+        agenttier_fake_router::ExecRule::contains("agent.py")
             .stdout("late\n")
             .delay(Duration::from_secs(10)),
     );
@@ -628,7 +628,7 @@ async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
 #[tokio::test]
 async fn fake_router_route_table_equals_the_spec() {
     let spec: BTreeSet<(String, String, String)> = Spec::load().operations().into_iter().collect();
-    let table: BTreeSet<(String, String, String)> = agenttier::testing::OPERATIONS
+    let table: BTreeSet<(String, String, String)> = agenttier_fake_router::OPERATIONS
         .iter()
         .map(|(id, m, p)| (id.to_string(), m.to_string(), p.to_string()))
         .collect();

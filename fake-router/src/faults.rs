@@ -14,7 +14,7 @@ use super::wire;
 /// the query string).
 ///
 /// ```
-/// use agenttier::testing::{Method, RouteMatch};
+/// use agenttier_fake_router::{Method, RouteMatch};
 /// let exact = RouteMatch::new(Method::POST, "/api/v1/sandboxes");
 /// let under = RouteMatch::prefix(Method::GET, "/api/v1/sandboxes/demo/");
 /// let all = RouteMatch::any();
