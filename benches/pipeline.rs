@@ -17,9 +17,10 @@
 //! tracing, classification and bounded reading.
 //!
 //! `--child MODE OP CONCURRENCY CALLS URL` runs one measurement and prints
-//! `calls_per_sec peak_rss_kib`. It is also the entry point for counting instructions per call:
-//! run it under `valgrind --tool=callgrind` with two call counts and divide the difference
-//! (see the README's "Performance" section).
+//! `calls_per_sec peak_rss_kib cpu_us_per_call`. With `--serve` the parent only serves and
+//! prints its URL. Together they count instructions per call: run two children under
+//! `valgrind --tool=callgrind` with different call counts and divide the difference
+//! (`benches/instructions.sh` does exactly that).
 
 use std::convert::Infallible;
 use std::process::Command;
@@ -66,7 +67,9 @@ fn answer(bodies: &Bodies, method: &hyper::Method, path: &str, id: usize) -> Res
 }
 
 async fn serve(listener: tokio::net::TcpListener) {
-    let list: Vec<String> = (0..10).map(|i| summary_json(&format!("worker-{i}"))).collect();
+    let list: Vec<String> = (0..10)
+        .map(|i| summary_json(&format!("worker-{i}")))
+        .collect();
     let bodies = Arc::new(Bodies {
         get: Bytes::from(summary_json("demo")),
         list: Bytes::from(format!(r#"{{"sandboxes":[{}]}}"#, list.join(","))),
@@ -237,8 +240,9 @@ fn peak_rss_kib() -> u64 {
 
 /// Runs `calls` calls with `concurrency` in flight; returns calls per second.
 fn child(mode: Mode, op: Op, concurrency: usize, calls: usize, url: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One client thread and one server thread: on a 2-core machine the two sides do not
+    // compete, so a difference in the client's work shows as a difference in calls/s.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("runtime");
@@ -321,7 +325,11 @@ fn main() {
         .map(|v| v.split(',').map(Op::parse).collect())
         .unwrap_or_else(|| vec![Op::Get, Op::Exec, Op::List]);
     let concurrencies: Vec<usize> = flag("--concurrency")
-        .map(|v| v.split(',').map(|c| c.parse().expect("--concurrency N,M")).collect())
+        .map(|v| {
+            v.split(',')
+                .map(|c| c.parse().expect("--concurrency N,M"))
+                .collect()
+        })
         .unwrap_or_else(|| vec![1, 64, 2048]);
 
     let server = tokio::runtime::Builder::new_multi_thread()
@@ -335,18 +343,33 @@ fn main() {
     let url = format!("http://{}", listener.local_addr().expect("addr"));
     server.spawn(serve(listener));
 
+    if args.iter().any(|a| a == "--serve") {
+        // Serve only (for measuring a child under valgrind by hand).
+        println!("{url}");
+        loop {
+            std::thread::park();
+        }
+    }
     let exe = std::env::current_exe().expect("current exe");
     println!("pipeline benchmark: {rounds} rounds, server {url}");
     println!(
         "{:<15} {:>6} {:>7} | {:>26} | {:>6} | {:>20} | {:>6} | {:>6} | {:>6}",
-        "op", "flight", "client", "calls/s min / med / max", "ratio", "peak RSS MiB", "ratio", "CPU us", "ratio"
+        "op",
+        "flight",
+        "client",
+        "calls/s min / med / max",
+        "ratio",
+        "peak RSS MiB",
+        "ratio",
+        "CPU us",
+        "ratio"
     );
     for &op in &ops {
         for &concurrency in &concurrencies {
             let calls = match concurrency {
-                1 => 4_000,
-                c if c <= 64 => 30_000,
-                _ => 60_000,
+                1 => 10_000,
+                c if c <= 64 => 60_000,
+                _ => 100_000,
             };
             let mut rates = [Vec::new(), Vec::new()];
             let mut rss = [Vec::new(), Vec::new()];
@@ -396,11 +419,35 @@ fn main() {
             let fc = stats(&mut facade_cpu);
             println!(
                 "{:<15} {:>6} {:>7} | {:>8.0} {:>8.0} {:>8.0} | {:>6} | {:>6.1} {:>6.1} {:>6.1} | {:>6} | {:>6.1} | {:>6}",
-                op.name(), concurrency, "bare", br.0, br.1, br.2, "", bm.0, bm.1, bm.2, "", bc.1, ""
+                op.name(),
+                concurrency,
+                "bare",
+                br.0,
+                br.1,
+                br.2,
+                "",
+                bm.0,
+                bm.1,
+                bm.2,
+                "",
+                bc.1,
+                ""
             );
             println!(
                 "{:<15} {:>6} {:>7} | {:>8.0} {:>8.0} {:>8.0} | {:>5.2}x | {:>6.1} {:>6.1} {:>6.1} | {:>5.2}x | {:>6.1} | {:>5.2}x",
-                "", "", "facade", fr.0, fr.1, fr.2, fr.1 / br.1, fm.0, fm.1, fm.2, fm.1 / bm.1, fc.1, fc.1 / bc.1
+                "",
+                "",
+                "facade",
+                fr.0,
+                fr.1,
+                fr.2,
+                fr.1 / br.1,
+                fm.0,
+                fm.1,
+                fm.2,
+                fm.1 / bm.1,
+                fc.1,
+                fc.1 / bc.1
             );
         }
     }

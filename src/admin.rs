@@ -7,7 +7,7 @@
 use serde_json::{Map, Value};
 
 use crate::types::{AuditEvent, CostEstimates, SandboxSummary, TemplateCost, UsageAnalytics};
-use crate::{Client, Result, validate};
+use crate::{Client, Result, wire};
 
 /// Admin views: `client.admin()`.
 ///
@@ -71,10 +71,12 @@ impl Admin {
     /// ```
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
         let c = &self.client;
-        Ok(c.run("list_audit_events", c.raw().list_audit_events())
-            .await?
-            .events
-            .unwrap_or_default())
+        Ok(c.json::<crate::types::AuditEventList>(
+            c.call(&crate::operations::op::LIST_AUDIT_EVENTS, &[])?,
+        )
+        .await?
+        .events
+        .unwrap_or_default())
     }
 
     /// Usage analytics (snake_case on the wire). Every field is optional because the Router
@@ -91,8 +93,10 @@ impl Admin {
     /// ```
     pub async fn usage(&self) -> Result<UsageAnalytics> {
         let c = &self.client;
-        c.run("get_usage_analytics", c.raw().get_usage_analytics())
-            .await
+        c.json::<crate::types::UsageAnalytics>(
+            c.call(&crate::operations::op::GET_USAGE_ANALYTICS, &[])?,
+        )
+        .await
     }
 
     /// Cost estimates from the Router's hard-coded rates (snake_case on the wire; `{}` when its
@@ -108,8 +112,10 @@ impl Admin {
     /// ```
     pub async fn costs(&self) -> Result<CostEstimates> {
         let c = &self.client;
-        c.run("get_cost_estimates", c.raw().get_cost_estimates())
-            .await
+        c.json::<crate::types::CostEstimates>(
+            c.call(&crate::operations::op::GET_COST_ESTIMATES, &[])?,
+        )
+        .await
     }
 
     /// Every sandbox (in `namespace`, or all namespaces), each with the sandbox-scoped API keys
@@ -122,12 +128,12 @@ impl Admin {
     /// ```
     pub async fn sandboxes(&self, namespace: Option<&str>) -> Result<Vec<SandboxSummary>> {
         if let Some(ns) = namespace {
-            validate::non_empty("namespace", ns)?;
+            wire::non_empty("namespace", ns)?;
         }
         let c = &self.client;
-        Ok(c.run(
-            "admin_list_sandboxes",
-            c.raw().admin_list_sandboxes(namespace),
+        Ok(c.json::<crate::types::SandboxList>(
+            c.call(&crate::operations::op::ADMIN_LIST_SANDBOXES, &[])?
+                .query_opt("namespace", namespace),
         )
         .await?
         .sandboxes
@@ -145,8 +151,10 @@ impl Admin {
     /// ```
     pub async fn sharing(&self) -> Result<Map<String, Value>> {
         let c = &self.client;
-        Ok(c.run("admin_get_sharing", c.raw().admin_get_sharing())
-            .await?
-            .0)
+        Ok(c.json::<crate::types::AdminSharing>(
+            c.call(&crate::operations::op::ADMIN_GET_SHARING, &[])?,
+        )
+        .await?
+        .0)
     }
 }

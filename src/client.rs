@@ -1,17 +1,28 @@
 //! [`Client`] and [`ClientBuilder`]: one connection pool, credentials, timeouts and retries.
 
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use progenitor_client::ClientInfo;
+use reqwest::Url;
 use reqwest::header::HeaderValue;
-use reqwest::{Method, Url};
+use serde::de::DeserializeOwned;
 
 use crate::auth::{AuthProvider, NoAuth};
+use crate::operations::{Operation, op};
+use crate::pipeline::body::DEFAULT_MAX_RESPONSE_BODY;
+use crate::pipeline::options::CallOptions;
+use crate::pipeline::retry::RetryPolicy;
+use crate::pipeline::{Buffered, Call, Defaults, Pipeline, RawInner};
 use crate::raw;
-use crate::retry::RetryPolicy;
-use crate::transport::{self, CallOptions, Shared, SharedInner};
 use crate::{Error, Result};
+
+/// A boxed future borrowing the client: the facade boxes the pipeline's future once per call,
+/// so its own futures stay small.
+pub(crate) type Boxed<'a, T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'a>>;
 
 /// The `User-Agent` sent by default: `agenttier-rust/<crate version>`.
 ///
@@ -49,14 +60,14 @@ pub const ENV_API_URL: &str = "AGENTTIER_API_URL";
 #[derive(Clone)]
 pub struct Client {
     raw: Arc<raw::Client>,
-    call: CallOptions,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.base_url())
-            .field("shared", self.shared())
+            .field("auth", &self.pipeline().auth)
+            .field("options", self.options())
             .finish_non_exhaustive()
     }
 }
@@ -80,6 +91,8 @@ pub struct ClientBuilder {
     url: String,
     connect_timeout: Duration,
     timeout: Duration,
+    attempt_timeout: Duration,
+    max_body: usize,
     application: Option<String>,
     root_certificates: Vec<reqwest::Certificate>,
     accept_invalid_certs: bool,
@@ -117,8 +130,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Timeout of each HTTP attempt (default 30 s). Exec uses its command timeout + 10 s,
-    /// agent streams use their own; override per call with [`Client::with_timeout`].
+    /// The default time of a whole call: every attempt, backoff and `Retry-After` wait, and
+    /// reading a buffered answer (default 60 s). Exec waits for its command (+ 10 s) and agent
+    /// streams for their own limits unless a call sets a timeout; override per call with
+    /// [`Client::with_timeout`].
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {
@@ -130,6 +145,40 @@ impl ClientBuilder {
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
+        self
+    }
+
+    /// The default time of one attempt, within [`ClientBuilder::timeout`] (default 30 s).
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// // Give up on a hung attempt after 5 s and retry, within 60 s in all.
+    /// let client = agenttier::Client::builder("http://localhost:8080")
+    ///     .attempt_timeout(Duration::from_secs(5))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn attempt_timeout(mut self, d: Duration) -> Self {
+        self.attempt_timeout = d;
+        self
+    }
+
+    /// The largest response body read into memory, in bytes (default 32 MiB,
+    /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)). A larger answer fails
+    /// with [`Error::BodyTooLarge`] as soon as it passes the limit (at once when its
+    /// `Content-Length` says so), whatever the server sends. File downloads to disk and event
+    /// streams have their own limits.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080")
+    ///     .max_response_body(8 << 20)
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn max_response_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
         self
     }
 
@@ -281,8 +330,8 @@ impl ClientBuilder {
         };
         let user_agent = HeaderValue::from_str(&agent)
             .map_err(|_| Error::invalid("application", "not a valid header value"))?;
-        let http = match self.http_client {
-            Some(c) => c,
+        let (http, user_agent) = match self.http_client {
+            Some(c) => (c, Some(user_agent)),
             None => {
                 let mut b = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
@@ -292,25 +341,31 @@ impl ClientBuilder {
                 for cert in self.root_certificates {
                     b = b.add_root_certificate(cert);
                 }
-                b.build()
-                    .map_err(|e| Error::invalid("client", e.to_string()))?
+                let http = b
+                    .build()
+                    .map_err(|e| Error::invalid("client", e.to_string()))?;
+                (http, None)
             }
         };
-        let shared = Shared(Arc::new(SharedInner {
-            base_url: base_url.clone(),
-            http: http.clone(),
-            auth: self.auth.unwrap_or_else(|| Arc::new(NoAuth)),
+        let defaults = Defaults {
+            timeout: crate::wire::positive("timeout", self.timeout)?,
+            attempt_timeout: crate::wire::positive("attempt_timeout", self.attempt_timeout)?,
             retry: self.retry,
-            timeout: self.timeout,
+            max_body: self.max_body,
+        };
+        let pipeline = Pipeline::new(
+            base_url.clone(),
+            http.clone(),
+            self.auth.unwrap_or_else(|| Arc::new(NoAuth)),
+            defaults,
             user_agent,
-            deprecations_seen: Default::default(),
-            warn_deprecations: !std::env::var("AGENTTIER_DEPRECATION_WARNINGS")
-                .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
-        }));
-        let raw = raw::Client::new_with_client(&base_url, http, shared);
+        );
+        let inner = RawInner {
+            pipeline: Arc::new(pipeline),
+            options: CallOptions::default(),
+        };
         Ok(Client {
-            raw: Arc::new(raw),
-            call: CallOptions::default(),
+            raw: Arc::new(raw::Client::new_with_client(&base_url, http, inner)),
         })
     }
 }
@@ -374,7 +429,9 @@ impl Client {
         ClientBuilder {
             url: url.into(),
             connect_timeout: Duration::from_secs(10),
-            timeout: Duration::from_secs(30),
+            timeout: Duration::from_secs(60),
+            attempt_timeout: Duration::from_secs(30),
+            max_body: DEFAULT_MAX_RESPONSE_BODY,
             application: None,
             root_certificates: Vec::new(),
             accept_invalid_certs: false,
@@ -403,12 +460,16 @@ impl Client {
             .build()
     }
 
-    /// The generated client, sharing this client's pool, credentials, retries and tracing.
+    /// The generated client, sharing this client's pool, credentials, pipeline and call
+    /// options: a raw call honours [`Client::with_timeout`], retry policies, extra headers,
+    /// request ids and cancellation exactly as a facade call does.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
     /// // `?` maps the generated client's error into agenttier::Error.
-    /// let list = client.raw().list_sandboxes(Some("team-a"), None).await?.into_inner();
+    /// let quick = client.with_timeout(Duration::from_secs(2));
+    /// let list = quick.raw().list_sandboxes(Some("team-a"), None).await?.into_inner();
     /// println!("{} sandboxes", list.sandboxes.unwrap_or_default().len());
     /// # Ok(()) }
     /// ```
@@ -426,18 +487,56 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn base_url(&self) -> &str {
-        self.shared().base_url()
+        &self.pipeline().base_url
     }
 
-    pub(crate) fn shared(&self) -> &Shared {
-        progenitor_client::ClientInfo::inner(&*self.raw)
+    pub(crate) fn pipeline(&self) -> &Pipeline {
+        &self.raw.inner().pipeline
     }
 
-    pub(crate) fn options(&self) -> CallOptions {
-        self.call.clone()
+    /// The call options this client value applies (set through [`Client::with_options`]).
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// let quick = client.with_timeout(Duration::from_secs(2));
+    /// # let _ = quick.options();
+    /// # Ok(()) }
+    /// ```
+    pub fn options(&self) -> &CallOptions {
+        &self.raw.inner().options
     }
 
-    /// A client whose calls use `timeout` for each HTTP attempt.
+    /// A copy of this client whose calls (facade and raw, from any task) use `options`, each
+    /// field set there replacing this client's value.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// use agenttier::CallOptions;
+    /// let traced = client.with_options(CallOptions::new().request_id("nightly-eval-17"));
+    /// let sb = traced.get_sandbox("demo").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_options(&self, options: CallOptions) -> Client {
+        let inner = self.raw.inner();
+        let pipeline = inner.pipeline.clone();
+        let inner = RawInner {
+            pipeline: pipeline.clone(),
+            options: inner.options.merged(&options),
+        };
+        Client {
+            raw: Arc::new(raw::Client::new_with_client(
+                &pipeline.base_url,
+                pipeline.http.clone(),
+                inner,
+            )),
+        }
+    }
+
+    /// A client whose calls each take at most `timeout` in all (attempts, waits, reading the
+    /// answer). See [`CallOptions::timeout`].
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
@@ -446,9 +545,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn with_timeout(&self, timeout: Duration) -> Client {
-        let mut c = self.clone();
-        c.call.timeout = Some(timeout);
-        c
+        self.with_options(CallOptions::new().timeout(timeout))
     }
 
     /// A client whose calls give up at `deadline`, across attempts and backoff.
@@ -461,12 +558,24 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn with_deadline(&self, deadline: Instant) -> Client {
-        let mut c = self.clone();
-        c.call.deadline = Some(deadline);
-        c
+        self.with_options(CallOptions::new().deadline(deadline))
     }
 
-    /// A client whose calls retry POST and PATCH too (you accept the risk of duplicates).
+    /// A client whose calls use `policy` instead of the client's retry policy.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::RetryPolicy;
+    /// let once = client.with_retry(RetryPolicy::none());
+    /// let sb = once.get_sandbox("demo").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn with_retry(&self, policy: RetryPolicy) -> Client {
+        self.with_options(CallOptions::new().retry(policy))
+    }
+
+    /// A client whose calls retry POST and PATCH after ambiguous failures too (you accept the
+    /// risk of duplicates).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
@@ -476,23 +585,38 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn with_unsafe_retries(&self) -> Client {
-        let mut c = self.clone();
-        c.call.retry_unsafe = true;
-        c
+        let policy = self
+            .options()
+            .retry
+            .clone()
+            .unwrap_or_else(|| self.pipeline().defaults.retry.clone())
+            .retry_non_idempotent(true);
+        self.with_retry(policy)
     }
 
-    /// Runs a generated operation under this client's call options.
-    pub(crate) async fn run<T>(
-        &self,
-        operation: &'static str,
-        fut: impl Future<
-            Output = std::result::Result<
-                progenitor_client::ResponseValue<T>,
-                progenitor_client::Error<raw::types::Error>,
-            >,
-        >,
-    ) -> Result<T> {
-        transport::run(operation, self.options(), fut).await
+    /// A request for `op`, with its path parameters in order.
+    pub(crate) fn call(&self, op: &'static Operation, args: &[&str]) -> Result<Call> {
+        Call::new(self.pipeline(), op, args)
+    }
+
+    /// Sends `call` and decodes its JSON answer.
+    pub(crate) fn json<T: DeserializeOwned + Send + 'static>(&self, call: Call) -> Boxed<'_, T> {
+        Box::pin(self.pipeline().json(call, self.options()))
+    }
+
+    /// Sends `call`, reads and drops the answer.
+    pub(crate) fn empty(&self, call: Call) -> Boxed<'_, ()> {
+        Box::pin(self.pipeline().empty(call, self.options()))
+    }
+
+    /// Sends `call` and reads its whole answer (within the limit).
+    pub(crate) fn buffered(&self, call: Call) -> Boxed<'_, Buffered> {
+        Box::pin(self.pipeline().buffered(call, self.options()))
+    }
+
+    /// Sends `call`; the success answer comes back with its body unread.
+    pub(crate) fn stream(&self, call: Call) -> Boxed<'_, reqwest::Response> {
+        Box::pin(self.pipeline().send(call, self.options()))
     }
 
     /// `GET /healthz`: Ok when the Router process is alive.
@@ -503,7 +627,8 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn healthz(&self) -> Result<()> {
-        self.probe("healthz", "/healthz").await
+        self.empty(self.call(&op::HEALTHZ, &[])?.accept("text/plain"))
+            .await
     }
 
     /// `GET /readyz`: Ok when the Router can reach the Kubernetes API (503 otherwise).
@@ -516,25 +641,7 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub async fn readyz(&self) -> Result<()> {
-        self.probe("readyz", "/readyz").await
-    }
-
-    async fn probe(&self, operation: &'static str, path: &str) -> Result<()> {
-        let req = self
-            .shared()
-            .request(Method::GET, path)
-            .build()
-            .map_err(|e| Error::from_reqwest(operation, e))?;
-        self.shared()
-            .send(operation, self.options(), req)
+        self.empty(self.call(&op::READYZ, &[])?.accept("text/plain"))
             .await
-            .map(drop)
-    }
-}
-
-impl From<progenitor_client::Error<raw::types::Error>> for Error {
-    /// Maps an error of a generated operation called through [`Client::raw`].
-    fn from(err: progenitor_client::Error<raw::types::Error>) -> Self {
-        transport::map_raw_error("raw", err, None)
     }
 }

@@ -70,8 +70,10 @@ impl Cluster {
     /// ```
     pub async fn status(&self) -> Result<ClusterStatus> {
         let c = &self.client;
-        c.run("get_cluster_status", c.raw().get_cluster_status())
-            .await
+        c.json::<crate::types::ClusterStatus>(
+            c.call(&crate::operations::op::GET_CLUSTER_STATUS, &[])?,
+        )
+        .await
     }
 
     /// Each node's allocatable resources and requests, and a summary with saturation
@@ -85,8 +87,10 @@ impl Cluster {
     /// ```
     pub async fn nodes(&self) -> Result<NodeCapacityResponse> {
         let c = &self.client;
-        c.run("get_cluster_nodes", c.raw().get_cluster_nodes())
-            .await
+        c.json::<crate::types::NodeCapacityResponse>(
+            c.call(&crate::operations::op::GET_CLUSTER_NODES, &[])?,
+        )
+        .await
     }
 
     /// The headroom Deployment's size and pod resources. `ready_replicas` is `None` when none is
@@ -101,7 +105,8 @@ impl Cluster {
     /// ```
     pub async fn headroom(&self) -> Result<HeadroomConfig> {
         let c = &self.client;
-        c.run("get_headroom", c.raw().get_headroom()).await
+        c.json::<crate::types::HeadroomConfig>(c.call(&crate::operations::op::GET_HEADROOM, &[])?)
+            .await
     }
 
     /// Scales the headroom to `replicas` (0-50, checked before sending) and optionally changes
@@ -137,7 +142,12 @@ impl Cluster {
             memory: quantity("memory", memory)?,
         };
         let c = &self.client;
-        let resp = c.run("set_headroom", c.raw().set_headroom(&body)).await?;
+        let resp = c
+            .json::<crate::types::HeadroomUpdateResponse>(
+                c.call(&crate::operations::op::SET_HEADROOM, &[])?
+                    .json(&body)?,
+            )
+            .await?;
         Ok(reread(resp))
     }
 }

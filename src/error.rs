@@ -27,8 +27,7 @@ use crate::types::SandboxSummary;
 /// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Largest error body kept, in bytes. Error bodies are small; an HTML page from a proxy is cut.
-pub(crate) const MAX_ERROR_BODY: usize = 16 * 1024;
+use crate::pipeline::body::MAX_ERROR_BODY;
 
 /// One governance rule that a request broke (`{"code","message"}` on the wire).
 ///
@@ -46,7 +45,8 @@ pub(crate) const MAX_ERROR_BODY: usize = 16 * 1024;
 /// }
 /// # Ok(()) }
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize, schemars::JsonSchema)]
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Violation {
     /// Machine code, for example `cpu_limit_exceeded` or `template_not_allowed`.
     #[serde(default)]
@@ -270,6 +270,11 @@ pub enum Error {
     /// 404: the object does not exist (or, on most sandbox routes, is not yours).
     #[error("not found: {0}")]
     NotFound(Box<ApiError>),
+    /// The name is taken: the Router reports Kubernetes' AlreadyExists as a 500
+    /// (`failed to create sandbox: ... already exists`). Pick another name, or use the
+    /// existing object.
+    #[error("already exists: {0}")]
+    AlreadyExists(Box<ApiError>),
     /// 409: the object is in the wrong state (e.g. `cannot stop sandbox in phase Stopped`).
     #[error("conflict: {0}")]
     Conflict(Box<ApiError>),
@@ -337,6 +342,41 @@ pub enum Error {
         /// The timeout that expired, when known.
         after: Option<Duration>,
         /// The transport error, if the HTTP client reported it.
+        #[source]
+        source: Option<reqwest::Error>,
+    },
+    /// The call was cancelled through its [`CallOptions::cancel_on`](crate::CallOptions::cancel_on)
+    /// token. An attempt in flight was dropped: the Router may or may not have acted on it.
+    #[error("{operation} was cancelled")]
+    Cancelled {
+        /// The operation.
+        operation: &'static str,
+    },
+    /// A response body passed the client's size limit
+    /// ([`ClientBuilder::max_response_body`](crate::ClientBuilder::max_response_body)); reading
+    /// stopped there.
+    #[error("the {operation} response is larger than the {limit} byte limit{}", status.map(|s| format!(" (HTTP {s})")).unwrap_or_default())]
+    BodyTooLarge {
+        /// The operation.
+        operation: &'static str,
+        /// The limit, in bytes.
+        limit: usize,
+        /// HTTP status, when known.
+        status: Option<u16>,
+        /// `X-Request-Id`, when known.
+        request_id: Option<String>,
+    },
+    /// The TLS connection to the Router failed (an untrusted or mismatched certificate, or a
+    /// server that does not speak TLS). Not retried: trying again will not help.
+    #[error("TLS connection to {url} failed during {operation}: {message}")]
+    Tls {
+        /// The operation.
+        operation: &'static str,
+        /// The URL tried (without credentials or query).
+        url: String,
+        /// What failed, with a hint.
+        message: String,
+        /// The transport error.
         #[source]
         source: Option<reqwest::Error>,
     },
@@ -442,6 +482,7 @@ impl Error {
             | Error::Authorization(e)
             | Error::NotFound(e)
             | Error::Conflict(e)
+            | Error::AlreadyExists(e)
             | Error::RateLimited(e)
             | Error::PayloadTooLarge(e)
             | Error::FailedDependency(e)
@@ -467,7 +508,7 @@ impl Error {
     /// ```
     pub fn status(&self) -> Option<u16> {
         match self {
-            Error::Decode { status, .. } => *status,
+            Error::Decode { status, .. } | Error::BodyTooLarge { status, .. } => *status,
             _ => self.api().map(|e| e.status),
         }
     }
@@ -483,7 +524,9 @@ impl Error {
     /// ```
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Decode { request_id, .. } => request_id.as_deref(),
+            Error::Decode { request_id, .. } | Error::BodyTooLarge { request_id, .. } => {
+                request_id.as_deref()
+            }
             _ => self.api().and_then(|e| e.request_id()),
         }
     }
@@ -559,31 +602,71 @@ impl Error {
         }
     }
 
-    /// Maps a transport failure (no HTTP response) for `operation`.
+    /// Maps a transport failure (no complete HTTP answer) for `operation`.
     pub(crate) fn from_reqwest(operation: &'static str, err: reqwest::Error) -> Self {
+        let url = err.url().cloned();
+        match url {
+            Some(url) => Error::from_transport(operation, &url, err),
+            None => Error::from_transport(
+                operation,
+                &reqwest::Url::parse("http://unknown.invalid/").expect("a valid URL"),
+                err,
+            ),
+        }
+    }
+
+    /// Maps a transport failure of a request to `url`: the one place such failures are
+    /// classified. Messages name the URL tried (never its credentials or query).
+    pub(crate) fn from_transport(
+        operation: &'static str,
+        url: &reqwest::Url,
+        err: reqwest::Error,
+    ) -> Self {
+        let shown = shown_url(url);
+        if is_tls_failure(&err) {
+            let cause = transport_message(&err);
+            let hint = if cause.contains("InvalidContentType") || cause.contains("corrupt message")
+            {
+                "; the server answered in plain HTTP: use an http:// URL"
+            } else if cause.contains("certificate") || cause.contains("Certificate") {
+                "; trust its CA with ClientBuilder::add_root_certificate_pem"
+            } else {
+                ""
+            };
+            return Error::Tls {
+                operation,
+                url: shown,
+                message: format!("{cause}{hint}"),
+                source: Some(err),
+            };
+        }
         if err.is_timeout() {
             Error::Timeout {
                 operation,
                 after: None,
                 source: Some(err),
             }
-        } else if err.is_decode() {
-            Error::Decode {
-                operation,
-                status: err.status().map(|s| s.as_u16()),
-                request_id: None,
-                message: err.to_string(),
-                snippet: String::new(),
-            }
         } else if err.is_builder() {
             Error::InvalidInput {
                 field: "request",
                 message: err.to_string(),
             }
-        } else {
+        } else if err.is_connect() {
             Error::Unavailable {
                 operation,
-                message: transport_message(&err),
+                message: format!("cannot connect to {shown}: {}", transport_message(&err)),
+                api: None,
+                source: Some(err),
+            }
+        } else {
+            // A connection closed while sending or while reading the answer (a body cut
+            // short): the Router may have acted.
+            Error::Unavailable {
+                operation,
+                message: format!(
+                    "the connection to {shown} failed mid-request: {}",
+                    transport_message(&err)
+                ),
                 api: None,
                 source: Some(err),
             }
@@ -605,6 +688,39 @@ impl Error {
             snippet: snippet(body, 200),
         }
     }
+}
+
+/// `scheme://host[:port]/path` of a URL: no user, password or query.
+pub(crate) fn shown_url(url: &reqwest::Url) -> String {
+    format!(
+        "{}://{}{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or(""),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+        url.path()
+    )
+}
+
+/// Whether a connection failed in TLS (rustls reports certificate and protocol failures as
+/// I/O errors of kind `InvalidData` inside the connect error).
+pub(crate) fn is_tls_failure(err: &reqwest::Error) -> bool {
+    if !err.is_connect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::InvalidData
+        {
+            return true;
+        }
+        let text = s.to_string();
+        if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
+            return true;
+        }
+        source = s.source();
+    }
+    false
 }
 
 fn transport_message(err: &reqwest::Error) -> String {
@@ -767,6 +883,8 @@ pub(crate) fn classify(
             inflight: parsed.inflight.unwrap_or(0),
         },
         429 => Error::RateLimited(api),
+        // Kubernetes' AlreadyExists comes back as a 500 (router-api.md §1.10).
+        500 if api.message.contains("already exists") => Error::AlreadyExists(api),
         502..=504 => Error::Unavailable {
             operation,
             message: format!("HTTP {}: {}", api.status, api.message),

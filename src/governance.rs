@@ -5,7 +5,7 @@
 //! empty means "no limit" on the Router.
 
 use crate::types::{NamespacePolicy, Policy, PolicyList};
-use crate::{Client, Result, validate};
+use crate::{Client, Result, wire};
 
 /// Governance policies: `client.governance()`.
 ///
@@ -59,7 +59,8 @@ impl Governance {
     /// ```
     pub async fn list(&self) -> Result<PolicyList> {
         let c = &self.client;
-        c.run("list_policies", c.raw().list_policies()).await
+        c.json::<crate::types::PolicyList>(c.call(&crate::operations::op::LIST_POLICIES, &[])?)
+            .await
     }
 
     /// The policy stored for `namespace` (all fields `None` when none is stored). This is what
@@ -72,11 +73,10 @@ impl Governance {
     /// # Ok(()) }
     /// ```
     pub async fn get(&self, namespace: &str) -> Result<Policy> {
-        validate::id("namespace", namespace)?;
+        wire::id("namespace", namespace)?;
         let c = &self.client;
-        Ok(c.run(
-            "get_namespace_policy",
-            c.raw().get_namespace_policy(namespace),
+        Ok(c.json::<crate::types::NamespacePolicy>(
+            c.call(&crate::operations::op::GET_NAMESPACE_POLICY, &[namespace])?,
         )
         .await?
         .policy)
@@ -96,11 +96,12 @@ impl Governance {
     /// ```
     pub async fn set_cluster(&self, policy: &Policy) -> Result<Policy> {
         let c = &self.client;
-        Ok(
-            c.run("set_cluster_policy", c.raw().set_cluster_policy(policy))
-                .await?
-                .policy,
+        Ok(c.json::<crate::types::ClusterPolicyResponse>(
+            c.call(&crate::operations::op::SET_CLUSTER_POLICY, &[])?
+                .json(policy)?,
         )
+        .await?
+        .policy)
     }
 
     /// **Replaces** the policy of `namespace` (admin) and returns what was stored. Fields left
@@ -117,11 +118,11 @@ impl Governance {
     /// # Ok(()) }
     /// ```
     pub async fn set(&self, namespace: &str, policy: &Policy) -> Result<Policy> {
-        validate::id("namespace", namespace)?;
+        wire::id("namespace", namespace)?;
         let c = &self.client;
-        Ok(c.run(
-            "set_namespace_policy",
-            c.raw().set_namespace_policy(namespace, policy),
+        Ok(c.json::<crate::types::NamespacePolicy>(
+            c.call(&crate::operations::op::SET_NAMESPACE_POLICY, &[namespace])?
+                .json(policy)?,
         )
         .await?
         .policy)
@@ -135,12 +136,12 @@ impl Governance {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, namespace: &str) -> Result<()> {
-        validate::id("namespace", namespace)?;
+        wire::id("namespace", namespace)?;
         let c = &self.client;
-        c.run(
-            "delete_namespace_policy",
-            c.raw().delete_namespace_policy(namespace),
-        )
+        c.empty(c.call(
+            &crate::operations::op::DELETE_NAMESPACE_POLICY,
+            &[namespace],
+        )?)
         .await
         .map(drop)
     }
@@ -157,12 +158,12 @@ impl Governance {
     /// ```
     pub async fn effective(&self, namespace: Option<&str>) -> Result<NamespacePolicy> {
         if let Some(ns) = namespace {
-            validate::non_empty("namespace", ns)?;
+            wire::non_empty("namespace", ns)?;
         }
         let c = &self.client;
-        c.run(
-            "get_effective_policy",
-            c.raw().get_effective_policy(namespace),
+        c.json::<crate::types::NamespacePolicy>(
+            c.call(&crate::operations::op::GET_EFFECTIVE_POLICY, &[])?
+                .query_opt("namespace", namespace),
         )
         .await
     }

@@ -34,16 +34,16 @@ pub mod cluster;
 pub mod coverage;
 mod error;
 pub mod governance;
-mod retry;
+pub mod operations;
+mod pipeline;
 mod sandbox;
 mod secret;
 mod sse;
 pub mod templates;
-pub(crate) mod transport;
 pub mod user;
-mod validate;
 pub mod warm_pool;
 pub mod webhooks;
+mod wire;
 
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -66,7 +66,11 @@ pub mod types {
 
 pub use client::{Client, ClientBuilder, ENV_API_URL, USER_AGENT, redirect_policy};
 pub use error::{ApiError, Error, Result, Violation};
-pub use retry::RetryPolicy;
+/// The `http` crate, for header names and values in [`CallOptions::header`].
+pub use http;
+pub use pipeline::body::DEFAULT_MAX_RESPONSE_BODY;
+pub use pipeline::options::CallOptions;
+pub use pipeline::retry::RetryPolicy;
 pub use sandbox::{
     Agent, Backups, BulkAction, BulkItem, CloneSandbox, Configure, ConfigureEvent, CreateSandbox,
     EventStream, ExecOptions, ExecOutput, Files, Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH,
@@ -75,6 +79,8 @@ pub use sandbox::{
 };
 pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
 pub use secret::SecretString;
+/// Cancels calls made with [`CallOptions::cancel_on`] (re-exported from `tokio-util`).
+pub use tokio_util::sync::CancellationToken;
 
 /// Compiles the README's examples as doc tests.
 #[doc = include_str!("../README.md")]

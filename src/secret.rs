@@ -1,6 +1,7 @@
 //! A string that never shows itself in `Debug`, `Display`, logs or traces.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -8,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 ///
 /// `Debug` and `Display` print `[redacted]`. Read the value on purpose with
 /// [`SecretString::expose`]. It serialises as the plain string, because the Router
-/// sends and receives it that way.
+/// sends and receives it that way. Cloning is cheap (shared, not copied).
 ///
 /// ```
 /// use agenttier::SecretString;
@@ -17,8 +18,14 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// assert_eq!(key.to_string(), "[redacted]");
 /// assert_eq!(key.expose(), "atk_abc");
 /// ```
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct SecretString(String);
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretString(Arc<str>);
+
+impl Default for SecretString {
+    fn default() -> Self {
+        Self(Arc::from(""))
+    }
+}
 
 impl SecretString {
     /// Wraps a secret.
@@ -28,7 +35,7 @@ impl SecretString {
     /// assert_eq!(token.to_string(), "[redacted]");
     /// ```
     pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
+        Self(Arc::from(value.into()))
     }
 
     /// The secret itself. Call this only where the value must leave the program.
@@ -67,13 +74,13 @@ impl fmt::Display for SecretString {
 
 impl From<String> for SecretString {
     fn from(value: String) -> Self {
-        Self(value)
+        Self(Arc::from(value))
     }
 }
 
 impl From<&str> for SecretString {
     fn from(value: &str) -> Self {
-        Self(value.to_owned())
+        Self(Arc::from(value))
     }
 }
 
@@ -85,10 +92,11 @@ impl Serialize for SecretString {
 
 impl<'de> Deserialize<'de> for SecretString {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Self)
+        String::deserialize(deserializer).map(Self::from)
     }
 }
 
+#[cfg(feature = "schemars")]
 impl schemars::JsonSchema for SecretString {
     fn schema_name() -> std::borrow::Cow<'static, str> {
         "SecretString".into()

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 use crate::types::{CreateTemplateRequest, Template, UpdateTemplateRequest};
-use crate::{Client, Error, Result, validate};
+use crate::{Client, Error, Result, wire};
 
 /// Cluster templates: `client.templates()`.
 ///
@@ -98,10 +98,12 @@ impl Templates {
     /// ```
     pub async fn list(&self) -> Result<Vec<Template>> {
         let c = &self.client;
-        Ok(c.run("list_templates", c.raw().list_templates())
-            .await?
-            .templates
-            .unwrap_or_default())
+        Ok(c.json::<crate::types::TemplateList>(
+            c.call(&crate::operations::op::LIST_TEMPLATES, &[])?,
+        )
+        .await?
+        .templates
+        .unwrap_or_default())
     }
 
     /// One template by name. [`Error::NotFound`] when it does not exist.
@@ -113,9 +115,10 @@ impl Templates {
     /// # Ok(()) }
     /// ```
     pub async fn get(&self, name: &str) -> Result<Template> {
-        validate::id("template name", name)?;
+        wire::id("template name", name)?;
         let c = &self.client;
-        c.run("get_template", c.raw().get_template(name)).await
+        c.json::<crate::types::Template>(c.call(&crate::operations::op::GET_TEMPLATE, &[name])?)
+            .await
     }
 
     /// Creates a cluster template (admin). `spec` is a `SandboxTemplateSpec` as a JSON object
@@ -144,8 +147,11 @@ impl Templates {
             spec: spec_object(spec.into())?,
         };
         let c = &self.client;
-        c.run("create_template", c.raw().create_template(&body))
-            .await
+        c.json::<crate::types::Template>(
+            c.call(&crate::operations::op::CREATE_TEMPLATE, &[])?
+                .json(&body)?,
+        )
+        .await
     }
 
     /// **Replaces the whole spec** of a template (admin). This is not a merge: every field left
@@ -162,13 +168,16 @@ impl Templates {
     /// # Ok(()) }
     /// ```
     pub async fn update(&self, name: &str, spec: impl Into<Value>) -> Result<Template> {
-        validate::id("template name", name)?;
+        wire::id("template name", name)?;
         let body = UpdateTemplateRequest {
             spec: spec_object(spec.into())?,
         };
         let c = &self.client;
-        c.run("update_template", c.raw().update_template(name, &body))
-            .await
+        c.json::<crate::types::Template>(
+            c.call(&crate::operations::op::UPDATE_TEMPLATE, &[name])?
+                .json(&body)?,
+        )
+        .await
     }
 
     /// Deletes a template (admin). [`Error::Conflict`] while a Running sandbox uses it (Stopped
@@ -180,9 +189,9 @@ impl Templates {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, name: &str) -> Result<()> {
-        validate::id("template name", name)?;
+        wire::id("template name", name)?;
         let c = &self.client;
-        c.run("delete_template", c.raw().delete_template(name))
+        c.empty(c.call(&crate::operations::op::DELETE_TEMPLATE, &[name])?)
             .await
             .map(drop)
     }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::types::{ApiKeyCreated, ApiKeyMetadata, CreateApiKeyRequest, CurrentUser, Preferences};
-use crate::{Client, Error, Result, validate};
+use crate::{Client, Error, Result, wire};
 
 /// The caller's identity and preferences: `client.user()`.
 ///
@@ -83,7 +83,8 @@ impl User {
     /// ```
     pub async fn me(&self) -> Result<CurrentUser> {
         let c = &self.client;
-        c.run("get_current_user", c.raw().get_current_user()).await
+        c.json::<crate::types::CurrentUser>(c.call(&crate::operations::op::GET_CURRENT_USER, &[])?)
+            .await
     }
 
     /// Your saved preferences: a free-form JSON object, empty when nothing is saved. (The Router
@@ -97,10 +98,12 @@ impl User {
     /// ```
     pub async fn preferences(&self) -> Result<Map<String, Value>> {
         let c = &self.client;
-        Ok(c.run("get_preferences", c.raw().get_preferences())
-            .await?
-            .0
-            .unwrap_or_default())
+        Ok(c.json::<crate::types::Preferences>(
+            c.call(&crate::operations::op::GET_PREFERENCES, &[])?,
+        )
+        .await?
+        .0
+        .unwrap_or_default())
     }
 
     /// **Replaces** your preferences with `prefs` (no merge: keys left out are removed) and
@@ -118,10 +121,13 @@ impl User {
     pub async fn set_preferences(&self, prefs: &Map<String, Value>) -> Result<Map<String, Value>> {
         let body = Preferences(Some(prefs.clone()));
         let c = &self.client;
-        Ok(c.run("set_preferences", c.raw().set_preferences(&body))
-            .await?
-            .0
-            .unwrap_or_default())
+        Ok(c.json::<crate::types::Preferences>(
+            c.call(&crate::operations::op::SET_PREFERENCES, &[])?
+                .json(&body)?,
+        )
+        .await?
+        .0
+        .unwrap_or_default())
     }
 }
 
@@ -376,13 +382,13 @@ impl ApiKeyRequest {
     /// Checks the request and builds the wire body: only `name`, `expiresIn`, `sandboxId` and
     /// `scopes`, because the mint route refuses unknown fields.
     fn to_body(&self) -> Result<CreateApiKeyRequest> {
-        validate::non_empty("name", &self.name)?;
+        wire::non_empty("name", &self.name)?;
         let expires_in = self
             .expires_in
-            .map(|d| validate::go_duration("expires_in", d))
+            .map(|d| wire::go_duration("expires_in", d))
             .transpose()?;
         if let Some(id) = &self.sandbox_id {
-            validate::id("sandbox_id", id)?;
+            wire::id("sandbox_id", id)?;
             if self.scopes.is_empty() {
                 return Err(Error::invalid(
                     "scopes",
@@ -412,7 +418,11 @@ impl ApiKeys {
     /// ```
     pub async fn list(&self) -> Result<Vec<ApiKeyMetadata>> {
         let c = &self.client;
-        Ok(c.run("list_api_keys", c.raw().list_api_keys()).await?.keys)
+        Ok(
+            c.json::<crate::types::ApiKeyList>(c.call(&crate::operations::op::LIST_API_KEYS, &[])?)
+                .await?
+                .keys,
+        )
     }
 
     /// Mints a key. The secret (`key`, a [`crate::SecretString`] that never prints) is shown only
@@ -432,7 +442,11 @@ impl ApiKeys {
     pub async fn create(&self, request: ApiKeyRequest) -> Result<ApiKeyCreated> {
         let body = request.to_body()?;
         let c = &self.client;
-        c.run("create_api_key", c.raw().create_api_key(&body)).await
+        c.json::<crate::types::ApiKeyCreated>(
+            c.call(&crate::operations::op::CREATE_API_KEY, &[])?
+                .json(&body)?,
+        )
+        .await
     }
 
     /// Revokes a key by its `id` (`agenttier-apikey-...`, not the secret). Other Router replicas
@@ -444,11 +458,13 @@ impl ApiKeys {
     /// # Ok(()) }
     /// ```
     pub async fn revoke(&self, id: &str) -> Result<()> {
-        validate::id("api key id", id)?;
+        wire::id("api key id", id)?;
         let c = &self.client;
-        c.run("revoke_api_key", c.raw().revoke_api_key(id))
-            .await
-            .map(drop)
+        c.json::<crate::types::RevokeApiKeyResponse>(
+            c.call(&crate::operations::op::REVOKE_API_KEY, &[id])?,
+        )
+        .await
+        .map(drop)
     }
 }
 

@@ -103,8 +103,10 @@ impl WarmPool {
     /// ```
     pub async fn status(&self) -> Result<WarmPoolStatus> {
         let c = &self.client;
-        c.run("get_warm_pool_status", c.raw().get_warm_pool_status())
-            .await
+        c.json::<crate::types::WarmPoolStatus>(
+            c.call(&crate::operations::op::GET_WARM_POOL_STATUS, &[])?,
+        )
+        .await
     }
 
     /// **Replaces** the whole configuration with `pools` (admin): templates left out lose their
@@ -151,11 +153,12 @@ impl WarmPool {
 
     async fn send(&self, body: WarmPoolConfigRequest) -> Result<Vec<PoolConfig>> {
         let c = &self.client;
-        Ok(
-            c.run("set_warm_pool_config", c.raw().set_warm_pool_config(&body))
-                .await?
-                .pools
-                .unwrap_or_default(),
+        Ok(c.json::<crate::types::WarmPoolConfigResponse>(
+            c.call(&crate::operations::op::SET_WARM_POOL_CONFIG, &[])?
+                .json(&body)?,
         )
+        .await?
+        .pools
+        .unwrap_or_default())
     }
 }

@@ -7,7 +7,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::types::{CreateWebhookRequest, Webhook, WebhookCreated, WebhookDelivery};
-use crate::{Client, Error, Result, validate};
+use crate::{Client, Error, Result, wire};
 
 /// The events a subscription can ask for (the Router's fixed vocabulary). Unknown names read
 /// from the Router are kept in [`WebhookEvent::Unknown`].
@@ -286,7 +286,7 @@ impl Webhooks {
             ));
         }
         if let Some(id) = sandbox_id {
-            validate::id("sandbox_id", id)?;
+            wire::id("sandbox_id", id)?;
         }
         let body = CreateWebhookRequest {
             url: url.to_owned(),
@@ -295,7 +295,11 @@ impl Webhooks {
             namespace: namespace.map(str::to_owned),
         };
         let c = &self.client;
-        c.run("create_webhook", c.raw().create_webhook(&body)).await
+        c.json::<crate::types::WebhookCreated>(
+            c.call(&crate::operations::op::CREATE_WEBHOOK, &[])?
+                .json(&body)?,
+        )
+        .await
     }
 
     /// Your subscriptions (without secrets).
@@ -309,9 +313,13 @@ impl Webhooks {
     /// ```
     pub async fn list(&self) -> Result<Vec<Webhook>> {
         let c = &self.client;
-        Ok(c.run("list_webhooks", c.raw().list_webhooks())
+        Ok(
+            c.json::<crate::types::WebhookList>(
+                c.call(&crate::operations::op::LIST_WEBHOOKS, &[])?,
+            )
             .await?
-            .webhooks)
+            .webhooks,
+        )
     }
 
     /// Deletes a subscription.
@@ -322,9 +330,9 @@ impl Webhooks {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, id: &str) -> Result<()> {
-        validate::id("webhook id", id)?;
+        wire::id("webhook id", id)?;
         let c = &self.client;
-        c.run("delete_webhook", c.raw().delete_webhook(id))
+        c.empty(c.call(&crate::operations::op::DELETE_WEBHOOK, &[id])?)
             .await
             .map(drop)
     }
@@ -339,11 +347,10 @@ impl Webhooks {
     /// # Ok(()) }
     /// ```
     pub async fn deliveries(&self, id: &str) -> Result<Vec<WebhookDelivery>> {
-        validate::id("webhook id", id)?;
+        wire::id("webhook id", id)?;
         let c = &self.client;
-        Ok(c.run(
-            "list_webhook_deliveries",
-            c.raw().list_webhook_deliveries(id),
+        Ok(c.json::<crate::types::WebhookDeliveryList>(
+            c.call(&crate::operations::op::LIST_WEBHOOK_DELIVERIES, &[id])?,
         )
         .await?
         .deliveries)

@@ -20,7 +20,11 @@ fn quick() -> WaitOptions {
 
 fn client(router: &FakeRouter) -> Client {
     Client::builder(router.url())
-        .retry(RetryPolicy::default().initial_backoff(Duration::from_millis(10)))
+        .retry(
+            RetryPolicy::default()
+                .initial_backoff(Duration::from_millis(10))
+                .read_back_window(Duration::from_millis(200)),
+        )
         .build()
         .unwrap()
 }
@@ -285,18 +289,26 @@ async fn a_reset_during_create_is_resolved_without_a_duplicate() {
     let sb = c.create_sandbox("general-coding", "once").await.unwrap();
     assert_eq!(sb.id(), "once");
     let reqs = router.requests();
-    let posts = reqs
+    let posts: Vec<usize> = reqs
         .iter()
-        .filter(|r| r.method == Method::POST && r.path == "/api/v1/sandboxes")
-        .count();
-    let lookups = reqs
+        .enumerate()
+        .filter(|(_, r)| r.method == Method::POST && r.path == "/api/v1/sandboxes")
+        .map(|(i, _)| i)
+        .collect();
+    let lookups: Vec<usize> = reqs
         .iter()
-        .filter(|r| r.method == Method::GET && r.path == "/api/v1/sandboxes/once")
-        .count();
+        .enumerate()
+        .filter(|(_, r)| r.method == Method::GET && r.path == "/api/v1/sandboxes/once")
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(
-        (posts, lookups),
-        (2, 1),
-        "looked up by name, then sent again"
+        posts.len(),
+        2,
+        "sent again once the read-back found nothing"
+    );
+    assert!(
+        !lookups.is_empty() && lookups.iter().all(|i| *i > posts[0] && *i < posts[1]),
+        "looked up by name between the two creates: {reqs:?}"
     );
     assert_eq!(c.list_sandboxes(Default::default()).await.unwrap().len(), 1);
 }

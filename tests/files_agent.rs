@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agenttier::webhooks::WebhookEvent;
-use agenttier::{ConfigureEvent, Error, InvokeEvent, TransferOptions};
+use agenttier::{Client, ConfigureEvent, Error, InvokeEvent, TransferOptions};
 use futures::StreamExt;
 use serde_json::json;
 use wiremock::matchers::{body_json, header, method, path, path_regex, query_param};
@@ -473,7 +473,7 @@ async fn invoke_stream_cut_mid_event_is_an_error_and_missing_exit_too() {
 }
 
 #[tokio::test]
-async fn invoke_424_and_concurrency_429_are_typed_and_not_retried() {
+async fn invoke_424_is_typed_and_a_concurrency_429_past_the_retry_after_limit_is_typed() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/api/v1/sandboxes/noentry/invoke"))
@@ -487,7 +487,11 @@ async fn invoke_424_and_concurrency_429_are_typed_and_not_retried() {
             "error":"concurrency_exceeded","limit":2,"inflight":2,"message":"sandbox busy already has 2 concurrent invokes (max 2)"})))
         .mount(&server)
         .await;
-    let c = client(&server);
+    // Retry-After 5 s is longer than this policy waits, so the 429 is returned at once.
+    let c = Client::builder(server.uri())
+        .retry(common::fast_retries().max_retry_after(Duration::from_secs(1)))
+        .build()
+        .unwrap();
     let err = c
         .sandbox("noentry")
         .unwrap()

@@ -775,7 +775,7 @@ async fn share_link_create_is_not_retried_on_503() {
 async fn revoke_share_encodes_identity_as_one_segment() {
     let server = MockServer::start().await;
     Mock::given(method("DELETE"))
-        .and(path("/api/v1/sandboxes/demo/share/alice@example.com"))
+        .and(path("/api/v1/sandboxes/demo/share/alice%40example.com"))
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(json!({"status":"revoked","identity":"alice@example.com"})),

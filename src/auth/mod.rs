@@ -90,6 +90,20 @@ impl Credential {
 pub trait AuthProvider: Send + Sync + fmt::Debug {
     /// The credential for the next request, or `None` to send none (dev-auth Routers).
     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>>;
+
+    /// The credential, when the provider has it at hand without waiting (a fixed key, a token
+    /// it cached). Called before [`AuthProvider::credential`] on every request; the default
+    /// says "not at hand", which is always correct.
+    ///
+    /// ```
+    /// use agenttier::auth::{ApiKey, AuthProvider};
+    /// let auth = ApiKey::new("atk_live_123")?;
+    /// assert!(auth.credential_now().is_some());
+    /// # Ok::<(), agenttier::Error>(())
+    /// ```
+    fn credential_now(&self) -> Option<Result<Option<Credential>>> {
+        None
+    }
 }
 
 /// Sends no credentials. The Router accepts that only in dev-auth mode.
@@ -108,5 +122,9 @@ pub struct NoAuth;
 impl AuthProvider for NoAuth {
     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
         Box::pin(async { Ok(None) })
+    }
+
+    fn credential_now(&self) -> Option<Result<Option<Credential>>> {
+        Some(Ok(None))
     }
 }

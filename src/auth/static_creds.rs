@@ -73,6 +73,10 @@ impl AuthProvider for ApiKey {
         let credential = Credential::ApiKey(self.key.clone());
         Box::pin(async move { Ok(Some(credential)) })
     }
+
+    fn credential_now(&self) -> Option<Result<Option<Credential>>> {
+        Some(Ok(Some(Credential::ApiKey(self.key.clone()))))
+    }
 }
 
 /// A bearer token (a JWT, a Kubernetes token), sent as `Authorization: Bearer <token>`.
@@ -124,5 +128,9 @@ impl AuthProvider for BearerToken {
     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
         let credential = Credential::Bearer(self.token.clone());
         Box::pin(async move { Ok(Some(credential)) })
+    }
+
+    fn credential_now(&self) -> Option<Result<Option<Credential>>> {
+        Some(Ok(Some(Credential::Bearer(self.token.clone()))))
     }
 }

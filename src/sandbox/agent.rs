@@ -8,17 +8,17 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::{Stream, StreamExt};
-use reqwest::Method;
-use reqwest::header::{ACCEPT, CONTENT_TYPE};
+use reqwest::header::CONTENT_TYPE;
 use serde::de::DeserializeOwned;
 
 use super::Sandbox;
+use crate::operations::{Operation, op};
 use crate::sse::{SseEnd, SseEvent, SseParser};
 use crate::types::{
     CancelInvokeRequest, ConfigureErrorEvent, ConfigureFile, ConfigureRequest, ConfigureResult,
     InvokeExitEvent, InvokeStartEvent, LogEvent,
 };
-use crate::{Error, Result, validate};
+use crate::{Error, Result, wire};
 
 /// HTTP timeout of a configure stream (the Router's install runs up to 15 minutes).
 const CONFIGURE_TIMEOUT: Duration = Duration::from_secs(900);
@@ -330,7 +330,7 @@ impl Configure<'_> {
         let content = content.into();
         let (text, b64) = match std::str::from_utf8(&content) {
             Ok(s) => (Some(s.to_owned()), None),
-            Err(_) => (None, Some(base64(&content))),
+            Err(_) => (None, Some(wire::base64(&content))),
         };
         self.request.files.push(ConfigureFile {
             path: path.into(),
@@ -393,7 +393,7 @@ impl Configure<'_> {
             ));
         }
         for f in &r.files {
-            super::files::check_remote_path(&f.path)?;
+            wire::remote_path(&f.path)?;
         }
         Ok(())
     }
@@ -422,8 +422,7 @@ impl Configure<'_> {
         let resp = self
             .agent
             .post_stream(
-                "configure_agent",
-                "configure",
+                &op::CONFIGURE_AGENT,
                 body,
                 "application/json",
                 &[],
@@ -644,7 +643,7 @@ impl Invoke<'_> {
         }
         let http_timeout = match self.timeout {
             Some(t) => {
-                query.push(("timeout", validate::go_duration("timeout", t)?));
+                query.push(("timeout", wire::go_duration("timeout", t)?));
                 t + Duration::from_secs(30)
             }
             None => INVOKE_TIMEOUT,
@@ -652,8 +651,7 @@ impl Invoke<'_> {
         let resp = self
             .agent
             .post_stream(
-                "invoke_agent",
-                "invoke",
+                &op::INVOKE_AGENT,
                 self.payload.to_vec(),
                 self.content_type,
                 &query,
@@ -710,30 +708,22 @@ impl Invoke<'_> {
 impl<'a> Agent<'a> {
     async fn post_stream(
         &self,
-        operation: &'static str,
-        route: &str,
+        op: &'static Operation,
         body: Vec<u8>,
-        content_type: &str,
+        content_type: &'static str,
         query: &[(&str, String)],
         timeout: Duration,
     ) -> Result<reqwest::Response> {
         let client = &self.sandbox.client;
-        let url = format!(
-            "/api/v1/sandboxes/{}/{route}",
-            validate::segment(&self.sandbox.id)
-        );
-        let req = client
-            .shared()
-            .request(Method::POST, &url)
-            .query(query)
-            .header(ACCEPT, "text/event-stream")
-            .header(CONTENT_TYPE, content_type)
-            .body(body)
-            .build()
-            .map_err(|e| Error::from_reqwest(operation, e))?;
-        let mut options = client.options();
-        options.timeout = Some(options.timeout.map_or(timeout, |t| t.max(timeout)));
-        client.shared().send(operation, options, req).await
+        let mut call = client
+            .call(op, &[&self.sandbox.id])?
+            .bytes(Bytes::from(body), content_type)
+            .accept("text/event-stream")
+            .at_least(timeout);
+        for (name, value) in query {
+            call = call.query(name, value);
+        }
+        client.stream(call).await
     }
 
     /// Configures the agent: files to write, an install command and the entrypoint.
@@ -803,14 +793,14 @@ impl<'a> Agent<'a> {
     /// # Ok(()) }
     /// ```
     pub async fn cancel(&self, invoke_id: &str) -> Result<()> {
-        validate::non_empty("invoke_id", invoke_id)?;
+        wire::non_empty("invoke_id", invoke_id)?;
         let c = &self.sandbox.client;
         let body = CancelInvokeRequest {
             invoke_id: invoke_id.to_owned(),
         };
-        c.run(
-            "cancel_invoke",
-            c.raw().cancel_invoke(&self.sandbox.id, &body),
+        c.empty(
+            c.call(&crate::operations::op::CANCEL_INVOKE, &[&self.sandbox.id])?
+                .json(&body)?,
         )
         .await
         .map(drop)
@@ -827,110 +817,40 @@ impl<'a> Agent<'a> {
     /// ```
     pub async fn install_log(&self) -> Result<String> {
         let c = &self.sandbox.client;
-        let url = format!(
-            "/api/v1/sandboxes/{}/configure/install-log",
-            validate::segment(&self.sandbox.id)
-        );
-        let req = c
-            .shared()
-            .request(Method::GET, &url)
-            .build()
-            .map_err(|e| Error::from_reqwest("get_install_log", e))?;
-        let resp = c.shared().send("get_install_log", c.options(), req).await?;
-        let status = resp.status().as_u16();
-        let request_id = crate::error::request_id(resp.headers());
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| Error::from_reqwest("get_install_log", e))?;
-        read_install_log(&body).ok_or_else(|| {
+        let answer = c
+            .buffered(c.call(&op::GET_INSTALL_LOG, &[&self.sandbox.id])?)
+            .await?;
+        read_install_log(&answer.body).ok_or_else(|| {
             Error::decode(
-                "get_install_log",
-                Some(status),
-                request_id,
+                op::GET_INSTALL_LOG.name,
+                Some(answer.status.as_u16()),
+                answer.request_id(),
                 "not an install-log body",
-                &body,
+                &answer.body,
             )
         })
     }
 }
 
-/// Reads `{"log":"..."}`, where the string may be a Go `%q` literal rather than JSON.
+/// Reads `{"log": "..."}`. The Router writes it with Go's `fmt.Fprintf(w, `{"log": %q}`)`, so
+/// the string is a Go quoted literal (control bytes and invalid UTF-8 as `\xNN`), which is
+/// not JSON whenever the log holds such bytes.
 pub(crate) fn read_install_log(body: &[u8]) -> Option<String> {
     if let Ok(v) = serde_json::from_slice::<crate::types::InstallLog>(body) {
         return Some(v.log);
     }
     let text = std::str::from_utf8(body).ok()?.trim();
-    let inner = text.strip_prefix("{\"log\":\"")?.strip_suffix("\"}")?;
-    unquote_go(inner)
-}
-
-/// Decodes the escapes of a Go `%q` string literal (without its quotes).
-fn unquote_go(s: &str) -> Option<String> {
-    let mut out: Vec<u8> = Vec::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            let mut buf = [0; 4];
-            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            continue;
-        }
-        let esc = chars.next()?;
-        let simple = match esc {
-            'a' => Some(0x07),
-            'b' => Some(0x08),
-            'f' => Some(0x0c),
-            'n' => Some(b'\n'),
-            'r' => Some(b'\r'),
-            't' => Some(b'\t'),
-            'v' => Some(0x0b),
-            '\\' => Some(b'\\'),
-            '"' => Some(b'"'),
-            '\'' => Some(b'\''),
-            _ => None,
-        };
-        if let Some(b) = simple {
-            out.push(b);
-            continue;
-        }
-        let digits = match esc {
-            'x' => 2,
-            'u' => 4,
-            'U' => 8,
-            _ => return None,
-        };
-        let hex: String = chars.by_ref().take(digits).collect();
-        let value = u32::from_str_radix(&hex, 16).ok()?;
-        if esc == 'x' {
-            out.push(value as u8);
-        } else {
-            let mut buf = [0; 4];
-            out.extend_from_slice(char::from_u32(value)?.encode_utf8(&mut buf).as_bytes());
-        }
-    }
-    Some(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// Standard base64 with padding (configure's `contentBase64`).
-fn base64(data: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    let rest = text
+        .strip_prefix('{')?
+        .trim_start()
+        .strip_prefix("\"log\"")?;
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start();
+    let inner = rest
+        .strip_prefix('"')?
+        .strip_suffix('}')?
+        .trim_end()
+        .strip_suffix('"')?;
+    wire::unquote_go(inner).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
 }
 
 #[cfg(test)]
@@ -945,19 +865,11 @@ mod tests {
             "\u{1b}[32mok\u{1b}[0m café é \"q\"\n"
         );
         assert_eq!(read_install_log(br#"{"log":"plain"}"#).unwrap(), "plain");
+        // What the Router really writes: `{"log": %q}`, a space after the colon.
+        assert_eq!(
+            read_install_log(b"{\"log\": \"pip \\x1b[1mok\\x1b[0m\\n\"}").unwrap(),
+            "pip \u{1b}[1mok\u{1b}[0m\n"
+        );
         assert!(read_install_log(b"<html>").is_none());
-    }
-
-    #[test]
-    fn base64_matches_rfc4648_vectors() {
-        for (input, want) in [
-            ("", ""),
-            ("f", "Zg=="),
-            ("fo", "Zm8="),
-            ("foo", "Zm9v"),
-            ("foobar", "Zm9vYmFy"),
-        ] {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
     }
 }

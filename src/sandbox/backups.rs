@@ -3,7 +3,7 @@
 use super::Sandbox;
 use super::manage::handle;
 use crate::types::{Backup, CreateBackupRequest, RestoreBackupRequest};
-use crate::{Result, validate};
+use crate::{Result, wire};
 
 /// The backups of one sandbox: `sandbox.backups()`.
 ///
@@ -51,11 +51,11 @@ impl Backups<'_> {
     /// ```
     pub async fn list(&self) -> Result<Vec<Backup>> {
         let c = &self.sandbox.client;
-        Ok(
-            c.run("list_backups", c.raw().list_backups(&self.sandbox.id))
-                .await?
-                .backups,
+        Ok(c.json::<crate::types::BackupList>(
+            c.call(&crate::operations::op::LIST_BACKUPS, &[&self.sandbox.id])?,
         )
+        .await?
+        .backups)
     }
 
     /// Snapshots the workspace now, with `snapshot_class` or the cluster's default class.
@@ -70,16 +70,16 @@ impl Backups<'_> {
     /// ```
     pub async fn create(&self, snapshot_class: Option<&str>) -> Result<Backup> {
         if let Some(class) = snapshot_class {
-            validate::non_empty("snapshot_class", class)?;
+            wire::non_empty("snapshot_class", class)?;
         }
         // Optional body: always sent sized (`{}` when empty), which the Router needs.
         let body = CreateBackupRequest {
             snapshot_class: snapshot_class.map(str::to_owned),
         };
         let c = &self.sandbox.client;
-        c.run(
-            "create_backup",
-            c.raw().create_backup(&self.sandbox.id, &body),
+        c.json::<crate::types::Backup>(
+            c.call(&crate::operations::op::CREATE_BACKUP, &[&self.sandbox.id])?
+                .json(&body)?,
         )
         .await
     }
@@ -102,18 +102,21 @@ impl Backups<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn restore(&self, snapshot: &str, name: Option<&str>) -> Result<Sandbox> {
-        validate::id("snapshot", snapshot)?;
+        wire::id("snapshot", snapshot)?;
         if let Some(name) = name {
-            validate::rfc1123_label("name", name)?;
+            wire::rfc1123_label("name", name)?;
         }
         let body = RestoreBackupRequest {
             name: name.map(str::to_owned),
         };
         let c = &self.sandbox.client;
         let restored = c
-            .run(
-                "restore_backup",
-                c.raw().restore_backup(&self.sandbox.id, snapshot, &body),
+            .json::<crate::types::RestoreBackupResponse>(
+                c.call(
+                    &crate::operations::op::RESTORE_BACKUP,
+                    &[&self.sandbox.id, snapshot],
+                )?
+                .json(&body)?,
             )
             .await?;
         handle(c, restored.name, restored.namespace)
@@ -128,13 +131,13 @@ impl Backups<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn delete(&self, snapshot: &str) -> Result<()> {
-        validate::id("snapshot", snapshot)?;
+        wire::id("snapshot", snapshot)?;
         let c = &self.sandbox.client;
         // The Router answers 200 with `{"status":"deleted","name":...}`, not 204.
-        c.run(
-            "delete_backup",
-            c.raw().delete_backup(&self.sandbox.id, snapshot),
-        )
+        c.json::<crate::types::DeleteBackupResponse>(c.call(
+            &crate::operations::op::DELETE_BACKUP,
+            &[&self.sandbox.id, snapshot],
+        )?)
         .await
         .map(drop)
     }

@@ -1,14 +1,15 @@
 //! Creating, stopping, resuming and deleting many sandboxes in few requests.
 
 use std::fmt;
-use std::future::Future;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use crate::operations::op;
 use crate::types::{
     BulkActionRequest, BulkActionResult, BulkCreateRequest, BulkCreateResult, CreateSandboxRequest,
     StorageSpec, TemplateRefInput,
 };
-use crate::{Client, Error, Result, validate};
+use crate::types::{BulkActionResponse, BulkCreateResponse};
+use crate::{Client, Error, Result, wire};
 
 /// The largest number of items sent in one bulk request. The Router's per-user rate limit
 /// charges one token per item with a burst of 100, so a bigger request could never pass;
@@ -136,18 +137,18 @@ impl SandboxSpec {
     /// Checks the spec and builds its wire form. `kind: ClusterSandboxTemplate` is always sent:
     /// the controller defaults to the namespaced kind, while the API lists cluster templates.
     pub(crate) fn into_request(self) -> Result<CreateSandboxRequest> {
-        validate::non_empty("template", &self.template)?;
-        validate::rfc1123_label("name", &self.name)?;
+        wire::non_empty("template", &self.template)?;
+        wire::rfc1123_label("name", &self.name)?;
         if let Some(ns) = &self.namespace {
-            validate::rfc1123_label("namespace", ns)?;
+            wire::rfc1123_label("namespace", ns)?;
         }
         let timeout = self
             .timeout
-            .map(|d| validate::go_duration("timeout", d))
+            .map(|d| wire::go_duration("timeout", d))
             .transpose()?;
         let idle_timeout = self
             .idle_timeout
-            .map(|d| validate::go_duration("idle_timeout", d))
+            .map(|d| wire::go_duration("idle_timeout", d))
             .transpose()?;
         Ok(CreateSandboxRequest {
             name: self.name,
@@ -284,14 +285,12 @@ impl Client {
                 items: chunk.to_vec(),
             };
             let body = &body;
-            let sent = self
-                .waiting_out_rate_limits(|| {
-                    self.run(
-                        "bulk_create_sandboxes",
-                        self.raw().bulk_create_sandboxes(body),
-                    )
-                })
-                .await;
+            // The pipeline waits out the rate limiter's 429s (nothing was created) as the retry
+            // policy and the deadline allow; nothing else is sent twice.
+            let sent = match self.call(&op::BULK_CREATE_SANDBOXES, &[])?.json(body) {
+                Ok(call) => self.json::<BulkCreateResponse>(call).await,
+                Err(e) => Err(e),
+            };
             match sent {
                 Ok(resp) => results.extend(resp.results.into_iter().map(|mut r| {
                     r.index = r.index.saturating_add(offset as i32);
@@ -345,7 +344,7 @@ impl Client {
         }
         let ids: Vec<String> = ids.iter().map(|id| id.as_ref().to_owned()).collect();
         for id in &ids {
-            validate::id("ids", id)?;
+            wire::id("ids", id)?;
         }
         let mut results = Vec::with_capacity(ids.len());
         for (batch, chunk) in ids.chunks(MAX_BULK_BATCH).enumerate() {
@@ -355,11 +354,10 @@ impl Client {
                 ids: chunk.to_vec(),
             };
             let body = &body;
-            let sent = self
-                .waiting_out_rate_limits(|| {
-                    self.run("bulk_sandbox_action", self.raw().bulk_sandbox_action(body))
-                })
-                .await;
+            let sent = match self.call(&op::BULK_SANDBOX_ACTION, &[])?.json(body) {
+                Ok(call) => self.json::<BulkActionResponse>(call).await,
+                Err(e) => Err(e),
+            };
             match sent {
                 Ok(resp) => results.extend(resp.results),
                 Err(err) if batch == 0 => return Err(err),
@@ -382,39 +380,6 @@ impl Client {
             }
         }
         Ok(results)
-    }
-
-    /// Sends a bulk request, waiting out 429s from the rate limiter (it answers before the
-    /// handler, so nothing was done) as the retry policy and the caller's deadline allow.
-    async fn waiting_out_rate_limits<T, F, Fut>(&self, send: F) -> Result<T>
-    where
-        F: Fn() -> Fut,
-        Fut: Future<Output = Result<T>>,
-    {
-        let policy = &self.shared().0.retry;
-        let deadline = self.options().deadline;
-        let mut attempt = 0;
-        loop {
-            let err = match send().await {
-                Ok(v) => return Ok(v),
-                Err(e @ Error::RateLimited(_)) => e,
-                Err(e) => return Err(e),
-            };
-            let wait = policy
-                .wait(attempt, err.retry_after())
-                .filter(|_| attempt < policy.max_retries)
-                .filter(|w| deadline.is_none_or(|d| Instant::now() + *w < d));
-            let Some(wait) = wait else {
-                return Err(err);
-            };
-            tracing::debug!(
-                attempt,
-                wait_ms = wait.as_millis() as u64,
-                "bulk request rate limited; waiting"
-            );
-            tokio::time::sleep(wait).await;
-            attempt += 1;
-        }
     }
 }
 

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::Sandbox;
 use crate::types::ExecRequest;
-use crate::{Result, validate};
+use crate::{Result, wire};
 
 /// The Router's exec timeout when none is given.
 const ROUTER_DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -107,7 +107,7 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub async fn exec_argv<S: AsRef<str>>(&self, argv: &[S]) -> Result<ExecOutput> {
-        let command = validate::shell_join(argv)?;
+        let command = wire::shell_join(argv)?;
         self.exec(&command).await
     }
 
@@ -122,10 +122,10 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub async fn exec_with(&self, command: &str, options: ExecOptions) -> Result<ExecOutput> {
-        validate::non_empty("command", command)?;
+        wire::non_empty("command", command)?;
         let timeout = options
             .timeout
-            .map(|d| validate::positive("timeout", d))
+            .map(|d| wire::positive("timeout", d))
             .transpose()?;
         let seconds = timeout.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
         let body = ExecRequest {
@@ -141,7 +141,11 @@ impl Sandbox {
         );
         let started = Instant::now();
         let result = client
-            .run("exec_command", client.raw().exec_command(&self.id, &body))
+            .json::<crate::types::ExecResult>(
+                client
+                    .call(&crate::operations::op::EXEC_COMMAND, &[&self.id])?
+                    .json(&body)?,
+            )
             .await?;
         Ok(ExecOutput {
             stdout: result.stdout,

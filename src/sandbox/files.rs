@@ -12,14 +12,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures::StreamExt;
 use rand::Rng;
-use reqwest::Method;
-use reqwest::header::CONTENT_TYPE;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::Sandbox;
-use crate::transport::CallOptions;
+use crate::operations::op;
+use crate::pipeline::Call;
 use crate::types::{FileList, PutFileResult};
-use crate::{Error, Result, validate};
+use crate::{Error, Result, wire};
 
 /// The Router's cap on one file, both ways (32 MiB).
 ///
@@ -193,56 +192,6 @@ impl TransferOptions {
     }
 }
 
-/// Checks a remote path and turns it into the URL form the Router wants: absolute path,
-/// leading `/` dropped, each segment percent-encoded, no empty or `.` segments (a `//` or
-/// `/./` in the URL makes the Router answer 301).
-pub(crate) fn encode_remote_path(path: &str) -> Result<String> {
-    check_remote_path(path)?;
-    let segments: Vec<String> = path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .map(validate::segment)
-        .collect();
-    if segments.is_empty() {
-        return Err(Error::invalid("path", "names a directory, not a file"));
-    }
-    Ok(segments.join("/"))
-}
-
-/// The checks every remote path gets before a request.
-pub(crate) fn check_remote_path(path: &str) -> Result<()> {
-    if !path.starts_with('/') {
-        return Err(Error::invalid(
-            "path",
-            format!("{path:?} is not absolute; sandbox paths look like /workspace/a.txt"),
-        ));
-    }
-    if path.split('/').any(|s| s == "..") {
-        return Err(Error::invalid("path", format!("{path:?} contains '..'")));
-    }
-    // The Router refuses ' \ ` CR LF (it builds shell commands from the path); NUL cannot be
-    // in a path at all.
-    if let Some(c) = path
-        .chars()
-        .find(|c| matches!(c, '\'' | '\\' | '`' | '\r' | '\n' | '\0'))
-    {
-        return Err(Error::invalid(
-            "path",
-            format!("{path:?} contains the disallowed character {c:?}"),
-        ));
-    }
-    Ok(())
-}
-
-/// Where `path` ends up once the Router's `path.Clean` has run.
-fn clean_remote_path(path: &str) -> String {
-    let segments: Vec<&str> = path
-        .split('/')
-        .filter(|s| !s.is_empty() && *s != ".")
-        .collect();
-    format!("/{}", segments.join("/"))
-}
-
 /// The files of one sandbox: `sandbox.files()`.
 ///
 /// ```no_run
@@ -272,34 +221,10 @@ impl Sandbox {
 }
 
 impl Files<'_> {
-    fn file_url(&self, path: &str) -> Result<String> {
-        Ok(format!(
-            "/api/v1/sandboxes/{}/files/{}",
-            validate::segment(&self.sandbox.id),
-            encode_remote_path(path)?
-        ))
-    }
-
-    fn options(&self, timeout: Option<Duration>) -> CallOptions {
-        let mut o = self.sandbox.client.options();
-        if let Some(t) = timeout {
-            o.timeout = Some(o.timeout.map_or(t, |c| c.max(t)));
-        }
-        o
-    }
-
-    async fn send(
-        &self,
-        operation: &'static str,
-        options: CallOptions,
-        req: reqwest::RequestBuilder,
-    ) -> Result<reqwest::Response> {
-        let req = req.build().map_err(|e| Error::from_reqwest(operation, e))?;
-        self.sandbox
-            .client
-            .shared()
-            .send(operation, options, req)
-            .await
+    /// A request for one of the file routes (`{id}` and an encoded remote `{path}`).
+    fn file_call(&self, op: &'static crate::operations::Operation, path: &str) -> Result<Call> {
+        let remote = wire::remote_file_path(path)?;
+        self.sandbox.client.call(op, &[&self.sandbox.id, &remote])
     }
 
     /// Lists a directory (hidden files included; `.` and `..` left out).
@@ -312,20 +237,13 @@ impl Files<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn list(&self, dir: &str) -> Result<FileList> {
-        check_remote_path(dir)?;
-        // The list route is the one route with a trailing slash.
-        let url = format!(
-            "/api/v1/sandboxes/{}/files/",
-            validate::segment(&self.sandbox.id)
-        );
-        let req = self
-            .sandbox
-            .client
-            .shared()
-            .request(Method::GET, &url)
-            .query(&[("path", clean_remote_path(dir))]);
-        let resp = self.send("list_files", self.options(None), req).await?;
-        decode_json("list_files", resp).await
+        wire::remote_path(dir)?;
+        let c = &self.sandbox.client;
+        // The list route is the one route with a trailing slash (the operation's path has it).
+        let call = c
+            .call(&op::LIST_FILES, &[&self.sandbox.id])?
+            .query("path", &wire::clean_remote_path(dir));
+        c.json(call).await
     }
 
     /// Reads a whole file into memory (at most 32 MiB).
@@ -337,22 +255,10 @@ impl Files<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn read(&self, path: &str) -> Result<Bytes> {
-        let url = self.file_url(path)?;
-        let req = self.sandbox.client.shared().request(Method::GET, &url);
-        let resp = self.send("read_file", self.options(None), req).await?;
-        let mut out = Vec::new();
-        let mut stream = resp.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| Error::from_reqwest("read_file", e))?;
-            if (out.len() + chunk.len()) as u64 > MAX_FILE_BYTES {
-                return Err(Error::invalid(
-                    "path",
-                    format!("{path} is larger than the 32 MiB cap"),
-                ));
-            }
-            out.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(out))
+        let call = self
+            .file_call(&op::READ_FILE, path)?
+            .accept("application/octet-stream");
+        Ok(self.sandbox.client.buffered(call).await?.body)
     }
 
     /// Writes `data` to `path` (parents are created; an existing file is replaced). Data above
@@ -388,7 +294,7 @@ impl Files<'_> {
         let data = data.into();
         let total = data.len() as u64;
         check_size(path, total)?;
-        encode_remote_path(path)?;
+        wire::remote_file_path(path)?;
         if options.chunking && total > options.chunk_threshold {
             let parts = data.chunks(options.part_size).map(Bytes::copy_from_slice);
             let mut source = futures::stream::iter(parts.map(Ok::<_, Error>));
@@ -405,18 +311,11 @@ impl Files<'_> {
         body: Bytes,
         options: &TransferOptions,
     ) -> Result<PutFileResult> {
-        let url = self.file_url(path)?;
-        let req = self
-            .sandbox
-            .client
-            .shared()
-            .request(Method::PUT, &url)
-            .header(CONTENT_TYPE, "application/octet-stream")
-            .body(body);
-        let resp = self
-            .send("write_file", self.options(Some(options.timeout)), req)
-            .await?;
-        decode_json("write_file", resp).await
+        let call = self
+            .file_call(&op::WRITE_FILE, path)?
+            .bytes(body, "application/octet-stream")
+            .at_least(options.timeout);
+        self.sandbox.client.json(call).await
     }
 
     /// Streams a local file into the sandbox, without reading it whole into memory. Files
@@ -453,7 +352,7 @@ impl Files<'_> {
         options: TransferOptions,
     ) -> Result<u64> {
         let local = local.as_ref();
-        encode_remote_path(path)?;
+        wire::remote_file_path(path)?;
         let mut file = tokio::fs::File::open(local)
             .await
             .map_err(|e| Error::io(local, e))?;
@@ -506,7 +405,7 @@ impl Files<'_> {
     where
         S: futures::Stream<Item = Result<Bytes>> + Unpin,
     {
-        let target = clean_remote_path(path);
+        let target = wire::clean_remote_path(path);
         let (dir, name) = target.rsplit_once('/').unwrap_or(("", &target));
         let dir = if dir.is_empty() { "/" } else { dir };
         let tag: u64 = rand::rng().random();
@@ -530,8 +429,8 @@ impl Files<'_> {
                 ));
             }
             // Zero-padded part names sort in order under the glob.
-            let glob = format!("{}.*", validate::shell_join(&[prefix.as_str()])?);
-            let quoted_target = validate::shell_join(&[target.as_str()])?;
+            let glob = format!("{}.*", wire::shell_join(&[prefix.as_str()])?);
+            let quoted_target = wire::shell_join(&[target.as_str()])?;
             let join =
                 format!("cat {glob} > {quoted_target} && rm -f {glob} && wc -c < {quoted_target}");
             let out = self
@@ -560,7 +459,7 @@ impl Files<'_> {
             if index > 0 {
                 let glob = format!(
                     "{}.*",
-                    validate::shell_join(&[prefix.as_str()]).unwrap_or_default()
+                    wire::shell_join(&[prefix.as_str()]).unwrap_or_default()
                 );
                 if let Err(cleanup) = self.sandbox.exec(&format!("rm -f {glob}")).await {
                     tracing::warn!(error = %cleanup, "could not remove the parts of a failed upload");
@@ -602,12 +501,12 @@ impl Files<'_> {
         local: impl AsRef<Path>,
         options: TransferOptions,
     ) -> Result<u64> {
-        let url = self.file_url(path)?;
-        let req = self.sandbox.client.shared().request(Method::GET, &url);
-        let resp = self
-            .send("read_file", self.options(Some(options.timeout)), req)
-            .await?;
-        stream_to_file("read_file", resp, local.as_ref(), &options).await
+        let call = self
+            .file_call(&op::READ_FILE, path)?
+            .accept("application/octet-stream")
+            .at_least(options.timeout);
+        let resp = self.sandbox.client.stream(call).await?;
+        stream_to_file(&op::READ_FILE, resp, local.as_ref(), &options).await
     }
 
     /// Streams a zip of `dir` (which must be `/workspace` or below) to a local path. Returns
@@ -640,28 +539,22 @@ impl Files<'_> {
         local: impl AsRef<Path>,
         options: TransferOptions,
     ) -> Result<u64> {
-        check_remote_path(dir)?;
-        let dir = clean_remote_path(dir);
+        wire::remote_path(dir)?;
+        let dir = wire::clean_remote_path(dir);
         if dir != "/workspace" && !dir.starts_with("/workspace/") {
             return Err(Error::invalid(
                 "dir",
                 "archives must be of /workspace or a directory below it",
             ));
         }
-        let url = format!(
-            "/api/v1/sandboxes/{}/archive",
-            validate::segment(&self.sandbox.id)
-        );
-        let req = self
-            .sandbox
-            .client
-            .shared()
-            .request(Method::GET, &url)
-            .query(&[("path", dir)]);
-        let resp = self
-            .send("download_archive", self.options(Some(options.timeout)), req)
-            .await?;
-        stream_to_file("download_archive", resp, local.as_ref(), &options).await
+        let c = &self.sandbox.client;
+        let call = c
+            .call(&op::DOWNLOAD_ARCHIVE, &[&self.sandbox.id])?
+            .query("path", &dir)
+            .accept("application/zip")
+            .at_least(options.timeout);
+        let resp = c.stream(call).await?;
+        stream_to_file(&op::DOWNLOAD_ARCHIVE, resp, local.as_ref(), &options).await
     }
 }
 
@@ -675,22 +568,8 @@ fn check_size(path: &str, size: u64) -> Result<()> {
     Ok(())
 }
 
-async fn decode_json<T: serde::de::DeserializeOwned>(
-    operation: &'static str,
-    resp: reqwest::Response,
-) -> Result<T> {
-    let status = resp.status().as_u16();
-    let request_id = crate::error::request_id(resp.headers());
-    let body = resp
-        .bytes()
-        .await
-        .map_err(|e| Error::from_reqwest(operation, e))?;
-    serde_json::from_slice(&body)
-        .map_err(|e| Error::decode(operation, Some(status), request_id, e, &body))
-}
-
 async fn stream_to_file(
-    operation: &'static str,
+    op: &'static crate::operations::Operation,
     resp: reqwest::Response,
     local: &Path,
     options: &TransferOptions,
@@ -702,7 +581,7 @@ async fn stream_to_file(
     let mut stream = resp.bytes_stream();
     let mut done = 0u64;
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Error::from_reqwest(operation, e))?;
+        let chunk = chunk.map_err(|e| Error::from_reqwest(op.name, e))?;
         file.write_all(&chunk)
             .await
             .map_err(|e| Error::io(local, e))?;
@@ -714,7 +593,7 @@ async fn stream_to_file(
         && expected != done
     {
         return Err(Error::decode(
-            operation,
+            op.name,
             Some(200),
             None,
             format!("body ended after {done} of {expected} bytes"),
@@ -722,46 +601,4 @@ async fn stream_to_file(
         ));
     }
     Ok(done)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn remote_paths_are_absolute_stripped_and_segment_encoded() {
-        assert_eq!(
-            encode_remote_path("/workspace/a.txt").unwrap(),
-            "workspace/a.txt"
-        );
-        assert_eq!(
-            encode_remote_path("/workspace//sub/./a b#1?.txt").unwrap(),
-            "workspace/sub/a%20b%231%3F.txt"
-        );
-        assert_eq!(
-            encode_remote_path("/workspace/é.txt").unwrap(),
-            "workspace/%C3%A9.txt"
-        );
-        assert_eq!(
-            encode_remote_path("/workspace/100%.txt").unwrap(),
-            "workspace/100%25.txt"
-        );
-    }
-
-    #[test]
-    fn dangerous_paths_are_refused() {
-        for bad in [
-            "workspace/a",
-            "/workspace/../etc/passwd",
-            "/a'b",
-            "/a\\b",
-            "/a`b",
-            "/a\nb",
-            "/a\rb",
-            "/a\0b",
-            "/",
-        ] {
-            assert!(encode_remote_path(bad).is_err(), "{bad:?}");
-        }
-    }
 }

@@ -9,7 +9,7 @@ use super::Sandbox;
 use crate::types::{
     CloneSandboxRequest, PatchSandboxRequest, PatchSandboxResponse, ResourceRequirements,
 };
-use crate::{Error, Result, validate};
+use crate::{Error, Result, wire};
 
 impl Sandbox {
     /// Starts a change to this sandbox (`PATCH /api/v1/sandboxes/{id}`). Set at least one
@@ -251,12 +251,12 @@ impl<'a> UpdateSandbox<'a> {
         }
         let idle_timeout = self
             .idle_timeout
-            .map(|d| validate::go_duration("idle_timeout", d))
+            .map(|d| wire::go_duration("idle_timeout", d))
             .transpose()?;
         if let Some(r) = &self.resources {
             for (name, quantity) in r.limits.iter().chain(&r.requests) {
-                validate::non_empty("resources", name)?;
-                validate::non_empty("resources", quantity)?;
+                wire::non_empty("resources", name)?;
+                wire::non_empty("resources", quantity)?;
             }
         }
         for (key, value) in &self.labels {
@@ -287,8 +287,11 @@ impl<'a> UpdateSandbox<'a> {
     pub async fn send(self) -> Result<PatchSandboxResponse> {
         let (sb, request) = self.into_request()?;
         let c = &sb.client;
-        c.run("update_sandbox", c.raw().update_sandbox(&sb.id, &request))
-            .await
+        c.json::<crate::types::PatchSandboxResponse>(
+            c.call(&crate::operations::op::UPDATE_SANDBOX, &[&sb.id])?
+                .json(&request)?,
+        )
+        .await
     }
 }
 
@@ -353,10 +356,10 @@ impl<'a> CloneSandbox<'a> {
     /// ```
     pub async fn send(self) -> Result<Sandbox> {
         if let Some(name) = &self.name {
-            validate::rfc1123_label("name", name)?;
+            wire::rfc1123_label("name", name)?;
         }
         if let Some(class) = &self.snapshot_class {
-            validate::non_empty("snapshot_class", class)?;
+            wire::non_empty("snapshot_class", class)?;
         }
         // The Router reads this optional body only when Content-Length > 0; the generated
         // operation always sends sized JSON (`{}` when nothing is set).
@@ -366,9 +369,9 @@ impl<'a> CloneSandbox<'a> {
         };
         let c = &self.sandbox.client;
         let created = c
-            .run(
-                "clone_sandbox",
-                c.raw().clone_sandbox(&self.sandbox.id, &request),
+            .json::<crate::types::CloneSandboxResponse>(
+                c.call(&crate::operations::op::CLONE_SANDBOX, &[&self.sandbox.id])?
+                    .json(&request)?,
             )
             .await?;
         handle(c, created.name, created.namespace)
@@ -401,9 +404,7 @@ fn label_key(field: &'static str, key: &str) -> Result<()> {
         None => (None, key),
     };
     let prefix_ok = prefix.is_none_or(|p| {
-        p.len() <= 253
-            && p.split('.')
-                .all(|l| validate::rfc1123_label(field, l).is_ok())
+        p.len() <= 253 && p.split('.').all(|l| wire::rfc1123_label(field, l).is_ok())
     });
     if prefix_ok && label_name(name) && !name.is_empty() {
         Ok(())

@@ -3,6 +3,7 @@
 mod agent;
 mod backups;
 mod bulk;
+mod create;
 mod exec;
 pub(crate) mod files;
 mod manage;
@@ -27,8 +28,8 @@ pub use ports::Ports;
 pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
 pub use wait::WaitOptions;
 
-use crate::types::{CreateSandboxRequest, SandboxSummary, StorageSpec};
-use crate::{Client, Error, Result, validate};
+use crate::types::{SandboxSummary, StorageSpec};
+use crate::{Client, Result, wire};
 
 /// The phase of a sandbox. The Router may add phases, so unknown ones are kept verbatim.
 ///
@@ -172,7 +173,7 @@ impl Client {
     /// ```
     pub fn sandbox(&self, id: impl Into<String>) -> Result<Sandbox> {
         let id = id.into();
-        validate::id("sandbox id", &id)?;
+        wire::id("sandbox id", &id)?;
         Ok(Sandbox {
             client: self.clone(),
             id,
@@ -207,10 +208,10 @@ impl Client {
     pub async fn list_sandboxes(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
         let status = filter.phase.as_ref().map(Phase::as_str);
         let list = self
-            .run(
-                "list_sandboxes",
-                self.raw()
-                    .list_sandboxes(filter.namespace.as_deref(), status),
+            .json::<crate::types::SandboxList>(
+                self.call(&crate::operations::op::LIST_SANDBOXES, &[])?
+                    .query_opt("namespace", filter.namespace.as_deref())
+                    .query_opt("status", status),
             )
             .await?;
         Ok(list.sandboxes.unwrap_or_default())
@@ -343,7 +344,7 @@ impl CreateSandbox<'_> {
     /// ```
     pub async fn send(self) -> Result<Sandbox> {
         let request = self.spec.into_request()?;
-        create_without_duplicates(self.client, request).await
+        create::create_without_duplicates(self.client, &request).await
     }
 }
 
@@ -353,49 +354,6 @@ impl<'a> IntoFuture for CreateSandbox<'a> {
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
-    }
-}
-
-async fn create_without_duplicates(
-    client: &Client,
-    request: CreateSandboxRequest,
-) -> Result<Sandbox> {
-    let policy = client.shared().0.retry.clone();
-    let mut attempt = 0;
-    loop {
-        let err = match client
-            .run("create_sandbox", client.raw().create_sandbox(&request))
-            .await
-        {
-            Ok(created) => {
-                let mut sb = client.sandbox(created.sandbox_id)?;
-                sb.namespace = Some(created.namespace);
-                return Ok(sb);
-            }
-            Err(e) => e,
-        };
-        // A 429 comes from the rate limiter, before the handler: nothing was created.
-        let ambiguous = matches!(err, Error::Unavailable { .. } | Error::Timeout { .. });
-        let wait = match &err {
-            Error::RateLimited(_) => policy.wait(attempt, err.retry_after()),
-            _ if ambiguous => policy.wait(attempt, None),
-            _ => None,
-        };
-        let Some(wait) = wait.filter(|_| attempt < policy.max_retries) else {
-            return Err(err);
-        };
-        if ambiguous {
-            match client.get_sandbox(&request.name).await {
-                Ok(existing) => {
-                    tracing::debug!(sandbox = %request.name, "create outcome was unknown; the sandbox exists");
-                    return Ok(existing);
-                }
-                Err(Error::NotFound(_)) => {}
-                Err(_) => return Err(err),
-            }
-        }
-        tokio::time::sleep(wait).await;
-        attempt += 1;
     }
 }
 
@@ -514,7 +472,10 @@ impl Sandbox {
     /// ```
     pub async fn status(&self) -> Result<SandboxSummary> {
         self.client
-            .run("get_sandbox", self.client.raw().get_sandbox(&self.id))
+            .json::<crate::types::SandboxSummary>(
+                self.client
+                    .call(&crate::operations::op::GET_SANDBOX, &[&self.id])?,
+            )
             .await
     }
 
@@ -529,7 +490,10 @@ impl Sandbox {
     /// ```
     pub async fn stop(&self) -> Result<()> {
         self.client
-            .run("stop_sandbox", self.client.raw().stop_sandbox(&self.id))
+            .json::<crate::types::StatusAck>(
+                self.client
+                    .call(&crate::operations::op::STOP_SANDBOX, &[&self.id])?,
+            )
             .await
             .map(drop)
     }
@@ -545,7 +509,10 @@ impl Sandbox {
     /// ```
     pub async fn resume(&self) -> Result<()> {
         self.client
-            .run("resume_sandbox", self.client.raw().resume_sandbox(&self.id))
+            .json::<crate::types::StatusAck>(
+                self.client
+                    .call(&crate::operations::op::RESUME_SANDBOX, &[&self.id])?,
+            )
             .await
             .map(drop)
     }
@@ -561,7 +528,10 @@ impl Sandbox {
     /// ```
     pub async fn delete(&self) -> Result<()> {
         self.client
-            .run("delete_sandbox", self.client.raw().delete_sandbox(&self.id))
+            .empty(
+                self.client
+                    .call(&crate::operations::op::DELETE_SANDBOX, &[&self.id])?,
+            )
             .await
             .map(drop)
     }

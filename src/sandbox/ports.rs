@@ -4,7 +4,7 @@ use reqwest::Url;
 
 use super::Sandbox;
 use crate::types::{ForwardPortRequest, ForwardedPort};
-use crate::{Error, Result, validate};
+use crate::{Error, Result, wire};
 
 /// The forwarded ports of one sandbox: `sandbox.ports()`.
 ///
@@ -51,9 +51,11 @@ impl Ports<'_> {
     /// ```
     pub async fn list(&self) -> Result<Vec<ForwardedPort>> {
         let c = &self.sandbox.client;
-        Ok(c.run("list_ports", c.raw().list_ports(&self.sandbox.id))
-            .await?
-            .ports)
+        Ok(c.json::<crate::types::PortList>(
+            c.call(&crate::operations::op::LIST_PORTS, &[&self.sandbox.id])?,
+        )
+        .await?
+        .ports)
     }
 
     /// Forwards `port` (1-65535, checked before any request) with the Router's default
@@ -81,20 +83,20 @@ impl Ports<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn forward_with(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
-        validate::non_empty("protocol", protocol)?;
+        wire::non_empty("protocol", protocol)?;
         self.send_forward(port, Some(protocol)).await
     }
 
     async fn send_forward(&self, port: u32, protocol: Option<&str>) -> Result<ForwardedPort> {
-        let port = validate::port(port)?;
+        let port = wire::port(port)?;
         let body = ForwardPortRequest {
             port: i32::from(port),
             protocol: protocol.map(str::to_owned),
         };
         let c = &self.sandbox.client;
-        c.run(
-            "forward_port",
-            c.raw().forward_port(&self.sandbox.id, &body),
+        c.json::<crate::types::ForwardedPort>(
+            c.call(&crate::operations::op::FORWARD_PORT, &[&self.sandbox.id])?
+                .json(&body)?,
         )
         .await
     }
@@ -107,12 +109,12 @@ impl Ports<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn remove(&self, port: u32) -> Result<()> {
-        let port = validate::port(port)?;
+        let port = wire::port(port)?;
         let c = &self.sandbox.client;
-        c.run(
-            "remove_port",
-            c.raw().remove_port(&self.sandbox.id, i32::from(port)),
-        )
+        c.empty(c.call(
+            &crate::operations::op::REMOVE_PORT,
+            &[&self.sandbox.id, &i32::from(port).to_string()],
+        )?)
         .await
         .map(drop)
     }
@@ -134,12 +136,12 @@ impl Ports<'_> {
     /// # Ok(()) }
     /// ```
     pub fn preview_url(&self, port: u32) -> Result<Url> {
-        let port = validate::port(port)?;
-        validate::id("sandbox id", &self.sandbox.id)?;
+        let port = wire::port(port)?;
+        wire::id("sandbox id", &self.sandbox.id)?;
         let raw = format!(
             "{}/api/v1/sandboxes/{}/preview/{port}/",
             self.sandbox.client.base_url(),
-            validate::segment(&self.sandbox.id)
+            wire::path_segment(&self.sandbox.id)
         );
         Url::parse(&raw).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))
     }

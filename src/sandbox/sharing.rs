@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::Sandbox;
 
 use crate::types::{self, CreateShareLinkRequest, ShareLinkCreated, ShareRequest};
-use crate::{Error, Result, validate};
+use crate::{Error, Result, wire};
 
 /// The access level of a share (`viewer` or `collaborator`).
 ///
@@ -189,8 +189,10 @@ impl Sharing<'_> {
     /// ```
     pub async fn get(&self) -> Result<types::Sharing> {
         let c = &self.sandbox.client;
-        c.run("get_sharing", c.raw().get_sharing(&self.sandbox.id))
-            .await
+        c.json::<crate::types::Sharing>(
+            c.call(&crate::operations::op::GET_SHARING, &[&self.sandbox.id])?,
+        )
+        .await
     }
 
     /// Shares the sandbox with a user (their `sub` or email) or a group, at `level`.
@@ -210,16 +212,16 @@ impl Sharing<'_> {
         level: ShareLevel,
         kind: ShareKind,
     ) -> Result<types::Sharing> {
-        validate::non_empty("identity", identity)?;
+        wire::non_empty("identity", identity)?;
         let body = ShareRequest {
             identity: identity.to_owned(),
             level: level.as_str().to_owned(),
             kind: Some(kind.as_str().to_owned()),
         };
         let c = &self.sandbox.client;
-        c.run(
-            "share_sandbox",
-            c.raw().share_sandbox(&self.sandbox.id, &body),
+        c.json::<crate::types::Sharing>(
+            c.call(&crate::operations::op::SHARE_SANDBOX, &[&self.sandbox.id])?
+                .json(&body)?,
         )
         .await
     }
@@ -234,12 +236,12 @@ impl Sharing<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn revoke(&self, identity: &str) -> Result<()> {
-        validate::id("identity", identity)?;
+        wire::id("identity", identity)?;
         let c = &self.sandbox.client;
-        c.run(
-            "revoke_share",
-            c.raw().revoke_share(&self.sandbox.id, identity),
-        )
+        c.json::<crate::types::RevokeShareResponse>(c.call(
+            &crate::operations::op::REVOKE_SHARE,
+            &[&self.sandbox.id, identity],
+        )?)
         .await
         .map(drop)
     }
@@ -267,7 +269,7 @@ impl Sharing<'_> {
     pub async fn create_link(&self, options: ShareLinkOptions) -> Result<ShareLinkCreated> {
         let expires_in = options
             .expires_in
-            .map(|d| validate::go_duration("expires_in", d))
+            .map(|d| wire::go_duration("expires_in", d))
             .transpose()?;
         let max_uses = options
             .max_uses
@@ -282,9 +284,12 @@ impl Sharing<'_> {
             max_uses,
         };
         let c = &self.sandbox.client;
-        c.run(
-            "create_share_link",
-            c.raw().create_share_link(&self.sandbox.id, &body),
+        c.json::<crate::types::ShareLinkCreated>(
+            c.call(
+                &crate::operations::op::CREATE_SHARE_LINK,
+                &[&self.sandbox.id],
+            )?
+            .json(&body)?,
         )
         .await
     }

@@ -12,6 +12,7 @@ pub fn fast_retries() -> RetryPolicy {
     RetryPolicy::default()
         .initial_backoff(Duration::from_millis(5))
         .max_backoff(Duration::from_millis(20))
+        .read_back_window(Duration::from_millis(50))
 }
 
 /// A client for `server` with [`fast_retries`] and no credentials.
