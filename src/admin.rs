@@ -69,6 +69,7 @@ impl Admin {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listAuditEvents")]
     pub async fn audit_events(&self) -> Result<Vec<AuditEvent>> {
         let c = &self.client;
         Ok(c.json::<crate::types::AuditEventList>(
@@ -91,6 +92,7 @@ impl Admin {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getUsageAnalytics")]
     pub async fn usage(&self) -> Result<UsageAnalytics> {
         let c = &self.client;
         c.json::<crate::types::UsageAnalytics>(
@@ -110,6 +112,7 @@ impl Admin {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getCostEstimates")]
     pub async fn costs(&self) -> Result<CostEstimates> {
         let c = &self.client;
         c.json::<crate::types::CostEstimates>(
@@ -126,6 +129,7 @@ impl Admin {
     /// let all = client.admin().sandboxes(Some("team-a")).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "adminListSandboxes")]
     pub async fn sandboxes(&self, namespace: Option<&str>) -> Result<Vec<SandboxSummary>> {
         if let Some(ns) = namespace {
             wire::non_empty("namespace", ns)?;
@@ -149,6 +153,7 @@ impl Admin {
     /// assert!(overview.is_empty());
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "adminGetSharing")]
     pub async fn sharing(&self) -> Result<Map<String, Value>> {
         let c = &self.client;
         Ok(c.json::<crate::types::AdminSharing>(

@@ -68,6 +68,7 @@ impl Cluster {
     /// println!("autoscaler: {}", s.autoscaler_enabled);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getClusterStatus")]
     pub async fn status(&self) -> Result<ClusterStatus> {
         let c = &self.client;
         c.json::<crate::types::ClusterStatus>(
@@ -85,6 +86,7 @@ impl Cluster {
     /// println!("cpu {}% memory {}%", n.summary.cpu_saturation_pct, n.summary.mem_saturation_pct);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getClusterNodes")]
     pub async fn nodes(&self) -> Result<NodeCapacityResponse> {
         let c = &self.client;
         c.json::<crate::types::NodeCapacityResponse>(
@@ -103,6 +105,7 @@ impl Cluster {
     /// let ready = h.ready_replicas.unwrap_or(0);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getHeadroom")]
     pub async fn headroom(&self) -> Result<HeadroomConfig> {
         let c = &self.client;
         c.json::<crate::types::HeadroomConfig>(c.call(&crate::operations::op::GET_HEADROOM, &[])?)
@@ -124,6 +127,7 @@ impl Cluster {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "setHeadroom")]
     pub async fn set_headroom(
         &self,
         replicas: u32,

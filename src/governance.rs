@@ -57,6 +57,7 @@ impl Governance {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listPolicies")]
     pub async fn list(&self) -> Result<PolicyList> {
         let c = &self.client;
         c.json::<crate::types::PolicyList>(c.call(&crate::operations::op::LIST_POLICIES, &[])?)
@@ -72,6 +73,7 @@ impl Governance {
     /// println!("{:?}", p.max_sandboxes_per_user);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getNamespacePolicy")]
     pub async fn get(&self, namespace: &str) -> Result<Policy> {
         wire::id("namespace", namespace)?;
         let c = &self.client;
@@ -94,6 +96,7 @@ impl Governance {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "setClusterPolicy")]
     pub async fn set_cluster(&self, policy: &Policy) -> Result<Policy> {
         let c = &self.client;
         Ok(c.json::<crate::types::ClusterPolicyResponse>(
@@ -117,6 +120,7 @@ impl Governance {
     /// client.governance().set("frozen-team", &p).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "setNamespacePolicy")]
     pub async fn set(&self, namespace: &str, policy: &Policy) -> Result<Policy> {
         wire::id("namespace", namespace)?;
         let c = &self.client;
@@ -135,6 +139,7 @@ impl Governance {
     /// client.governance().delete("team-a").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "deleteNamespacePolicy")]
     pub async fn delete(&self, namespace: &str) -> Result<()> {
         wire::id("namespace", namespace)?;
         let c = &self.client;
@@ -156,6 +161,7 @@ impl Governance {
     /// println!("{} allows {:?}", e.namespace, e.policy.allowed_templates);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getEffectivePolicy")]
     pub async fn effective(&self, namespace: Option<&str>) -> Result<NamespacePolicy> {
         if let Some(ns) = namespace {
             wire::non_empty("namespace", ns)?;

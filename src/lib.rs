@@ -31,7 +31,6 @@ pub mod admin;
 pub mod auth;
 mod client;
 pub mod cluster;
-pub mod coverage;
 mod error;
 pub mod governance;
 pub mod operations;

@@ -96,6 +96,7 @@ impl Templates {
     /// let names: Vec<String> = client.templates().list().await?.into_iter().map(|t| t.name).collect();
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listTemplates")]
     pub async fn list(&self) -> Result<Vec<Template>> {
         let c = &self.client;
         Ok(c.json::<crate::types::TemplateList>(
@@ -114,6 +115,7 @@ impl Templates {
     /// println!("{:?}", t.spec.get("resources"));
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getTemplate")]
     pub async fn get(&self, name: &str) -> Result<Template> {
         wire::id("template name", name)?;
         let c = &self.client;
@@ -140,6 +142,7 @@ impl Templates {
     /// println!("created {} ({})", t.name, t.resource_version);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createTemplate")]
     pub async fn create(&self, name: &str, spec: impl Into<Value>) -> Result<Template> {
         template_name(name)?;
         let body = CreateTemplateRequest {
@@ -167,6 +170,7 @@ impl Templates {
     /// templates.update("python-small", spec).await?; // the full spec, edited
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "updateTemplate")]
     pub async fn update(&self, name: &str, spec: impl Into<Value>) -> Result<Template> {
         wire::id("template name", name)?;
         let body = UpdateTemplateRequest {
@@ -188,6 +192,7 @@ impl Templates {
     /// client.templates().delete("python-small").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "deleteTemplate")]
     pub async fn delete(&self, name: &str) -> Result<()> {
         wire::id("template name", name)?;
         let c = &self.client;

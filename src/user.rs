@@ -81,6 +81,7 @@ impl User {
     /// println!("{} groups={:?}", me.sub, me.groups);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getCurrentUser")]
     pub async fn me(&self) -> Result<CurrentUser> {
         let c = &self.client;
         c.json::<crate::types::CurrentUser>(c.call(&crate::operations::op::GET_CURRENT_USER, &[])?)
@@ -96,6 +97,7 @@ impl User {
     /// let theme = prefs.get("theme").and_then(|v| v.as_str()).unwrap_or("light");
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getPreferences")]
     pub async fn preferences(&self) -> Result<Map<String, Value>> {
         let c = &self.client;
         Ok(c.json::<crate::types::Preferences>(
@@ -118,6 +120,7 @@ impl User {
     /// user.set_preferences(&prefs).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "setPreferences")]
     pub async fn set_preferences(&self, prefs: &Map<String, Value>) -> Result<Map<String, Value>> {
         let body = Preferences(Some(prefs.clone()));
         let c = &self.client;
@@ -416,6 +419,7 @@ impl ApiKeys {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listApiKeys")]
     pub async fn list(&self) -> Result<Vec<ApiKeyMetadata>> {
         let c = &self.client;
         Ok(
@@ -439,6 +443,7 @@ impl ApiKeys {
     /// let secret: String = created.key.expose().to_owned(); // hand it to the runner
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createApiKey")]
     pub async fn create(&self, request: ApiKeyRequest) -> Result<ApiKeyCreated> {
         let body = request.to_body()?;
         let c = &self.client;
@@ -457,6 +462,7 @@ impl ApiKeys {
     /// client.api_keys().revoke("agenttier-apikey-27f2b25396137aa5befc72898724063aa7ac7d3d").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "revokeApiKey")]
     pub async fn revoke(&self, id: &str) -> Result<()> {
         wire::id("api key id", id)?;
         let c = &self.client;

@@ -101,6 +101,7 @@ impl WarmPool {
     /// let ready: i32 = s.pools.iter().map(|p| p.ready_count).sum();
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getWarmPoolStatus")]
     pub async fn status(&self) -> Result<WarmPoolStatus> {
         let c = &self.client;
         c.json::<crate::types::WarmPoolStatus>(
@@ -122,6 +123,7 @@ impl WarmPool {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "setWarmPoolConfig")]
     pub async fn configure(&self, pools: &[PoolConfig]) -> Result<Vec<PoolConfig>> {
         check(pools)?;
         self.send(WarmPoolConfigRequest {

@@ -255,6 +255,7 @@ impl Webhooks {
     /// println!("secret (shown once): {}", hook.secret.expose());
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createWebhook")]
     pub async fn create(
         &self,
         url: &str,
@@ -311,6 +312,7 @@ impl Webhooks {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listWebhooks")]
     pub async fn list(&self) -> Result<Vec<Webhook>> {
         let c = &self.client;
         Ok(
@@ -329,6 +331,7 @@ impl Webhooks {
     /// client.webhooks().delete("0123456789abcdef0123456789abcdef").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "deleteWebhook")]
     pub async fn delete(&self, id: &str) -> Result<()> {
         wire::id("webhook id", id)?;
         let c = &self.client;
@@ -346,6 +349,7 @@ impl Webhooks {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listWebhookDeliveries")]
     pub async fn deliveries(&self, id: &str) -> Result<Vec<WebhookDelivery>> {
         wire::id("webhook id", id)?;
         let c = &self.client;

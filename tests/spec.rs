@@ -1,7 +1,7 @@
 //! Pins `openapi.yaml`: its route table, its operation metadata, its security, the shapes
 //! progenitor needs, and that every documented example decodes into the generated types.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use agenttier::types;
 use openapiv3::{APIKeyLocation, OpenAPI, ReferenceOr, SecurityScheme, StatusCode};
@@ -17,284 +17,6 @@ fn spec() -> OpenAPI {
 fn spec_json() -> Value {
     serde_yaml::from_str(SPEC_TEXT).expect("openapi.yaml parses as YAML")
 }
-
-/// Every route the Router serves that the spec describes: (method, path, operationId, tag).
-const ROUTES: &[(&str, &str, &str, &str)] = &[
-    ("GET", "/healthz", "healthz", "health"),
-    ("GET", "/readyz", "readyz", "health"),
-    ("GET", "/api/v1/sandboxes", "listSandboxes", "sandboxes"),
-    ("POST", "/api/v1/sandboxes", "createSandbox", "sandboxes"),
-    ("GET", "/api/v1/sandboxes/{id}", "getSandbox", "sandboxes"),
-    (
-        "DELETE",
-        "/api/v1/sandboxes/{id}",
-        "deleteSandbox",
-        "sandboxes",
-    ),
-    (
-        "PATCH",
-        "/api/v1/sandboxes/{id}",
-        "updateSandbox",
-        "sandboxes",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/stop",
-        "stopSandbox",
-        "sandboxes",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/resume",
-        "resumeSandbox",
-        "sandboxes",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/clone",
-        "cloneSandbox",
-        "sandboxes",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/bulk",
-        "bulkCreateSandboxes",
-        "bulk",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/bulk-action",
-        "bulkSandboxAction",
-        "bulk",
-    ),
-    (
-        "GET",
-        "/api/v1/sandboxes/{id}/backups",
-        "listBackups",
-        "backups",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/backups",
-        "createBackup",
-        "backups",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/backups/{snapshotName}/restore",
-        "restoreBackup",
-        "backups",
-    ),
-    (
-        "DELETE",
-        "/api/v1/sandboxes/{id}/backups/{snapshotName}",
-        "deleteBackup",
-        "backups",
-    ),
-    ("POST", "/api/v1/sandboxes/{id}/exec", "execCommand", "exec"),
-    ("GET", "/api/v1/sandboxes/{id}/files/", "listFiles", "files"),
-    (
-        "GET",
-        "/api/v1/sandboxes/{id}/files/{path}",
-        "readFile",
-        "files",
-    ),
-    (
-        "PUT",
-        "/api/v1/sandboxes/{id}/files/{path}",
-        "writeFile",
-        "files",
-    ),
-    (
-        "GET",
-        "/api/v1/sandboxes/{id}/archive",
-        "downloadArchive",
-        "files",
-    ),
-    ("GET", "/api/v1/sandboxes/{id}/ports", "listPorts", "ports"),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/ports",
-        "forwardPort",
-        "ports",
-    ),
-    (
-        "DELETE",
-        "/api/v1/sandboxes/{id}/ports/{port}",
-        "removePort",
-        "ports",
-    ),
-    (
-        "GET",
-        "/api/v1/sandboxes/{id}/share",
-        "getSharing",
-        "sharing",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/share",
-        "shareSandbox",
-        "sharing",
-    ),
-    (
-        "DELETE",
-        "/api/v1/sandboxes/{id}/share/{userId}",
-        "revokeShare",
-        "sharing",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/share-links",
-        "createShareLink",
-        "sharing",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/configure",
-        "configureAgent",
-        "agent",
-    ),
-    (
-        "GET",
-        "/api/v1/sandboxes/{id}/configure/install-log",
-        "getInstallLog",
-        "agent",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/invoke",
-        "invokeAgent",
-        "agent",
-    ),
-    (
-        "POST",
-        "/api/v1/sandboxes/{id}/invoke/cancel",
-        "cancelInvoke",
-        "agent",
-    ),
-    ("GET", "/api/v1/templates", "listTemplates", "templates"),
-    ("POST", "/api/v1/templates", "createTemplate", "templates"),
-    (
-        "GET",
-        "/api/v1/templates/{name}",
-        "getTemplate",
-        "templates",
-    ),
-    (
-        "PUT",
-        "/api/v1/templates/{name}",
-        "updateTemplate",
-        "templates",
-    ),
-    (
-        "DELETE",
-        "/api/v1/templates/{name}",
-        "deleteTemplate",
-        "templates",
-    ),
-    ("POST", "/api/v1/webhooks", "createWebhook", "webhooks"),
-    ("GET", "/api/v1/webhooks", "listWebhooks", "webhooks"),
-    (
-        "DELETE",
-        "/api/v1/webhooks/{id}",
-        "deleteWebhook",
-        "webhooks",
-    ),
-    (
-        "GET",
-        "/api/v1/webhooks/{id}/deliveries",
-        "listWebhookDeliveries",
-        "webhooks",
-    ),
-    (
-        "GET",
-        "/api/v1/governance/policies",
-        "listPolicies",
-        "governance",
-    ),
-    (
-        "PUT",
-        "/api/v1/governance/policies",
-        "setClusterPolicy",
-        "governance",
-    ),
-    (
-        "GET",
-        "/api/v1/governance/policies/{namespace}",
-        "getNamespacePolicy",
-        "governance",
-    ),
-    (
-        "PUT",
-        "/api/v1/governance/policies/{namespace}",
-        "setNamespacePolicy",
-        "governance",
-    ),
-    (
-        "DELETE",
-        "/api/v1/governance/policies/{namespace}",
-        "deleteNamespacePolicy",
-        "governance",
-    ),
-    (
-        "GET",
-        "/api/v1/governance/effective",
-        "getEffectivePolicy",
-        "governance",
-    ),
-    ("GET", "/api/v1/audit/events", "listAuditEvents", "admin"),
-    (
-        "GET",
-        "/api/v1/analytics/usage",
-        "getUsageAnalytics",
-        "admin",
-    ),
-    (
-        "GET",
-        "/api/v1/analytics/costs",
-        "getCostEstimates",
-        "admin",
-    ),
-    (
-        "GET",
-        "/api/v1/admin/sandboxes",
-        "adminListSandboxes",
-        "admin",
-    ),
-    ("GET", "/api/v1/admin/sharing", "adminGetSharing", "admin"),
-    ("GET", "/api/v1/user/me", "getCurrentUser", "user"),
-    ("GET", "/api/v1/user/preferences", "getPreferences", "user"),
-    ("PUT", "/api/v1/user/preferences", "setPreferences", "user"),
-    ("GET", "/api/v1/user/api-keys", "listApiKeys", "user"),
-    ("POST", "/api/v1/user/api-keys", "createApiKey", "user"),
-    (
-        "DELETE",
-        "/api/v1/user/api-keys/{keyId}",
-        "revokeApiKey",
-        "user",
-    ),
-    (
-        "GET",
-        "/api/v1/warmpool/status",
-        "getWarmPoolStatus",
-        "warmpool",
-    ),
-    (
-        "PUT",
-        "/api/v1/warmpool/config",
-        "setWarmPoolConfig",
-        "warmpool",
-    ),
-    (
-        "GET",
-        "/api/v1/cluster/status",
-        "getClusterStatus",
-        "cluster",
-    ),
-    ("GET", "/api/v1/cluster/nodes", "getClusterNodes", "cluster"),
-    ("GET", "/api/v1/cluster/headroom", "getHeadroom", "cluster"),
-    ("PUT", "/api/v1/cluster/headroom", "setHeadroom", "cluster"),
-];
 
 /// Decodes `example` as the generated type named `schema` and encodes it again.
 /// `ROUND_TRIP_SCHEMAS` lists exactly the names this function knows.
@@ -469,58 +191,41 @@ fn spec_parses_and_every_operation_has_a_unique_id_one_tag_and_a_summary() {
 }
 
 #[test]
-fn route_table_is_exactly_the_64_router_operations() {
+fn the_spec_has_64_operations_with_the_extensions_the_table_needs() {
     let spec = spec();
-    let actual: BTreeSet<(String, String)> = spec
-        .operations()
-        .map(|(path, method, _)| (method.to_uppercase(), path.to_owned()))
-        .collect();
-    let expected: BTreeSet<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p, _, _)| (m.to_string(), p.to_string()))
-        .collect();
-    assert_eq!(ROUTES.len(), 64);
-    assert_eq!(
-        expected.len(),
-        64,
-        "the hard-coded route list has duplicates"
-    );
-    let missing: Vec<_> = expected.difference(&actual).collect();
-    let extra: Vec<_> = actual.difference(&expected).collect();
-    assert!(
-        missing.is_empty() && extra.is_empty(),
-        "missing routes {missing:?}, unexpected routes {extra:?}"
-    );
-
-    let actual_ids: BTreeSet<String> = spec
-        .operations()
-        .filter_map(|(_, _, op)| op.operation_id.clone())
-        .collect();
-    let expected_ids: BTreeSet<String> =
-        ROUTES.iter().map(|(_, _, id, _)| id.to_string()).collect();
-    assert_eq!(actual_ids, expected_ids);
-
-    // Each route carries its own id and tag (not merely the same sets).
-    let by_route: BTreeMap<(String, String), (String, String)> = spec
-        .operations()
-        .map(|(path, method, op)| {
-            (
-                (method.to_uppercase(), path.to_owned()),
-                (
-                    op.operation_id.clone().unwrap_or_default(),
-                    op.tags.first().cloned().unwrap_or_default(),
-                ),
-            )
-        })
-        .collect();
-    for (method, path, id, tag) in ROUTES {
-        let got = &by_route[&(method.to_string(), path.to_string())];
-        assert_eq!(
-            (got.0.as_str(), got.1.as_str()),
-            (*id, *tag),
-            "{method} {path}"
-        );
+    let ops: Vec<_> = spec.operations().collect();
+    assert_eq!(ops.len(), 64);
+    let mut problems = Vec::new();
+    for (path, method, op) in ops {
+        let id = op.operation_id.clone().unwrap_or_default();
+        let ext = |name: &str| op.extensions.get(name).and_then(|v| v.as_str());
+        match ext("x-access") {
+            Some("none" | "user" | "owner" | "read" | "self" | "admin") => {}
+            other => problems.push(format!("{id}: x-access {other:?}")),
+        }
+        match (ext("x-retry"), method) {
+            (Some("safe"), "get" | "put" | "delete" | "post") => {}
+            (Some("unsafe"), "post" | "patch") => {}
+            other => problems.push(format!("{id} ({method} {path}): x-retry {other:?}")),
+        }
+        if ext("x-facade").is_none_or(|f| f.split("::").count() != 2) {
+            problems.push(format!("{id}: x-facade is not Type::method"));
+        }
+        // Admin routes say so in their summary, and only they do.
+        let admin = ext("x-access") == Some("admin");
+        let says_admin = op.summary.as_deref().unwrap_or("").contains("(admin)");
+        if admin != says_admin {
+            problems.push(format!(
+                "{id}: x-access admin {admin}, summary says {says_admin}"
+            ));
+        }
+        // The health routes are the only ones without credentials.
+        let health = path == "/healthz" || path == "/readyz";
+        if (ext("x-access") == Some("none")) != health {
+            problems.push(format!("{id}: x-access none only on /healthz and /readyz"));
+        }
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 
 #[test]
@@ -980,37 +685,37 @@ fn path_parameters_are_required_and_binary_bodies_are_string_binary() {
 }
 
 #[test]
-fn scoped_key_action_groups_match_the_router_allow_map() {
-    let expected: BTreeMap<&str, &str> = BTreeMap::from([
-        ("execCommand", "run-command"),
-        ("listFiles", "files:read"),
-        ("readFile", "files:read"),
-        ("writeFile", "files:write"),
-        ("downloadArchive", "files:read"),
-        ("listPorts", "ports"),
-        ("forwardPort", "ports"),
-        ("removePort", "ports"),
-        ("configureAgent", "agent:configure"),
-        ("getInstallLog", "agent:configure"),
-        ("invokeAgent", "agent:invoke"),
-        ("cancelInvoke", "agent:invoke"),
-        ("resumeSandbox", "resume"),
-        ("stopSandbox", "stop"),
-    ]);
+fn scoped_key_action_groups_are_valid_and_only_on_owner_routes() {
+    // The Router's action-group vocabulary: `delete` is never valid (router-api §1.7).
+    const GROUPS: &[&str] = &[
+        "run-command",
+        "files:read",
+        "files:write",
+        "ports",
+        "agent:invoke",
+        "agent:configure",
+        "resume",
+        "stop",
+    ];
     let spec = spec();
-    let actual: BTreeMap<String, String> = spec
-        .operations()
-        .filter_map(|(_, _, op)| {
-            let group = op.extensions.get("x-scoped-key-action-group")?;
-            Some((
-                op.operation_id.clone().unwrap_or_default(),
-                group.as_str().expect("a string").to_owned(),
-            ))
-        })
-        .collect();
-    let actual: BTreeMap<&str, &str> = actual
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    assert_eq!(actual, expected);
+    let mut used = BTreeSet::new();
+    for (path, _, op) in spec.operations() {
+        let Some(group) = op.extensions.get("x-scoped-key-action-group") else {
+            continue;
+        };
+        let group = group.as_str().expect("a string");
+        let id = op.operation_id.clone().unwrap_or_default();
+        assert!(
+            GROUPS.contains(&group),
+            "{id}: unknown action group {group}"
+        );
+        assert_eq!(
+            op.extensions.get("x-access").and_then(|v| v.as_str()),
+            Some("owner"),
+            "{id}: scoped keys reach only owner routes"
+        );
+        assert!(path.starts_with("/api/v1/sandboxes/{id}/"), "{id}: {path}");
+        used.insert(group);
+    }
+    assert_eq!(used.len(), GROUPS.len(), "every group opens some route");
 }

@@ -119,7 +119,7 @@ fn parse<T: DeserializeOwned>(op: &'static str, ev: &SseEvent) -> Result<T> {
 }
 
 impl FromSse for ConfigureEvent {
-    const OPERATION: &'static str = "configure_agent";
+    const OPERATION: &'static str = op::CONFIGURE_AGENT.name;
     fn from_sse(ev: SseEvent) -> Result<Self> {
         Ok(match ev.event.as_str() {
             "log" => ConfigureEvent::Log(parse(Self::OPERATION, &ev)?),
@@ -134,7 +134,7 @@ impl FromSse for ConfigureEvent {
 }
 
 impl FromSse for InvokeEvent {
-    const OPERATION: &'static str = "invoke_agent";
+    const OPERATION: &'static str = op::INVOKE_AGENT.name;
     fn from_sse(ev: SseEvent) -> Result<Self> {
         Ok(match ev.event.as_str() {
             "start" => InvokeEvent::Start(parse(Self::OPERATION, &ev)?),
@@ -238,7 +238,7 @@ fn event_stream<T: FromSse + Send + 'static>(resp: reqwest::Response) -> Result<
                             SseEnd::Truncated => {
                                 return Some((
                                     Err(Error::Agent {
-                                        operation: if T::OPERATION == "invoke_agent" {
+                                        operation: if T::OPERATION == op::INVOKE_AGENT.name {
                                             "invoke"
                                         } else {
                                             "configure"
@@ -740,6 +740,7 @@ impl<'a> Agent<'a> {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "configureAgent")]
     pub fn configure(&self) -> Configure<'a> {
         Configure {
             agent: self.clone(),
@@ -768,6 +769,7 @@ impl<'a> Agent<'a> {
     /// let out = sb.agent().invoke("hello").collect().await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "invokeAgent")]
     pub fn invoke(&self, payload: impl Into<Bytes>) -> Invoke<'a> {
         Invoke {
             agent: self.clone(),
@@ -792,6 +794,7 @@ impl<'a> Agent<'a> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "cancelInvoke")]
     pub async fn cancel(&self, invoke_id: &str) -> Result<()> {
         wire::non_empty("invoke_id", invoke_id)?;
         let c = &self.sandbox.client;
@@ -815,6 +818,7 @@ impl<'a> Agent<'a> {
     /// println!("{log}");
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getInstallLog")]
     pub async fn install_log(&self) -> Result<String> {
         let c = &self.sandbox.client;
         let answer = c

@@ -49,6 +49,7 @@ impl Backups<'_> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listBackups")]
     pub async fn list(&self) -> Result<Vec<Backup>> {
         let c = &self.sandbox.client;
         Ok(c.json::<crate::types::BackupList>(
@@ -68,6 +69,7 @@ impl Backups<'_> {
     /// let backup = sb.backups().create(Some("csi-aws-vsc")).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createBackup")]
     pub async fn create(&self, snapshot_class: Option<&str>) -> Result<Backup> {
         if let Some(class) = snapshot_class {
             wire::non_empty("snapshot_class", class)?;
@@ -101,6 +103,7 @@ impl Backups<'_> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "restoreBackup")]
     pub async fn restore(&self, snapshot: &str, name: Option<&str>) -> Result<Sandbox> {
         wire::id("snapshot", snapshot)?;
         if let Some(name) = name {
@@ -130,6 +133,7 @@ impl Backups<'_> {
     /// sb.backups().delete("demo-workspace-backup-1721234567").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "deleteBackup")]
     pub async fn delete(&self, snapshot: &str) -> Result<()> {
         wire::id("snapshot", snapshot)?;
         let c = &self.sandbox.client;

@@ -269,6 +269,7 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "bulkCreateSandboxes")]
     pub async fn create_sandboxes(&self, items: Vec<BulkItem>) -> Result<Vec<BulkCreateResult>> {
         if items.is_empty() {
             return Err(Error::invalid("items", "at least one item is required"));
@@ -334,6 +335,7 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "bulkSandboxAction")]
     pub async fn bulk_action(
         &self,
         action: BulkAction,

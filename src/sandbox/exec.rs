@@ -94,6 +94,7 @@ impl Sandbox {
     /// println!("{} (exit {}, {:?})", out.stdout.trim(), out.exit_code, out.duration);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "execCommand")]
     pub async fn exec(&self, command: &str) -> Result<ExecOutput> {
         self.exec_with(command, ExecOptions::default()).await
     }

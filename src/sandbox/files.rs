@@ -236,6 +236,7 @@ impl Files<'_> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listFiles")]
     pub async fn list(&self, dir: &str) -> Result<FileList> {
         wire::remote_path(dir)?;
         let c = &self.sandbox.client;
@@ -254,6 +255,7 @@ impl Files<'_> {
     /// println!("{}", String::from_utf8_lossy(&bytes));
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "readFile")]
     pub async fn read(&self, path: &str) -> Result<Bytes> {
         let call = self
             .file_call(&op::READ_FILE, path)?
@@ -270,6 +272,7 @@ impl Files<'_> {
     /// assert_eq!(res.bytes, 6);
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "writeFile")]
     pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> Result<PutFileResult> {
         self.write_with(path, data, TransferOptions::default())
             .await
@@ -518,6 +521,7 @@ impl Files<'_> {
     /// let size = sb.files().archive("/workspace", "workspace.zip").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "downloadArchive")]
     pub async fn archive(&self, dir: &str, local: impl AsRef<Path>) -> Result<u64> {
         self.archive_with(dir, local, TransferOptions::default())
             .await

@@ -43,6 +43,7 @@ impl Sandbox {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "updateSandbox")]
     pub fn update(&self) -> UpdateSandbox<'_> {
         UpdateSandbox {
             sandbox: self,
@@ -69,6 +70,7 @@ impl Sandbox {
     /// copy.wait_until_running(Default::default()).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "cloneSandbox")]
     pub fn clone_sandbox(&self) -> CloneSandbox<'_> {
         CloneSandbox {
             sandbox: self,

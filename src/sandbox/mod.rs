@@ -190,6 +190,7 @@ impl Client {
     /// println!("{:?}", sb.summary().map(|s| s.phase()));
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getSandbox")]
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox> {
         let mut sb = self.sandbox(id)?;
         sb.refresh().await?;
@@ -205,6 +206,7 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listSandboxes")]
     pub async fn list_sandboxes(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
         let status = filter.phase.as_ref().map(Phase::as_str);
         let list = self
@@ -230,6 +232,7 @@ impl Client {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createSandbox")]
     pub fn create_sandbox(
         &self,
         template: impl Into<String>,
@@ -488,6 +491,7 @@ impl Sandbox {
     /// sb.wait_until_stopped(Default::default()).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "stopSandbox")]
     pub async fn stop(&self) -> Result<()> {
         self.client
             .json::<crate::types::StatusAck>(
@@ -507,6 +511,7 @@ impl Sandbox {
     /// sb.wait_until_running(Default::default()).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "resumeSandbox")]
     pub async fn resume(&self) -> Result<()> {
         self.client
             .json::<crate::types::StatusAck>(
@@ -526,6 +531,7 @@ impl Sandbox {
     /// sb.wait_until_deleted(Default::default()).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "deleteSandbox")]
     pub async fn delete(&self) -> Result<()> {
         self.client
             .empty(

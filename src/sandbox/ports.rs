@@ -49,6 +49,7 @@ impl Ports<'_> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "listPorts")]
     pub async fn list(&self) -> Result<Vec<ForwardedPort>> {
         let c = &self.sandbox.client;
         Ok(c.json::<crate::types::PortList>(
@@ -70,6 +71,7 @@ impl Ports<'_> {
     /// let fwd = sb.ports().forward(3000).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "forwardPort")]
     pub async fn forward(&self, port: u32) -> Result<ForwardedPort> {
         self.send_forward(port, None).await
     }
@@ -108,6 +110,7 @@ impl Ports<'_> {
     /// sb.ports().remove(3000).await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "removePort")]
     pub async fn remove(&self, port: u32) -> Result<()> {
         let port = wire::port(port)?;
         let c = &self.sandbox.client;

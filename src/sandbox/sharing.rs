@@ -187,6 +187,7 @@ impl Sharing<'_> {
     /// }
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "getSharing")]
     pub async fn get(&self) -> Result<types::Sharing> {
         let c = &self.sandbox.client;
         c.json::<crate::types::Sharing>(
@@ -206,6 +207,7 @@ impl Sharing<'_> {
     /// assert!(s.groups.iter().any(|g| g.identity == "eng"));
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "shareSandbox")]
     pub async fn grant(
         &self,
         identity: &str,
@@ -235,6 +237,7 @@ impl Sharing<'_> {
     /// sb.sharing().revoke("alice@example.com").await?;
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "revokeShare")]
     pub async fn revoke(&self, identity: &str) -> Result<()> {
         wire::id("identity", identity)?;
         let c = &self.sandbox.client;
@@ -266,6 +269,7 @@ impl Sharing<'_> {
     /// let token = link.token.expose(); // hand it over now; it is never shown again
     /// # Ok(()) }
     /// ```
+    #[doc(alias = "createShareLink")]
     pub async fn create_link(&self, options: ShareLinkOptions) -> Result<ShareLinkCreated> {
         let expires_in = options
             .expires_in
