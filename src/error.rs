@@ -741,7 +741,7 @@ pub(crate) fn snippet(body: &[u8], max: usize) -> String {
     String::from_utf8_lossy(cut).into_owned()
 }
 
-/// The fields the Router puts in error bodies (router-api.md §1.10).
+/// The fields the Router puts in error bodies (the spec's `Error` schema and the descriptions of its 4XX/5XX answers).
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct ErrorBody {
@@ -883,7 +883,7 @@ pub(crate) fn classify(
             inflight: parsed.inflight.unwrap_or(0),
         },
         429 => Error::RateLimited(api),
-        // Kubernetes' AlreadyExists comes back as a 500 (router-api.md §1.10).
+        // Kubernetes' AlreadyExists comes back as a 500 (openapi.yaml, `info.description`).
         500 if api.message.contains("already exists") => Error::AlreadyExists(api),
         502..=504 => Error::Unavailable {
             operation,

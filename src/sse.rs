@@ -1,7 +1,7 @@
 //! A server-sent events parser, fed with whatever chunks the network delivers.
 //!
 //! The Router writes `event: <name>\ndata: <json>\n\n` frames and `: keepalive` comments
-//! (router-api.md §6). The parser follows the SSE rules: lines end in LF, CRLF or CR (also
+//! (openapi.yaml, `configureAgent` and `invokeAgent`). The parser follows the SSE rules: lines end in LF, CRLF or CR (also
 //! when split across chunks); comment lines are skipped; `data:` lines join with `\n`; one
 //! leading space after the colon is dropped; a blank line dispatches.
 

@@ -1,6 +1,6 @@
 //! Contract tests for the client-level areas: templates, governance, admin, user, API keys, warm
 //! pool and cluster. Each test pins one route's request and response, or one Router quirk
-//! (router-api.md §4.10-4.16, §8, §9) the facade absorbs.
+//! (as openapi.yaml describes them) the facade absorbs.
 
 use std::time::Duration;
 

@@ -1,5 +1,5 @@
 //! Contract tests for the client core: error mapping, retries, redirects, waiters, create and
-//! exec. Each test pins one Router behaviour (router-api.md) or one client rule.
+//! exec. Each test pins one Router behaviour (as openapi.yaml describes it) or one client rule.
 
 use std::time::{Duration, Instant};
 
@@ -86,7 +86,7 @@ async fn unknown_and_empty_phases() {
 #[tokio::test]
 async fn text_plain_401_with_invalid_json_is_authentication_error() {
     let server = MockServer::start().await;
-    // The Router pastes the JWT error into the body without escaping (router-api.md §1.5).
+    // The Router pastes the JWT error into the body without escaping (openapi.yaml, the 401 answers).
     let body = "{\"error\":\"invalid_token\",\"message\":\"unsupported JWT alg \"HS256\": only RS256 is accepted\"}\n";
     Mock::given(method("GET"))
         .and(path("/api/v1/sandboxes/demo"))
@@ -206,7 +206,7 @@ async fn rate_limited_error_carries_retry_after_and_prefers_the_human_message() 
 
 #[tokio::test]
 async fn retry_after_beyond_the_limit_is_not_waited_for() {
-    // A bulk batch above the per-user burst gets Retry-After: 9223372037 (router-api.md §1.8).
+    // A bulk batch above the per-user burst gets Retry-After: 9223372037 (openapi.yaml, `bulkCreateSandboxes`).
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "9223372037"))

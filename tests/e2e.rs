@@ -233,7 +233,7 @@ async fn invoke_without_entrypoint_is_failed_dependency() {
     let c = client(&router);
     let mut sb = c.create_sandbox("agent-python", "noentry").await.unwrap();
     sb.wait_until_running(quick()).await.unwrap();
-    // A configure without an entrypoint clears it (router-api.md §4.8).
+    // A configure without an entrypoint clears it (openapi.yaml, `configureAgent`).
     sb.agent()
         .configure()
         .file("/workspace/x.txt", "x")

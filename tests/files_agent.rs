@@ -694,7 +694,7 @@ async fn webhook_create_validates_and_sends_the_vocabulary() {
         )
         .await
         .unwrap();
-    // The create response's createdAt is the zero time (router-api.md §4.11).
+    // The create response's createdAt is the zero time (openapi.yaml, `createWebhook`).
     assert_eq!(created.created_at, "0001-01-01T00:00:00Z");
     assert!(
         !format!("{created:?}").contains("c2VjcmV0"),

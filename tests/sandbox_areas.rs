@@ -1,5 +1,5 @@
 //! Contract tests for the sandbox-scoped areas: PATCH, clone, backups, ports, preview,
-//! sharing and bulk. Each test pins one Router behaviour (router-api.md §4.1-4.7, §1.8, §9)
+//! sharing and bulk. Each test pins one Router behaviour (as openapi.yaml describes it)
 //! or one client rule.
 
 use std::collections::BTreeMap;

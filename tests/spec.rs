@@ -686,7 +686,7 @@ fn path_parameters_are_required_and_binary_bodies_are_string_binary() {
 
 #[test]
 fn scoped_key_action_groups_are_valid_and_only_on_owner_routes() {
-    // The Router's action-group vocabulary: `delete` is never valid (router-api §1.7).
+    // The Router's action-group vocabulary: `delete` is never valid (the spec's `createApiKey`).
     const GROUPS: &[&str] = &[
         "run-command",
         "files:read",

@@ -621,7 +621,7 @@ impl Pipeline {
 
     /// Warns once per operation when the Router marks a route deprecated (`Deprecation: true`,
     /// with `Sunset` and a `successor-version` link when it sends them). The Router sends none
-    /// today (router-api.md §1.9); this is how a client hears of a route going away.
+    /// today; this is how a client hears of a route going away.
     fn warn_if_deprecated(&self, op: &'static Operation, resp: &Response) {
         let headers = resp.headers();
         let Some(flag) = headers.get(DEPRECATION).and_then(|v| v.to_str().ok()) else {

@@ -36,7 +36,7 @@ pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// Uploads above this size are split into parts by default. The Router puts the base64 of
 /// the body inside one `sh -c` argument, and Linux caps one argument at 128 KiB, so a single
-/// request fails from about 96 KiB (router-api.md §4.5).
+/// request fails from about 96 KiB (openapi.yaml, `writeFile`).
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
