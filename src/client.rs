@@ -94,7 +94,9 @@ pub struct ClientBuilder {
     attempt_timeout: Duration,
     max_body: usize,
     application: Option<String>,
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     root_certificates: Vec<reqwest::Certificate>,
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
     accept_invalid_certs: bool,
     http_client: Option<reqwest::Client>,
     retry: RetryPolicy,
@@ -207,6 +209,8 @@ impl ClientBuilder {
     ///     .build()?;
     /// # Ok(()) }
     /// ```
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls", feature = "native-tls"))))]
     pub fn add_root_certificate_pem(mut self, pem: &[u8]) -> Result<Self> {
         // reqwest accepts text without any PEM block as "no certificates"; a CA file that
         // holds none is a mistake worth reporting.
@@ -233,6 +237,8 @@ impl ClientBuilder {
     ///     .build()?;
     /// # Ok(()) }
     /// ```
+    #[cfg(any(feature = "rustls", feature = "native-tls"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "rustls", feature = "native-tls"))))]
     pub fn danger_accept_invalid_certs(mut self, yes: bool) -> Self {
         self.accept_invalid_certs = yes;
         self
@@ -333,14 +339,18 @@ impl ClientBuilder {
         let (http, user_agent) = match self.http_client {
             Some(c) => (c, Some(user_agent)),
             None => {
-                let mut b = reqwest::Client::builder()
+                let b = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
                     .redirect(redirect_policy())
-                    .user_agent(agent.clone())
-                    .danger_accept_invalid_certs(self.accept_invalid_certs);
-                for cert in self.root_certificates {
-                    b = b.add_root_certificate(cert);
-                }
+                    .user_agent(agent.clone());
+                #[cfg(any(feature = "rustls", feature = "native-tls"))]
+                let b = {
+                    let mut b = b.danger_accept_invalid_certs(self.accept_invalid_certs);
+                    for cert in self.root_certificates {
+                        b = b.add_root_certificate(cert);
+                    }
+                    b
+                };
                 let http = b
                     .build()
                     .map_err(|e| Error::invalid("client", e.to_string()))?;
@@ -433,7 +443,9 @@ impl Client {
             attempt_timeout: Duration::from_secs(30),
             max_body: DEFAULT_MAX_RESPONSE_BODY,
             application: None,
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
             root_certificates: Vec::new(),
+            #[cfg(any(feature = "rustls", feature = "native-tls"))]
             accept_invalid_certs: false,
             http_client: None,
             retry: RetryPolicy::default(),

@@ -3,7 +3,9 @@
 use std::fmt;
 use std::str::FromStr;
 
+#[cfg(feature = "webhooks")]
 use hmac::{Hmac, Mac};
+#[cfg(feature = "webhooks")]
 use sha2::Sha256;
 
 use crate::types::{CreateWebhookRequest, Webhook, WebhookCreated, WebhookDelivery};
@@ -152,16 +154,24 @@ impl Webhook {
 }
 
 /// Checks the `X-AgentTier-Signature` header of a delivery: `sha256=<hex HMAC-SHA256(secret,
-/// raw body)>`, compared in constant time. Never panics; anything malformed is `false`.
+/// raw body)>`, compared in constant time. Never panics; anything malformed is `false`, and so
+/// is everything when `secret` is empty (an empty key is one anybody can sign with).
 ///
 /// ```
-/// use agenttier::webhooks::verify_signature;
+/// use agenttier::webhooks::{sign, verify_signature};
 /// let body = br#"{"event":"sandbox.running","sandboxId":"demo"}"#;
-/// let header = "sha256=3d5ba8c6b9e2ee4d7a3bd8cfa0b57eebb71c7f7c5c9f5f2a8f1f1c3b8d2e4a60";
-/// assert!(!verify_signature(body, header, "not-the-secret"));
-/// assert!(!verify_signature(body, "md5=abc", "secret"));
+/// let header = sign(body, "s3cret");
+/// assert!(verify_signature(body, &header, "s3cret"));
+/// assert!(!verify_signature(body, &header, "not-the-secret"));
+/// assert!(!verify_signature(body, "md5=abc", "s3cret"));
+/// assert!(!verify_signature(body, &sign(body, ""), ""));
 /// ```
+#[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub fn verify_signature(body: &[u8], header: &str, secret: &str) -> bool {
+    if secret.is_empty() {
+        return false;
+    }
     let Some(hex) = header.trim().strip_prefix("sha256=") else {
         return false;
     };
@@ -183,6 +193,8 @@ pub fn verify_signature(body: &[u8], header: &str, secret: &str) -> bool {
 /// let header = sign(b"{}", "s3cret");
 /// assert!(verify_signature(b"{}", &header, "s3cret"));
 /// ```
+#[cfg(feature = "webhooks")]
+#[cfg_attr(docsrs, doc(cfg(feature = "webhooks")))]
 pub fn sign(body: &[u8], secret: &str) -> String {
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.as_bytes()).expect("HMAC accepts any key length");
@@ -196,6 +208,7 @@ pub fn sign(body: &[u8], secret: &str) -> String {
     out
 }
 
+#[cfg(feature = "webhooks")]
 fn decode_hex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) || !s.is_ascii() {
         return None;
@@ -365,6 +378,7 @@ impl Webhooks {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "webhooks")]
     #[test]
     fn signature_round_trip_and_tampering() {
         let body = br#"{"event":"sandbox.running","sandboxId":"demo"}"#;
@@ -386,6 +400,7 @@ mod tests {
         ));
     }
 
+    #[cfg(feature = "webhooks")]
     #[test]
     fn malformed_headers_are_false_never_a_panic() {
         let body = b"{}";

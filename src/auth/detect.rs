@@ -1,11 +1,13 @@
 //! Choosing credentials from the environment.
 
 use std::collections::BTreeMap;
+#[cfg(feature = "kubeconfig")]
 use std::ffi::OsStr;
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+#[cfg(feature = "kubeconfig")]
 use super::kubeconfig::{Kubeconfig, locate};
 use super::service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
 use super::static_creds::{ApiKey, BearerToken};
@@ -167,8 +169,8 @@ pub fn detect() -> Result<Arc<dyn AuthProvider>> {
 /// 3. the in-cluster service-account token file exists →
 ///    [`ServiceAccountToken`](super::ServiceAccountToken);
 /// 4. a kubeconfig (`KUBECONFIG`, else `~/.kube/config`) whose current context's user has a
-///    `token`, `tokenFile` or `exec` plugin → [`Kubeconfig`](super::Kubeconfig); a kubeconfig
-///    that cannot be read or parsed is skipped with a warning;
+///    `token`, `tokenFile` or `exec` plugin → `Kubeconfig` (with the `kubeconfig` feature, on
+///    by default); a kubeconfig that cannot be read or parsed is skipped with a warning;
 /// 5. otherwise [`NoAuth`] (accepted only by dev-auth Routers).
 ///
 /// The choice is logged at debug level, without the secret.
@@ -212,6 +214,7 @@ pub fn detect_with(env: &DetectEnv) -> Result<Arc<dyn AuthProvider>> {
         );
         return Ok(Arc::new(ServiceAccountToken::from_path(path.clone())));
     }
+    #[cfg(feature = "kubeconfig")]
     if let Some(kubeconfig) = detect_kubeconfig(env) {
         return Ok(Arc::new(kubeconfig));
     }
@@ -222,6 +225,7 @@ pub fn detect_with(env: &DetectEnv) -> Result<Arc<dyn AuthProvider>> {
     Ok(Arc::new(NoAuth))
 }
 
+#[cfg(feature = "kubeconfig")]
 fn detect_kubeconfig(env: &DetectEnv) -> Option<Kubeconfig> {
     let var = env.get("KUBECONFIG");
     let path = match locate(var.as_deref().map(OsStr::new), env.home.as_deref()) {

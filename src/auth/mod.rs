@@ -5,9 +5,11 @@
 //! service-account token, an exec plugin's short-lived token).
 
 mod detect;
+#[cfg(feature = "kubeconfig")]
 mod kubeconfig;
 mod service_account;
 mod static_creds;
+#[cfg(feature = "kubeconfig")]
 mod time;
 
 use std::fmt;
@@ -19,6 +21,8 @@ use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 use crate::{Error, Result, SecretString};
 
 pub use detect::{DetectEnv, detect, detect_with};
+#[cfg(feature = "kubeconfig")]
+#[cfg_attr(docsrs, doc(cfg(feature = "kubeconfig")))]
 pub use kubeconfig::Kubeconfig;
 pub use service_account::{DEFAULT_SERVICE_ACCOUNT_TOKEN_PATH, ServiceAccountToken};
 pub use static_creds::{ApiKey, BearerToken};
