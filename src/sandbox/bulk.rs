@@ -26,20 +26,21 @@ pub const MAX_BULK_BATCH: usize = 100;
 /// ```
 /// use agenttier::BulkItem;
 /// let items: Vec<BulkItem> = (1..=3)
-///     .map(|i| BulkItem::new("general-coding", format!("worker-{i}")))
+///     .map(|i| BulkItem::new(format!("worker-{i}")).template("general-coding"))
 ///     .collect();
 /// assert_eq!(items.len(), 3);
 /// ```
 pub type BulkItem = SandboxSpec;
 
-/// What a new sandbox is made of: template, name, namespace, timeouts and storage. Checked
+/// What a new sandbox is made of: name, template, namespace, timeouts and storage. Checked
 /// the same way for [`Client::create_sandbox`] (which builds one) and for bulk creates, where it
 /// is called [`BulkItem`].
 ///
 /// ```no_run
 /// use std::time::Duration;
 /// use agenttier::BulkItem;
-/// let item = BulkItem::new("general-coding", "worker-1")
+/// let item = BulkItem::new("worker-1")
+///     .template("general-coding")
 ///     .idle_timeout(Duration::from_secs(30 * 60))
 ///     .storage_size("5Gi");
 /// # let _ = item;
@@ -47,8 +48,8 @@ pub type BulkItem = SandboxSpec;
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct SandboxSpec {
-    template: String,
     name: String,
+    template: String,
     namespace: Option<String>,
     timeout: Option<Duration>,
     idle_timeout: Option<Duration>,
@@ -56,15 +57,16 @@ pub struct SandboxSpec {
 }
 
 impl SandboxSpec {
-    /// A sandbox named `name` (an RFC 1123 label) from the cluster template `template`.
+    /// A sandbox named `name` (an RFC 1123 label); set its cluster template with
+    /// [`SandboxSpec::template`] (required).
     ///
     /// ```no_run
-    /// let item = agenttier::BulkItem::new("general-coding", "worker-1");
+    /// let item = agenttier::BulkItem::new("worker-1").template("general-coding");
     /// # let _ = item;
     /// ```
-    pub fn new(template: impl Into<String>, name: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<String>) -> Self {
         SandboxSpec {
-            template: template.into(),
+            template: String::new(),
             name: name.into(),
             namespace: None,
             timeout: None,
@@ -73,10 +75,26 @@ impl SandboxSpec {
         }
     }
 
+    /// The cluster template to make it from (required).
+    ///
+    /// ```no_run
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding");
+    /// # let _ = item;
+    /// ```
+    pub fn template(mut self, template: impl Into<String>) -> Self {
+        self.template = template.into();
+        self
+    }
+
+    /// The name.
+    pub(crate) fn name_ref(&self) -> &str {
+        &self.name
+    }
+
     /// The namespace (default: the Router's sandbox namespace).
     ///
     /// ```no_run
-    /// let item = agenttier::BulkItem::new("general-coding", "w1").namespace("team-a");
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding").namespace("team-a");
     /// # let _ = item;
     /// ```
     pub fn namespace(mut self, ns: impl Into<String>) -> Self {
@@ -88,7 +106,7 @@ impl SandboxSpec {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let item = agenttier::BulkItem::new("general-coding", "w1").timeout(Duration::from_secs(8 * 3600));
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding").timeout(Duration::from_secs(8 * 3600));
     /// # let _ = item;
     /// ```
     pub fn timeout(mut self, d: Duration) -> Self {
@@ -100,7 +118,7 @@ impl SandboxSpec {
     ///
     /// ```no_run
     /// use std::time::Duration;
-    /// let item = agenttier::BulkItem::new("general-coding", "w1").idle_timeout(Duration::from_secs(600));
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding").idle_timeout(Duration::from_secs(600));
     /// # let _ = item;
     /// ```
     pub fn idle_timeout(mut self, d: Duration) -> Self {
@@ -113,7 +131,7 @@ impl SandboxSpec {
     /// ```no_run
     /// use agenttier::types::StorageSpec;
     /// let storage = StorageSpec { size: Some("20Gi".into()), ..Default::default() };
-    /// let item = agenttier::BulkItem::new("general-coding", "w1").storage(storage);
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding").storage(storage);
     /// # let _ = item;
     /// ```
     pub fn storage(mut self, storage: StorageSpec) -> Self {
@@ -124,7 +142,7 @@ impl SandboxSpec {
     /// Shorthand for a storage size such as `10Gi`.
     ///
     /// ```no_run
-    /// let item = agenttier::BulkItem::new("general-coding", "w1").storage_size("10Gi");
+    /// let item = agenttier::BulkItem::new("w1").template("general-coding").storage_size("10Gi");
     /// # let _ = item;
     /// ```
     pub fn storage_size(mut self, size: impl Into<String>) -> Self {
@@ -137,7 +155,15 @@ impl SandboxSpec {
     /// Checks the spec and builds its wire form. `kind: ClusterSandboxTemplate` is always sent:
     /// the controller defaults to the namespaced kind, while the API lists cluster templates.
     pub(crate) fn into_request(self) -> Result<CreateSandboxRequest> {
-        wire::non_empty("template", &self.template)?;
+        if self.template.trim().is_empty() {
+            return Err(Error::invalid(
+                "template",
+                format!(
+                    "no template for {:?}: set one with .template(\"general-coding\")",
+                    self.name
+                ),
+            ));
+        }
         wire::rfc1123_label("name", &self.name)?;
         if let Some(ns) = &self.namespace {
             wire::rfc1123_label("namespace", ns)?;
@@ -203,6 +229,30 @@ impl fmt::Display for BulkAction {
     }
 }
 
+impl std::str::FromStr for BulkAction {
+    type Err = Error;
+
+    /// Reads `stop`, `resume` or `delete`.
+    ///
+    /// ```
+    /// use agenttier::BulkAction;
+    /// assert_eq!("resume".parse::<BulkAction>()?, BulkAction::Resume);
+    /// assert!("restart".parse::<BulkAction>().is_err());
+    /// # Ok::<(), agenttier::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<BulkAction> {
+        match s {
+            "stop" => Ok(BulkAction::Stop),
+            "resume" => Ok(BulkAction::Resume),
+            "delete" => Ok(BulkAction::Delete),
+            other => Err(Error::invalid(
+                "action",
+                format!("{other:?} is not one of stop, resume, delete"),
+            )),
+        }
+    }
+}
+
 impl BulkCreateResult {
     /// True when this item's sandbox was created (`status` is `created`).
     ///
@@ -236,7 +286,9 @@ impl BulkActionResult {
 
 impl Client {
     /// Creates many sandboxes. Every item is checked before any request (like
-    /// [`Client::create_sandbox`]; the template kind `ClusterSandboxTemplate` is sent).
+    /// [`Client::create_sandbox`]; the template kind `ClusterSandboxTemplate` is sent); an item
+    /// that fails the check gets its own `error` result, as the Router reports its own
+    /// per-item failures, and the others are sent.
     ///
     /// Returns one result per item, in order, with `index` = the item's position in `items`.
     /// One bad item never fails the others: the Router answers 200 with a per-item `status`
@@ -253,13 +305,14 @@ impl Client {
     /// nothing was created). When a later request fails, the sandboxes already created are
     /// not lost: the call returns the results so far, and every item of the failed request
     /// and of the ones not sent gets a result with `status` `error` and an `error` that says
-    /// what happened (`outcome unknown` when the request may have been carried out).
+    /// what happened (`outcome unknown` when the request may have been carried out). An empty
+    /// list is [`Error::InvalidInput`].
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
     /// use agenttier::BulkItem;
     /// let items = (0..250)
-    ///     .map(|i| BulkItem::new("general-coding", format!("worker-{i}")))
+    ///     .map(|i| BulkItem::new(format!("worker-{i}")).template("general-coding"))
     ///     .collect();
     /// for r in client.create_sandboxes(items).await? {
     ///     match r.sandbox_id {
@@ -274,47 +327,66 @@ impl Client {
         if items.is_empty() {
             return Err(Error::invalid("items", "at least one item is required"));
         }
-        let requests = items
-            .into_iter()
-            .map(SandboxSpec::into_request)
-            .collect::<Result<Vec<_>>>()?;
-        let total = requests.len();
+        let total = items.len();
+        // (position in `items`, request) for the items that pass the checks.
+        let mut valid = Vec::with_capacity(total);
         let mut results = Vec::with_capacity(total);
-        for (batch, chunk) in requests.chunks(MAX_BULK_BATCH).enumerate() {
-            let offset = batch * MAX_BULK_BATCH;
+        for (index, item) in items.into_iter().enumerate() {
+            match item.into_request() {
+                Ok(request) => valid.push((index, request)),
+                Err(e) => results.push(BulkCreateResult {
+                    index: index as i32,
+                    status: "error".to_owned(),
+                    sandbox_id: None,
+                    error: Some(format!("not sent: {e}")),
+                }),
+            }
+        }
+        for (batch, chunk) in valid.chunks(MAX_BULK_BATCH).enumerate() {
             let body = BulkCreateRequest {
-                items: chunk.to_vec(),
+                items: chunk.iter().map(|(_, r)| r.clone()).collect(),
             };
-            let body = &body;
             // The pipeline waits out the rate limiter's 429s (nothing was created) as the retry
             // policy and the deadline allow; nothing else is sent twice.
-            let sent = match self.call(&op::BULK_CREATE_SANDBOXES, &[])?.json(body) {
+            let sent = match self.call(&op::BULK_CREATE_SANDBOXES, &[])?.json(&body) {
                 Ok(call) => self.json::<BulkCreateResponse>(call).await,
                 Err(e) => Err(e),
             };
             match sent {
                 Ok(resp) => results.extend(resp.results.into_iter().map(|mut r| {
-                    r.index = r.index.saturating_add(offset as i32);
+                    // The Router numbers the items of this request from 0.
+                    if let Some((index, _)) =
+                        usize::try_from(r.index).ok().and_then(|i| chunk.get(i))
+                    {
+                        r.index = *index as i32;
+                    }
                     r
                 })),
-                Err(err) if batch == 0 => return Err(err),
+                Err(err) if batch == 0 && results.is_empty() => return Err(err),
                 Err(err) => {
                     let failed = failure_message(&err);
                     let later = format!("not sent: an earlier batch failed ({err})");
-                    results.extend((offset..total).map(|i| BulkCreateResult {
-                        index: i as i32,
-                        status: "error".to_owned(),
-                        sandbox_id: None,
-                        error: Some(if i < offset + chunk.len() {
-                            failed.clone()
-                        } else {
-                            later.clone()
-                        }),
-                    }));
+                    let this_batch = chunk.iter().map(|(i, _)| (*i, failed.clone()));
+                    let not_sent = valid
+                        .get((batch + 1) * MAX_BULK_BATCH..)
+                        .unwrap_or(&[])
+                        .iter()
+                        .map(|(i, _)| (*i, later.clone()));
+                    results.extend(
+                        this_batch
+                            .chain(not_sent)
+                            .map(|(i, error)| BulkCreateResult {
+                                index: i as i32,
+                                status: "error".to_owned(),
+                                sandbox_id: None,
+                                error: Some(error),
+                            }),
+                    );
                     break;
                 }
             }
         }
+        results.sort_by_key(|r| r.index);
         Ok(results)
     }
 

@@ -6,8 +6,10 @@ use std::pin::Pin;
 use std::time::Duration;
 
 use super::Sandbox;
+use crate::operations::op;
 use crate::types::{
-    CloneSandboxRequest, PatchSandboxRequest, PatchSandboxResponse, ResourceRequirements,
+    CloneSandboxRequest, CloneSandboxResponse, PatchSandboxRequest, PatchSandboxResponse,
+    ResourceRequirements,
 };
 use crate::{Error, Result, wire};
 
@@ -44,9 +46,9 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "updateSandbox")]
-    pub fn update(&self) -> UpdateSandbox<'_> {
+    pub fn update(&self) -> UpdateSandbox {
         UpdateSandbox {
-            sandbox: self,
+            sandbox: self.clone(),
             idle_timeout: None,
             resources: None,
             labels: BTreeMap::new(),
@@ -66,14 +68,14 @@ impl Sandbox {
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// let mut copy = sb.clone_sandbox().name("demo-copy").await?;
-    /// copy.wait_until_running(Default::default()).await?;
+    /// let cloned = sb.clone_sandbox().name("demo-copy").await?;
+    /// cloned.sandbox.wait_until_running().await?;
     /// # Ok(()) }
     /// ```
     #[doc(alias = "cloneSandbox")]
-    pub fn clone_sandbox(&self) -> CloneSandbox<'_> {
+    pub fn clone_sandbox(&self) -> CloneSandbox {
         CloneSandbox {
-            sandbox: self,
+            sandbox: self.clone(),
             name: None,
             snapshot_class: None,
         }
@@ -90,15 +92,15 @@ impl Sandbox {
 /// ```
 #[must_use = "an UpdateSandbox does nothing until awaited or sent"]
 #[derive(Clone, Debug)]
-pub struct UpdateSandbox<'a> {
-    sandbox: &'a Sandbox,
+pub struct UpdateSandbox {
+    sandbox: Sandbox,
     idle_timeout: Option<Duration>,
     resources: Option<ResourceRequirements>,
     labels: BTreeMap<String, String>,
     annotations: BTreeMap<String, String>,
 }
 
-impl<'a> UpdateSandbox<'a> {
+impl UpdateSandbox {
     /// The new idle timeout (positive; sent as a Go duration such as `1h30m`). Applies at once.
     ///
     /// ```no_run
@@ -240,7 +242,7 @@ impl<'a> UpdateSandbox<'a> {
         self
     }
 
-    fn into_request(self) -> Result<(&'a Sandbox, PatchSandboxRequest)> {
+    fn into_request(self) -> Result<(Sandbox, PatchSandboxRequest)> {
         if self.idle_timeout.is_none()
             && self.resources.is_none()
             && self.labels.is_empty()
@@ -297,9 +299,9 @@ impl<'a> UpdateSandbox<'a> {
     }
 }
 
-impl<'a> IntoFuture for UpdateSandbox<'a> {
+impl IntoFuture for UpdateSandbox {
     type Output = Result<PatchSandboxResponse>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<PatchSandboxResponse>> + Send + 'a>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<PatchSandboxResponse>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
@@ -310,19 +312,19 @@ impl<'a> IntoFuture for UpdateSandbox<'a> {
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-/// let mut copy = sb.clone_sandbox().name("demo-copy").snapshot_class("csi-aws-vsc").await?;
-/// copy.wait_until_running(Default::default()).await?;
+/// let cloned = sb.clone_sandbox().name("demo-copy").snapshot_class("csi-aws-vsc").await?;
+/// cloned.sandbox.wait_until_running().await?;
 /// # Ok(()) }
 /// ```
 #[must_use = "a CloneSandbox does nothing until awaited or sent"]
 #[derive(Clone, Debug)]
-pub struct CloneSandbox<'a> {
-    sandbox: &'a Sandbox,
+pub struct CloneSandbox {
+    sandbox: Sandbox,
     name: Option<String>,
     snapshot_class: Option<String>,
 }
 
-impl<'a> CloneSandbox<'a> {
+impl CloneSandbox {
     /// The new sandbox's name, an RFC 1123 label (default `<source>-clone-<unix seconds>`).
     ///
     /// ```no_run
@@ -347,16 +349,16 @@ impl<'a> CloneSandbox<'a> {
         self
     }
 
-    /// Sends the clone and returns a handle for the new sandbox (its name and namespace come
-    /// from the Router's answer, which has no `sandboxId`).
+    /// Sends the clone: the new sandbox's handle (named by the Router's answer, which has no
+    /// `sandboxId`) and the answer itself (snapshot, source, message).
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// let copy = sb.clone_sandbox().send().await?;
-    /// println!("cloning into {} ({:?})", copy.id(), copy.namespace());
+    /// let cloned = sb.clone_sandbox().send().await?;
+    /// println!("cloning into {} from snapshot {}", cloned.sandbox.id(), cloned.response.snapshot);
     /// # Ok(()) }
     /// ```
-    pub async fn send(self) -> Result<Sandbox> {
+    pub async fn send(self) -> Result<Cloned> {
         if let Some(name) = &self.name {
             wire::rfc1123_label("name", name)?;
         }
@@ -370,19 +372,41 @@ impl<'a> CloneSandbox<'a> {
             snapshot_class: self.snapshot_class,
         };
         let c = &self.sandbox.client;
-        let created = c
-            .json::<crate::types::CloneSandboxResponse>(
-                c.call(&crate::operations::op::CLONE_SANDBOX, &[&self.sandbox.id])?
+        let response = c
+            .json::<CloneSandboxResponse>(
+                c.call(&op::CLONE_SANDBOX, &[&self.sandbox.id])?
                     .json(&request)?,
             )
             .await?;
-        handle(c, created.name, created.namespace)
+        Ok(Cloned {
+            sandbox: handle(c, &response.name, &response.namespace)?,
+            response,
+        })
     }
 }
 
-impl<'a> IntoFuture for CloneSandbox<'a> {
-    type Output = Result<Sandbox>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<Sandbox>> + Send + 'a>>;
+/// A clone the Router accepted: a handle for the new sandbox (wait for it with
+/// [`Sandbox::wait_until_running`]: its volume waits for the snapshot) and the Router's answer.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let cloned = sb.clone_sandbox().name("demo-copy").await?;
+/// println!("{}", cloned.response.message);
+/// cloned.sandbox.wait_until_running().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct Cloned {
+    /// The new sandbox.
+    pub sandbox: Sandbox,
+    /// What the Router answered (`phase` is `Pending`, which is not a real phase).
+    pub response: CloneSandboxResponse,
+}
+
+impl IntoFuture for CloneSandbox {
+    type Output = Result<Cloned>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Cloned>> + Send>>;
 
     fn into_future(self) -> Self::IntoFuture {
         Box::pin(self.send())
@@ -391,9 +415,9 @@ impl<'a> IntoFuture for CloneSandbox<'a> {
 
 /// A handle for a sandbox the Router has just accepted to make (clone, restore): named by the
 /// answer's `name`, in the answer's namespace.
-pub(super) fn handle(client: &crate::Client, name: String, namespace: String) -> Result<Sandbox> {
+pub(super) fn handle(client: &crate::Client, name: &str, namespace: &str) -> Result<Sandbox> {
     let mut sb = client.sandbox(name)?;
-    sb.namespace = Some(namespace).filter(|ns| !ns.is_empty());
+    sb.namespace = (!namespace.is_empty()).then(|| std::sync::Arc::from(namespace));
     Ok(sb)
 }
 

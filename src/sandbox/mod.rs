@@ -6,30 +6,36 @@ mod bulk;
 mod create;
 mod exec;
 pub(crate) mod files;
+mod lifecycle;
 mod manage;
 mod ports;
 mod sharing;
+mod tree;
 mod wait;
 
 use std::fmt;
-use std::future::{Future, IntoFuture};
-use std::pin::Pin;
-use std::time::Duration;
+use std::str::FromStr;
+use std::sync::Arc;
 
 pub use agent::{Agent, Configure, ConfigureEvent, EventStream, Invoke, InvokeEvent, InvokeOutput};
-pub use backups::Backups;
+pub use backups::{Backups, CreateBackup, RestoreBackup, Restored};
 pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH, SandboxSpec};
+pub use create::{CreateSandbox, SandboxGuard};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{
-    DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, Files, MAX_FILE_BYTES, Progress, TransferOptions,
+    DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, FileData, Files, MAX_FILE_BYTES, Progress,
+    TransferOptions,
 };
-pub use manage::{CloneSandbox, UpdateSandbox};
+pub use lifecycle::{Deleting, Resuming, Stopping};
+pub use manage::{CloneSandbox, Cloned, UpdateSandbox};
 pub use ports::Ports;
 pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
+pub use tree::TreeTransfer;
 pub use wait::WaitOptions;
 
-use crate::types::{SandboxSummary, StorageSpec};
-use crate::{Client, Result, wire};
+use crate::operations::op;
+use crate::types::{SandboxList, SandboxSummary};
+use crate::{Client, Error, Result, wire};
 
 /// The phase of a sandbox. The Router may add phases, so unknown ones are kept verbatim.
 ///
@@ -42,6 +48,7 @@ use crate::{Client, Result, wire};
 /// assert_eq!(Phase::from_wire("Hibernating"), Phase::Unknown("Hibernating".into()));
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Phase {
     /// Being created or resumed (also the empty phase right after create).
     Creating,
@@ -101,6 +108,22 @@ impl fmt::Display for Phase {
     }
 }
 
+impl FromStr for Phase {
+    type Err = Error;
+
+    /// Reads a phase as the Router writes it; never fails (unknown phases are kept).
+    ///
+    /// ```
+    /// use agenttier::Phase;
+    /// assert_eq!("Running".parse::<Phase>()?, Phase::Running);
+    /// assert_eq!("Hibernating".parse::<Phase>()?, Phase::Unknown("Hibernating".into()));
+    /// # Ok::<(), agenttier::Error>(())
+    /// ```
+    fn from_str(s: &str) -> Result<Phase> {
+        Ok(Phase::from_wire(s))
+    }
+}
+
 impl SandboxSummary {
     /// The phase as an enum (the empty phase reads as [`Phase::Creating`]).
     ///
@@ -108,7 +131,7 @@ impl SandboxSummary {
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// use agenttier::Phase;
     /// if sb.status().await?.phase() == Phase::Stopped {
-    ///     sb.resume().await?;
+    ///     sb.resume().await?.wait().await?;
     /// }
     /// # Ok(()) }
     /// ```
@@ -117,25 +140,27 @@ impl SandboxSummary {
     }
 }
 
-/// Filters for [`Client::list_sandboxes`].
+/// Filters for [`Client::list_sandboxes_with`].
 ///
 /// ```no_run
 /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
 /// use agenttier::{Phase, SandboxFilter};
 /// let filter = SandboxFilter::default().namespace("team-a").phase(Phase::Stopped);
-/// for s in client.list_sandboxes(filter).await? {
+/// for s in client.list_sandboxes_with(filter).await? {
 ///     println!("{} was stopped", s.name);
 /// }
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, Default)]
+#[must_use]
 pub struct SandboxFilter {
     namespace: Option<String>,
     phase: Option<Phase>,
+    template: Option<String>,
 }
 
 impl SandboxFilter {
-    /// Only this namespace.
+    /// Only this namespace (the Router filters).
     ///
     /// ```
     /// let filter = agenttier::SandboxFilter::default().namespace("team-a");
@@ -146,7 +171,8 @@ impl SandboxFilter {
         self
     }
 
-    /// Only this phase (exact match; the Router cannot filter on the empty phase).
+    /// Only this phase (the Router filters, by exact match; it cannot filter on the empty phase
+    /// of a sandbox just created, so [`Phase::Creating`] matches only `Creating`).
     ///
     /// ```
     /// use agenttier::{Phase, SandboxFilter};
@@ -155,6 +181,18 @@ impl SandboxFilter {
     /// ```
     pub fn phase(mut self, phase: Phase) -> Self {
         self.phase = Some(phase);
+        self
+    }
+
+    /// Only sandboxes made from this template (filtered here: the Router has no such filter;
+    /// a sandbox whose template is not resolved yet has none and does not match).
+    ///
+    /// ```
+    /// let filter = agenttier::SandboxFilter::default().template("general-coding");
+    /// # let _ = filter;
+    /// ```
+    pub fn template(mut self, template: impl Into<String>) -> Self {
+        self.template = Some(template.into());
         self
     }
 }
@@ -176,9 +214,9 @@ impl Client {
         wire::id("sandbox id", &id)?;
         Ok(Sandbox {
             client: self.clone(),
-            id,
+            id: Arc::from(id),
             namespace: None,
-            last: None,
+            summary: None,
         })
     }
 
@@ -201,186 +239,73 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// for s in client.list_sandboxes(Default::default()).await? {
+    /// for s in client.list_sandboxes().await? {
     ///     println!("{} {} {}", s.namespace, s.name, s.phase());
     /// }
     /// # Ok(()) }
     /// ```
     #[doc(alias = "listSandboxes")]
-    pub async fn list_sandboxes(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
-        let status = filter.phase.as_ref().map(Phase::as_str);
-        let list = self
-            .json::<crate::types::SandboxList>(
-                self.call(&crate::operations::op::LIST_SANDBOXES, &[])?
-                    .query_opt("namespace", filter.namespace.as_deref())
-                    .query_opt("status", status),
-            )
-            .await?;
-        Ok(list.sandboxes.unwrap_or_default())
+    pub async fn list_sandboxes(&self) -> Result<Vec<SandboxSummary>> {
+        self.list_sandboxes_with(SandboxFilter::default()).await
     }
 
-    /// Starts a sandbox creation from a cluster template. Await the builder (or call
-    /// [`CreateSandbox::send`]) to send it.
+    /// Lists the sandboxes that pass `filter` (namespace and phase filtered by the Router,
+    /// template here).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// use std::time::Duration;
-    /// let sb = client
-    ///     .create_sandbox("general-coding", "demo")
-    ///     .idle_timeout(Duration::from_secs(30 * 60))
-    ///     .storage_size("10Gi")
-    ///     .await?;
+    /// use agenttier::{Phase, SandboxFilter};
+    /// let running = SandboxFilter::default().phase(Phase::Running).template("general-coding");
+    /// let n = client.list_sandboxes_with(running).await?.len();
     /// # Ok(()) }
     /// ```
-    #[doc(alias = "createSandbox")]
-    pub fn create_sandbox(
-        &self,
-        template: impl Into<String>,
-        name: impl Into<String>,
-    ) -> CreateSandbox<'_> {
-        CreateSandbox {
-            client: self,
-            spec: SandboxSpec::new(template, name),
+    pub async fn list_sandboxes_with(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
+        let call = self
+            .call(&op::LIST_SANDBOXES, &[])?
+            .query_opt("namespace", filter.namespace.as_deref())
+            .query_opt("status", filter.phase.as_ref().map(Phase::as_str));
+        let mut list = self
+            .json::<SandboxList>(call)
+            .await?
+            .sandboxes
+            .unwrap_or_default();
+        if let Some(template) = &filter.template {
+            list.retain(|s| s.template_ref.as_deref() == Some(template.as_str()));
         }
+        Ok(list)
     }
 }
 
-/// A sandbox creation being built. See [`Client::create_sandbox`].
+/// A handle for one sandbox: its id (= name), namespace, the summary last read, and every
+/// sandbox-scoped call. Cheap to clone (shared, not copied); owned, so it moves into tasks.
 ///
 /// ```no_run
 /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-/// let mut sb = client.create_sandbox("general-coding", "demo").namespace("team-a").await?;
-/// sb.wait_until_running(Default::default()).await?;
-/// # Ok(()) }
-/// ```
-#[must_use = "a CreateSandbox does nothing until awaited or sent"]
-#[derive(Debug)]
-pub struct CreateSandbox<'a> {
-    client: &'a Client,
-    spec: SandboxSpec,
-}
-
-impl CreateSandbox<'_> {
-    /// The namespace (default: the Router's sandbox namespace).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let sb = client.create_sandbox("general-coding", "demo").namespace("team-a").await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn namespace(mut self, ns: impl Into<String>) -> Self {
-        self.spec = self.spec.namespace(ns);
-        self
-    }
-
-    /// Maximum runtime, counted from the sandbox becoming Running.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// use std::time::Duration;
-    /// let sb = client
-    ///     .create_sandbox("general-coding", "demo")
-    ///     .timeout(Duration::from_secs(8 * 3600))
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn timeout(mut self, d: Duration) -> Self {
-        self.spec = self.spec.timeout(d);
-        self
-    }
-
-    /// Idle timeout. The Router counts it from the last time the sandbox became Running.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// use std::time::Duration;
-    /// let sb = client
-    ///     .create_sandbox("general-coding", "demo")
-    ///     .idle_timeout(Duration::from_secs(30 * 60))
-    ///     .await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn idle_timeout(mut self, d: Duration) -> Self {
-        self.spec = self.spec.idle_timeout(d);
-        self
-    }
-
-    /// The storage spec (size, class, mount path, snapshot on stop, shared).
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// use agenttier::types::StorageSpec;
-    /// let storage = StorageSpec {
-    ///     size: Some("20Gi".into()),
-    ///     snapshot_on_stop: Some(true),
-    ///     ..Default::default()
-    /// };
-    /// let sb = client.create_sandbox("general-coding", "demo").storage(storage).await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn storage(mut self, storage: StorageSpec) -> Self {
-        self.spec = self.spec.storage(storage);
-        self
-    }
-
-    /// Shorthand for a storage size such as `10Gi`.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let sb = client.create_sandbox("general-coding", "demo").storage_size("10Gi").await?;
-    /// # Ok(()) }
-    /// ```
-    pub fn storage_size(mut self, size: impl Into<String>) -> Self {
-        self.spec = self.spec.storage_size(size);
-        self
-    }
-
-    /// Sends the create and returns a handle. Never creates a duplicate: when the outcome is
-    /// unknown (the connection failed after sending, a gateway error, a timeout), it looks the
-    /// sandbox up by name before sending again.
-    ///
-    /// ```no_run
-    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let sb = client.create_sandbox("general-coding", "demo").send().await?;
-    /// println!("created {} in {:?}", sb.id(), sb.namespace());
-    /// # Ok(()) }
-    /// ```
-    pub async fn send(self) -> Result<Sandbox> {
-        let request = self.spec.into_request()?;
-        create::create_without_duplicates(self.client, &request).await
-    }
-}
-
-impl<'a> IntoFuture for CreateSandbox<'a> {
-    type Output = Result<Sandbox>;
-    type IntoFuture = Pin<Box<dyn Future<Output = Result<Sandbox>> + Send + 'a>>;
-
-    fn into_future(self) -> Self::IntoFuture {
-        Box::pin(self.send())
-    }
-}
-
-/// A handle for one sandbox: its id (= name), namespace, the last summary seen, and every
-/// sandbox-scoped call. Cheap to clone.
-///
-/// ```no_run
-/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-/// let mut sb = client.create_sandbox("general-coding", "demo").await?;
-/// sb.wait_until_running(Default::default()).await?;
+/// let sb = client.create_sandbox("demo").template("general-coding").wait_until_running().await?;
 /// let out = sb.exec("uname -a").await?;
-/// sb.stop().await?;
-/// sb.wait_until_stopped(Default::default()).await?;
+/// sb.stop().await?.wait().await?;
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct Sandbox {
     pub(crate) client: Client,
-    pub(crate) id: String,
-    pub(crate) namespace: Option<String>,
-    pub(crate) last: Option<SandboxSummary>,
+    pub(crate) id: Arc<str>,
+    pub(crate) namespace: Option<Arc<str>>,
+    pub(crate) summary: Option<Arc<SandboxSummary>>,
 }
 
 impl Sandbox {
+    /// A handle holding `summary` (what the Router last said of it).
+    pub(crate) fn from_summary(client: &Client, summary: SandboxSummary) -> Sandbox {
+        Sandbox {
+            client: client.clone(),
+            id: Arc::from(summary.sandbox_id.as_str()),
+            namespace: (!summary.namespace.is_empty())
+                .then(|| Arc::from(summary.namespace.as_str())),
+            summary: Some(Arc::new(summary)),
+        }
+    }
+
     /// The sandbox id. The Router addresses sandboxes by name, so this is also the name.
     ///
     /// ```
@@ -403,40 +328,51 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub fn name(&self) -> &str {
-        self.last
+        self.summary
             .as_ref()
             .map(|s| s.name.as_str())
+            .filter(|n| !n.is_empty())
             .unwrap_or(&self.id)
     }
 
-    /// The namespace, once known (from create or a refresh).
+    /// The namespace, once known (from a create, a read or a wait).
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {
     /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
     /// let sb = client.sandbox("demo")?;
-    /// assert_eq!(sb.namespace(), None); // not known until a create or a refresh
+    /// assert_eq!(sb.namespace(), None); // not known until a create or a read
     /// # Ok(()) }
     /// ```
     pub fn namespace(&self) -> Option<&str> {
-        self.last
-            .as_ref()
-            .map(|s| s.namespace.as_str())
-            .or(self.namespace.as_deref())
+        self.namespace.as_deref()
     }
 
-    /// The last summary seen by [`Sandbox::refresh`] or a waiter.
+    /// What the Router last said of this sandbox: the create's answer, a read
+    /// ([`Sandbox::refresh`], [`Client::get_sandbox`]) or the end of a wait. `None` for a handle
+    /// made by [`Client::sandbox`].
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let mut sb = client.sandbox("demo")?;
-    /// assert!(sb.summary().is_none());
-    /// sb.refresh().await?;
-    /// println!("{:?}", sb.summary().map(|s| &s.status));
+    /// let sb = client.create_sandbox("demo").template("general-coding").await?;
+    /// let s = sb.summary().expect("a create answers with a summary");
+    /// assert_eq!(s.template_ref.as_deref(), Some("general-coding"));
     /// # Ok(()) }
     /// ```
     pub fn summary(&self) -> Option<&SandboxSummary> {
-        self.last.as_ref()
+        self.summary.as_deref()
+    }
+
+    /// The phase in [`Sandbox::summary`] (without a request).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let sb = client.get_sandbox("demo").await?;
+    /// println!("{:?}", sb.phase());
+    /// # Ok(()) }
+    /// ```
+    pub fn phase(&self) -> Option<Phase> {
+        self.summary().map(SandboxSummary::phase)
     }
 
     /// The client this handle uses.
@@ -462,7 +398,16 @@ impl Sandbox {
     /// ```
     pub async fn refresh(&mut self) -> Result<&SandboxSummary> {
         let summary = self.status().await?;
-        Ok(self.last.insert(summary))
+        self.remember(summary);
+        Ok(self.summary.as_deref().expect("just stored"))
+    }
+
+    /// Keeps `summary` as the last thing the Router said.
+    pub(crate) fn remember(&mut self, summary: SandboxSummary) {
+        if !summary.namespace.is_empty() {
+            self.namespace = Some(Arc::from(summary.namespace.as_str()));
+        }
+        self.summary = Some(Arc::new(summary));
     }
 
     /// Reads the sandbox's current summary (without storing it).
@@ -474,71 +419,7 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub async fn status(&self) -> Result<SandboxSummary> {
-        self.client
-            .json::<crate::types::SandboxSummary>(
-                self.client
-                    .call(&crate::operations::op::GET_SANDBOX, &[&self.id])?,
-            )
-            .await
-    }
-
-    /// Stops a Running sandbox (409 otherwise). Returns before the pod is gone: use
-    /// [`Sandbox::wait_until_stopped`].
-    ///
-    /// ```no_run
-    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// sb.stop().await?;
-    /// sb.wait_until_stopped(Default::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "stopSandbox")]
-    pub async fn stop(&self) -> Result<()> {
-        self.client
-            .json::<crate::types::StatusAck>(
-                self.client
-                    .call(&crate::operations::op::STOP_SANDBOX, &[&self.id])?,
-            )
-            .await
-            .map(drop)
-    }
-
-    /// Resumes a Stopped or Error sandbox (409 otherwise). Use
-    /// [`Sandbox::wait_until_running`] after.
-    ///
-    /// ```no_run
-    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// sb.resume().await?;
-    /// sb.wait_until_running(Default::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "resumeSandbox")]
-    pub async fn resume(&self) -> Result<()> {
-        self.client
-            .json::<crate::types::StatusAck>(
-                self.client
-                    .call(&crate::operations::op::RESUME_SANDBOX, &[&self.id])?,
-            )
-            .await
-            .map(drop)
-    }
-
-    /// Deletes the sandbox. The Router answers at once and removes it later: use
-    /// [`Sandbox::wait_until_deleted`].
-    ///
-    /// ```no_run
-    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// sb.delete().await?;
-    /// sb.wait_until_deleted(Default::default()).await?;
-    /// # Ok(()) }
-    /// ```
-    #[doc(alias = "deleteSandbox")]
-    pub async fn delete(&self) -> Result<()> {
-        self.client
-            .empty(
-                self.client
-                    .call(&crate::operations::op::DELETE_SANDBOX, &[&self.id])?,
-            )
-            .await
-            .map(drop)
+        let c = &self.client;
+        c.json(c.call(&op::GET_SANDBOX, &[&self.id])?).await
     }
 }

@@ -103,18 +103,31 @@ enum Verdict {
 }
 
 impl Sandbox {
-    /// Waits until the phase is `Running`; fails at once if it becomes `Error` (with the
-    /// server's message), and with [`Error::WaitTimeout`] (carrying the last summary) when
-    /// the deadline passes.
+    /// Waits until the phase is `Running`, with [`WaitOptions::default`] (120 s); fails at once
+    /// if it becomes `Error` ([`Error::SandboxFailed`], with the server's message), and with
+    /// [`Error::WaitTimeout`] (carrying the last summary) when the deadline passes.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let mut sb = client.create_sandbox("general-coding", "demo").await?;
-    /// let summary = sb.wait_until_running(Default::default()).await?;
+    /// let sb = client.create_sandbox("demo").template("general-coding").await?;
+    /// let summary = sb.wait_until_running().await?;
     /// assert_eq!(summary.phase(), agenttier::Phase::Running);
     /// # Ok(()) }
     /// ```
-    pub async fn wait_until_running(&mut self, options: WaitOptions) -> Result<SandboxSummary> {
+    pub async fn wait_until_running(&self) -> Result<SandboxSummary> {
+        self.wait_until_running_with(WaitOptions::default()).await
+    }
+
+    /// [`Sandbox::wait_until_running`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use std::time::Duration;
+    /// use agenttier::WaitOptions;
+    /// sb.wait_until_running_with(WaitOptions::default().timeout(Duration::from_secs(600))).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until_running_with(&self, options: WaitOptions) -> Result<SandboxSummary> {
         self.wait_for("Running", options, |s| match s.phase() {
             Phase::Running => Verdict::Done,
             Phase::Error => Verdict::Fail(s.message.clone().unwrap_or_default()),
@@ -126,13 +139,24 @@ impl Sandbox {
     /// Waits until the phase is `Stopped`; fails at once on `Error`.
     ///
     /// ```no_run
-    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// sb.stop().await?;
-    /// let summary = sb.wait_until_stopped(Default::default()).await?;
+    /// let summary = sb.wait_until_stopped().await?;
     /// assert_eq!(summary.phase(), agenttier::Phase::Stopped);
     /// # Ok(()) }
     /// ```
-    pub async fn wait_until_stopped(&mut self, options: WaitOptions) -> Result<SandboxSummary> {
+    pub async fn wait_until_stopped(&self) -> Result<SandboxSummary> {
+        self.wait_until_stopped_with(WaitOptions::default()).await
+    }
+
+    /// [`Sandbox::wait_until_stopped`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.wait_until_stopped_with(agenttier::WaitOptions::default()).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until_stopped_with(&self, options: WaitOptions) -> Result<SandboxSummary> {
         self.wait_for("Stopped", options, |s| match s.phase() {
             Phase::Stopped => Verdict::Done,
             Phase::Error => Verdict::Fail(s.message.clone().unwrap_or_default()),
@@ -144,29 +168,38 @@ impl Sandbox {
     /// Waits until the sandbox is gone (the Router answers 404 once its finalizer ran).
     ///
     /// ```no_run
-    /// # async fn demo(mut sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.delete().await?;
+    /// sb.wait_until_deleted().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn wait_until_deleted(&self) -> Result<()> {
+        self.wait_until_deleted_with(WaitOptions::default()).await
+    }
+
+    /// [`Sandbox::wait_until_deleted`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// use std::time::Duration;
     /// use agenttier::WaitOptions;
     /// sb.delete().await?;
-    /// sb.wait_until_deleted(WaitOptions::default().timeout(Duration::from_secs(300))).await?;
+    /// sb.wait_until_deleted_with(WaitOptions::default().timeout(Duration::from_secs(300))).await?;
     /// # Ok(()) }
     /// ```
-    pub async fn wait_until_deleted(&mut self, options: WaitOptions) -> Result<()> {
+    pub async fn wait_until_deleted_with(&self, options: WaitOptions) -> Result<()> {
         match self
             .wait_for("deleted", options, |_| Verdict::Continue)
             .await
         {
-            Err(Error::NotFound(_)) => {
-                self.last = None;
-                Ok(())
-            }
+            Err(Error::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
             Ok(_) => unreachable_done(),
         }
     }
 
     async fn wait_for(
-        &mut self,
+        &self,
         target: &'static str,
         options: WaitOptions,
         verdict: impl Fn(&SandboxSummary) -> Verdict,
@@ -179,30 +212,28 @@ impl Sandbox {
             polls += 1;
             tracing::debug!(sandbox = %self.id, phase = %summary.status, target, "poll");
             match verdict(&summary) {
-                Verdict::Done => return Ok(self.last.insert(summary).clone()),
+                Verdict::Done => return Ok(summary),
                 Verdict::Fail(message) => {
-                    self.last = Some(summary.clone());
                     let message = if message.is_empty() {
                         format!("sandbox {} entered Error", self.id)
                     } else {
                         message
                     };
                     return Err(Error::SandboxFailed {
-                        sandbox_id: self.id.clone(),
+                        sandbox_id: self.id.to_string(),
                         message,
                         last: Box::new(summary),
                     });
                 }
                 Verdict::Continue => {}
             }
-            self.last = Some(summary);
             let now = Instant::now();
             if now >= deadline {
                 return Err(Error::WaitTimeout {
-                    sandbox_id: self.id.clone(),
+                    sandbox_id: self.id.to_string(),
                     target,
                     waited: now - started,
-                    last: self.last.clone().map(Box::new),
+                    last: Some(Box::new(summary)),
                 });
             }
             tokio::time::sleep(options.pause(polls).min(deadline - now)).await;
