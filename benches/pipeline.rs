@@ -201,10 +201,7 @@ async fn facade_call(client: &agenttier::Client, op: Op) {
             assert_eq!(out.exit_code, 0);
         }
         Op::List => {
-            let list = client
-                .list_sandboxes(Default::default())
-                .await
-                .expect("list");
+            let list = client.list_sandboxes().await.expect("list");
             assert_eq!(list.len(), 10);
         }
     }

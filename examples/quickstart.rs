@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use agenttier::testing::FakeRouter;
-use agenttier::{Client, Phase, Sandbox, WaitOptions};
+use agenttier::{Client, Phase, Sandbox};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -61,7 +61,8 @@ async fn run() -> agenttier::Result<()> {
         &format!("create sandbox {name} from template {template}"),
     );
     let mut sb = client
-        .create_sandbox(&template, &name)
+        .create_sandbox(&name)
+        .template(&template)
         .idle_timeout(Duration::from_secs(15 * 60))
         .await?;
     println!(
@@ -103,7 +104,7 @@ async fn run() -> agenttier::Result<()> {
     sb.resume().await?;
     watch_phases(&mut sb, Phase::Running).await?;
     sb.delete().await?;
-    sb.wait_until_deleted(WaitOptions::default()).await?;
+    sb.wait_until_deleted().await?;
     println!("   deleted");
 
     println!("\nDone.");

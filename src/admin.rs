@@ -16,7 +16,7 @@ use crate::{Client, Result, wire};
 /// let admin = client.admin();
 /// let usage = admin.usage().await?;
 /// println!("{:?} sandboxes", usage.total_sandboxes);
-/// for sb in admin.sandboxes(None).await? {
+/// for sb in admin.sandboxes().await? {
 ///     println!("{}/{} {} keys", sb.namespace, sb.name, sb.scoped_api_keys.len());
 /// }
 /// # Ok(()) }
@@ -121,19 +121,32 @@ impl Admin {
         .await
     }
 
-    /// Every sandbox (in `namespace`, or all namespaces), each with the sandbox-scoped API keys
-    /// bound to it in `scoped_api_keys` (joined by sandbox name only).
+    /// Every sandbox of every user and namespace, each with the sandbox-scoped API keys bound to
+    /// it in `scoped_api_keys` (joined by sandbox name only).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let all = client.admin().sandboxes(Some("team-a")).await?;
+    /// let all = client.admin().sandboxes().await?;
     /// # Ok(()) }
     /// ```
     #[doc(alias = "adminListSandboxes")]
-    pub async fn sandboxes(&self, namespace: Option<&str>) -> Result<Vec<SandboxSummary>> {
-        if let Some(ns) = namespace {
-            wire::non_empty("namespace", ns)?;
-        }
+    pub async fn sandboxes(&self) -> Result<Vec<SandboxSummary>> {
+        self.list_sandboxes(None).await
+    }
+
+    /// [`Admin::sandboxes`] in one namespace.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let team = client.admin().sandboxes_in("team-a").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn sandboxes_in(&self, namespace: &str) -> Result<Vec<SandboxSummary>> {
+        wire::non_empty("namespace", namespace)?;
+        self.list_sandboxes(Some(namespace)).await
+    }
+
+    async fn list_sandboxes(&self, namespace: Option<&str>) -> Result<Vec<SandboxSummary>> {
         let c = &self.client;
         Ok(c.json::<crate::types::SandboxList>(
             c.call(&crate::operations::op::ADMIN_LIST_SANDBOXES, &[])?

@@ -52,7 +52,7 @@ pub const ENV_API_URL: &str = "AGENTTIER_API_URL";
 ///     .auth(ApiKey::new("atk_...")?)
 ///     .timeout(Duration::from_secs(20))
 ///     .build()?;
-/// for sb in client.list_sandboxes(Default::default()).await? {
+/// for sb in client.list_sandboxes().await? {
 ///     println!("{} {}", sb.name, sb.status);
 /// }
 /// # Ok(()) }
@@ -404,11 +404,27 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
 }
 
 fn normalize_url(raw: &str) -> Result<String> {
-    let url = Url::parse(raw.trim()).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))?;
+    let trimmed = raw.trim();
+    if !trimmed.contains("://") {
+        return Err(Error::invalid(
+            "url",
+            format!(
+                "{raw:?} has no scheme: write http://{trimmed} (or https:// when the Router serves TLS)"
+            ),
+        ));
+    }
+    let url = Url::parse(trimmed).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::invalid(
             "url",
             format!("{raw:?} is not an http(s) URL with a host"),
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::invalid(
+            "url",
+            "the URL carries a user name or password: pass credentials with \
+             ClientBuilder::auth, never in the URL (it would be shown and sent as Basic auth)",
         ));
     }
     if url.query().is_some() || url.fragment().is_some() {
@@ -631,19 +647,19 @@ impl Client {
         Box::pin(self.pipeline().send(call, self.options()))
     }
 
-    /// `GET /healthz`: Ok when the Router process is alive.
+    /// `GET /healthz`: the Router's answer (`ok`) when its process is alive.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// client.healthz().await?;
+    /// assert_eq!(client.healthz().await?, "ok");
     /// # Ok(()) }
     /// ```
-    pub async fn healthz(&self) -> Result<()> {
-        self.empty(self.call(&op::HEALTHZ, &[])?.accept("text/plain"))
-            .await
+    pub async fn healthz(&self) -> Result<String> {
+        self.text(&op::HEALTHZ).await
     }
 
-    /// `GET /readyz`: Ok when the Router can reach the Kubernetes API (503 otherwise).
+    /// `GET /readyz`: the Router's answer (`ok`) when it can reach the Kubernetes API; a 503
+    /// ([`Error::Unavailable`]) carrying `not ready: <why>` otherwise.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
@@ -652,8 +668,14 @@ impl Client {
     /// }
     /// # Ok(()) }
     /// ```
-    pub async fn readyz(&self) -> Result<()> {
-        self.empty(self.call(&op::READYZ, &[])?.accept("text/plain"))
-            .await
+    pub async fn readyz(&self) -> Result<String> {
+        self.text(&op::READYZ).await
+    }
+
+    async fn text(&self, op: &'static Operation) -> Result<String> {
+        let answer = self
+            .buffered(self.call(op, &[])?.accept("text/plain"))
+            .await?;
+        Ok(String::from_utf8_lossy(&answer.body).into_owned())
     }
 }

@@ -1,6 +1,10 @@
 //! Cluster capacity: status, nodes, and the headroom (placeholder pods that keep spare capacity
 //! warm): `client.cluster()`.
 
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+
+use crate::operations::op;
 use crate::types::{
     ClusterStatus, HeadroomConfig, HeadroomUpdateResponse, NodeCapacityResponse, SetHeadroomRequest,
 };
@@ -14,7 +18,7 @@ use crate::{Client, Error, Result};
 /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
 /// // Refused before any request is sent.
 /// let cluster = client.cluster();
-/// let err = cluster.set_headroom(MAX_HEADROOM_REPLICAS + 1, None, None).await.unwrap_err();
+/// let err = cluster.set_headroom(MAX_HEADROOM_REPLICAS + 1).await.unwrap_err();
 /// assert!(matches!(err, Error::InvalidInput { field: "replicas", .. }));
 /// # Ok(()) }
 /// ```
@@ -112,47 +116,106 @@ impl Cluster {
             .await
     }
 
-    /// Scales the headroom to `replicas` (0-50, checked before sending) and optionally changes
-    /// each placeholder pod's `cpu` / `memory` (Kubernetes quantities such as `"500m"`, `"1Gi"`;
-    /// `None` keeps the current value). `replicas` is always sent: the Router reads a missing
-    /// one as 0 and scales to zero. Admin only; a missing Deployment is a 500 ([`Error::Api`]).
+    /// Starts scaling the headroom to `replicas` (0-50, checked before sending); await the
+    /// builder. [`SetHeadroom::cpu`] and [`SetHeadroom::memory`] change each placeholder pod's
+    /// request (Kubernetes quantities such as `"500m"`, `"1Gi"`; left out, they keep their
+    /// value). `replicas` is always sent: the Router reads a missing one as 0 and scales to
+    /// zero. Admin only; a missing Deployment is a 500 ([`Error::Api`]).
     ///
-    /// Returns the re-read configuration, or `None` when the update was applied but the Router
-    /// could not re-read it (it then answers only `{"status":"updated"}`).
+    /// The result is the re-read configuration, or `None` when the update was applied but the
+    /// Router could not re-read it (it then answers only `{"status":"updated"}`).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// if let Some(h) = client.cluster().set_headroom(3, Some("1"), Some("2Gi")).await? {
+    /// if let Some(h) = client.cluster().set_headroom(3).cpu("1").memory("2Gi").await? {
     ///     println!("{} replicas", h.replicas);
     /// }
     /// # Ok(()) }
     /// ```
     #[doc(alias = "setHeadroom")]
-    pub async fn set_headroom(
-        &self,
-        replicas: u32,
-        cpu: Option<&str>,
-        memory: Option<&str>,
-    ) -> Result<Option<HeadroomConfig>> {
-        if replicas > MAX_HEADROOM_REPLICAS {
+    pub fn set_headroom(&self, replicas: u32) -> SetHeadroom {
+        SetHeadroom {
+            client: self.client.clone(),
+            replicas,
+            cpu: None,
+            memory: None,
+        }
+    }
+}
+
+/// A headroom change being built. See [`Cluster::set_headroom`].
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// client.cluster().set_headroom(0).send().await?; // scale to zero
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a SetHeadroom does nothing until awaited or sent"]
+pub struct SetHeadroom {
+    client: Client,
+    replicas: u32,
+    cpu: Option<String>,
+    memory: Option<String>,
+}
+
+impl SetHeadroom {
+    /// Each placeholder pod's CPU request (`"500m"`, `"1"`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// client.cluster().set_headroom(2).cpu("500m").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cpu(mut self, quantity: impl Into<String>) -> Self {
+        self.cpu = Some(quantity.into());
+        self
+    }
+
+    /// Each placeholder pod's memory request (`"1Gi"`).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// client.cluster().set_headroom(2).memory("1Gi").await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn memory(mut self, quantity: impl Into<String>) -> Self {
+        self.memory = Some(quantity.into());
+        self
+    }
+
+    /// Sends the change.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let applied = client.cluster().set_headroom(3).send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<Option<HeadroomConfig>> {
+        if self.replicas > MAX_HEADROOM_REPLICAS {
             return Err(Error::invalid(
                 "replicas",
-                format!("{replicas} is not in 0-{MAX_HEADROOM_REPLICAS}"),
+                format!("{} is not in 0-{MAX_HEADROOM_REPLICAS}", self.replicas),
             ));
         }
         let body = SetHeadroomRequest {
-            replicas: replicas as i32,
-            cpu: quantity("cpu", cpu)?,
-            memory: quantity("memory", memory)?,
+            replicas: self.replicas as i32,
+            cpu: quantity("cpu", self.cpu.as_deref())?,
+            memory: quantity("memory", self.memory.as_deref())?,
         };
         let c = &self.client;
-        let resp = c
-            .json::<crate::types::HeadroomUpdateResponse>(
-                c.call(&crate::operations::op::SET_HEADROOM, &[])?
-                    .json(&body)?,
-            )
-            .await?;
+        let resp: HeadroomUpdateResponse =
+            c.json(c.call(&op::SET_HEADROOM, &[])?.json(&body)?).await?;
         Ok(reread(resp))
+    }
+}
+
+impl IntoFuture for SetHeadroom {
+    type Output = Result<Option<HeadroomConfig>>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<Option<HeadroomConfig>>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 

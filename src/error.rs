@@ -34,7 +34,7 @@ use crate::pipeline::body::MAX_ERROR_BODY;
 /// ```no_run
 /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
 /// use agenttier::Error;
-/// match client.create_sandbox("gpu-large", "demo").await {
+/// match client.create_sandbox("demo").template("gpu-large").await {
 ///     Ok(sb) => println!("created {}", sb.id()),
 ///     Err(Error::PolicyViolation { violations, .. }) => {
 ///         for v in violations {
@@ -80,6 +80,10 @@ pub struct ApiError {
     pub(crate) retry_after: Option<Duration>,
     pub(crate) content_type: Option<String>,
     pub(crate) body: String,
+    /// What the caller can do about it, when the SDK can tell.
+    pub(crate) hint: Option<String>,
+    /// The URL called (without credentials or query), when known.
+    pub(crate) url: Option<String>,
 }
 
 impl ApiError {
@@ -118,7 +122,7 @@ impl ApiError {
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// if let Err(err) = client.list_sandboxes(Default::default()).await {
+    /// if let Err(err) = client.list_sandboxes().await {
     ///     if err.api().and_then(|api| api.code()) == Some("invalid_token") {
     ///         eprintln!("the token was refused; log in again");
     ///     }
@@ -161,7 +165,7 @@ impl ApiError {
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// if let Err(err) = client.list_sandboxes(Default::default()).await {
+    /// if let Err(err) = client.list_sandboxes().await {
     ///     if let Some(wait) = err.api().and_then(|api| api.retry_after()) {
     ///         tokio::time::sleep(wait).await;
     ///     }
@@ -221,7 +225,9 @@ impl fmt::Display for ApiError {
         write!(
             f,
             "{} answered HTTP {}: {}",
-            self.operation, self.status, self.message
+            self.operation,
+            self.status,
+            Printable(&self.message)
         )?;
         if let Some(code) = &self.code
             && code != &self.message
@@ -229,9 +235,47 @@ impl fmt::Display for ApiError {
             write!(f, " [{code}]")?;
         }
         if let Some(id) = &self.request_id {
-            write!(f, " (request id {id})")?;
+            write!(f, " (request id {})", Printable(id))?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "; {hint}")?;
         }
         Ok(())
+    }
+}
+
+/// Text from a server, shown with its control characters escaped (a body must not move the
+/// cursor or forge log lines).
+struct Printable<'a>(&'a str);
+
+impl fmt::Display for Printable<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for c in self.0.chars() {
+            if c.is_control() {
+                write!(f, "{}", c.escape_default())?;
+            } else {
+                write!(f, "{c}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ApiError {
+    /// What the caller can do about the failure, when the SDK can tell (also at the end of
+    /// the error's `Display`).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// if let Err(e) = sb.exec("ls").await {
+    ///     if let Some(hint) = e.api().and_then(|api| api.hint()) {
+    ///         eprintln!("hint: {hint}");
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn hint(&self) -> Option<&str> {
+        self.hint.as_deref()
     }
 }
 
@@ -259,8 +303,9 @@ pub enum Error {
     /// 403: admin required, a scoped key not allowed here, or sharing denied.
     #[error("not authorized: {0}")]
     Authorization(Box<ApiError>),
-    /// 403 `policy_violation`: governance refused the request; `violations` says why.
-    #[error("policy violation: {error}")]
+    /// 403 `policy_violation`: governance refused the request; `violations` says why (and so
+    /// does the Display, one reason each).
+    #[error("policy violation: {error}{}", list_violations(violations))]
     PolicyViolation {
         /// The response.
         error: Box<ApiError>,
@@ -275,13 +320,20 @@ pub enum Error {
     /// existing object.
     #[error("already exists: {0}")]
     AlreadyExists(Box<ApiError>),
+    /// 404 for a name that exists in several namespaces: the Router cannot tell which one is
+    /// meant, and no REST route takes a namespace, so none of them can be reached over REST.
+    /// Rename one copy, or use the terminal, whose route does take a namespace.
+    #[error("ambiguous sandbox name: {0}")]
+    AmbiguousName(Box<ApiError>),
     /// 409: the object is in the wrong state (e.g. `cannot stop sandbox in phase Stopped`).
+    /// Its Display says which state it needs and how to wait for it.
     #[error("conflict: {0}")]
     Conflict(Box<ApiError>),
     /// The Router's mux answered `404 page not found` (text/plain, no request id): this Router
     /// has no such route, usually because it is older than this SDK. Not a missing sandbox.
     #[error(
-        "this Router does not serve `{operation}` (the mux answered 404 page not found; is it older than this SDK?)"
+        "this Router does not serve `{operation}` (the mux answered 404 page not found): the Router is older than this SDK, or the client's base URL has a wrong path{}",
+        error.url.as_ref().map(|u| format!(" (the call went to {u})")).unwrap_or_default()
     )]
     UnsupportedRoute {
         /// The operation that has no route on this Router.
@@ -452,8 +504,19 @@ pub enum Error {
         /// What the join reported.
         message: String,
     },
+    /// A command exited with a non-zero code where success was required
+    /// ([`ExecOutput::check`](crate::ExecOutput::check), [`Sandbox::exec_checked`](crate::Sandbox::exec_checked)).
+    #[error("the command exited with code {exit_code}{}", stderr_excerpt(stderr))]
+    CommandFailed {
+        /// The exit code.
+        exit_code: i32,
+        /// Its standard output.
+        stdout: String,
+        /// Its standard error.
+        stderr: String,
+    },
     /// Reading or writing a local file failed.
-    #[error("local file {}: {source}", path.display())]
+    #[error("local file{}: {source}", if path.as_os_str().is_empty() { String::new() } else { format!(" {}", path.display()) })]
     Io {
         /// The local path.
         path: PathBuf,
@@ -482,6 +545,7 @@ impl Error {
             | Error::Authorization(e)
             | Error::NotFound(e)
             | Error::Conflict(e)
+            | Error::AmbiguousName(e)
             | Error::AlreadyExists(e)
             | Error::RateLimited(e)
             | Error::PayloadTooLarge(e)
@@ -496,13 +560,35 @@ impl Error {
         }
     }
 
+    /// The Router's response, mutable (for the pipeline's finishing touches).
+    pub(crate) fn api_mut(&mut self) -> Option<&mut ApiError> {
+        match self {
+            Error::Authentication(e)
+            | Error::Authorization(e)
+            | Error::NotFound(e)
+            | Error::Conflict(e)
+            | Error::AmbiguousName(e)
+            | Error::AlreadyExists(e)
+            | Error::RateLimited(e)
+            | Error::PayloadTooLarge(e)
+            | Error::FailedDependency(e)
+            | Error::Api(e) => Some(e),
+            Error::PolicyViolation { error, .. }
+            | Error::UnsupportedRoute { error, .. }
+            | Error::QuotaWouldExceed { error, .. }
+            | Error::ConcurrencyExceeded { error, .. } => Some(error),
+            Error::Unavailable { api, .. } => api.as_deref_mut(),
+            _ => None,
+        }
+    }
+
     /// HTTP status, when the Router (or a gateway) answered.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// match sb.resume().await {
     ///     Err(e) if e.status() == Some(409) => println!("{} is not stopped", sb.id()),
-    ///     other => other?,
+    ///     other => drop(other?),
     /// }
     /// # Ok(()) }
     /// ```
@@ -536,7 +622,7 @@ impl Error {
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
     /// use std::time::Duration;
-    /// if let Err(e) = client.list_sandboxes(Default::default()).await {
+    /// if let Err(e) = client.list_sandboxes().await {
     ///     tokio::time::sleep(e.retry_after().unwrap_or(Duration::from_secs(1))).await;
     /// }
     /// # Ok(()) }
@@ -579,7 +665,7 @@ impl Error {
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
     /// let sb = match client.get_sandbox("demo").await {
     ///     Ok(sb) => sb,
-    ///     Err(e) if e.is_not_found() => client.create_sandbox("general-coding", "demo").await?,
+    ///     Err(e) if e.is_not_found() => client.create_sandbox("demo").template("general-coding").await?,
     ///     Err(e) => return Err(e),
     /// };
     /// # Ok(()) }
@@ -686,6 +772,42 @@ impl Error {
             request_id,
             message: message.to_string(),
             snippet: snippet(body, 200),
+        }
+    }
+}
+
+/// `: code: reason; code: reason` for a policy violation's Display.
+fn list_violations(violations: &[Violation]) -> String {
+    let mut out = String::new();
+    for (i, v) in violations.iter().enumerate() {
+        out.push_str(if i == 0 { ": " } else { "; " });
+        match (v.code.is_empty(), v.message.is_empty()) {
+            (false, false) => out.push_str(&format!("{} ({})", v.message, v.code)),
+            (true, false) => out.push_str(&v.message),
+            (false, true) => out.push_str(&v.code),
+            (true, true) => out.push_str("(no reason given)"),
+        }
+    }
+    out
+}
+
+/// The last lines of a failed command's stderr, for its Display (at most 500 characters).
+fn stderr_excerpt(stderr: &str) -> String {
+    let trimmed = stderr.trim_end();
+    if trimmed.is_empty() {
+        return String::new();
+    }
+    let start = trimmed.char_indices().rev().nth(499).map_or(0, |(i, _)| i);
+    let cut = if start > 0 { "…" } else { "" };
+    format!(": {cut}{}", Printable(&trimmed[start..]))
+}
+
+impl From<std::io::Error> for Error {
+    /// A local I/O error, without a path (use [`Error::Io`]'s `path` when you have one).
+    fn from(source: std::io::Error) -> Self {
+        Error::Io {
+            path: PathBuf::new(),
+            source,
         }
     }
 }
@@ -835,15 +957,22 @@ pub(crate) fn classify(
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
     };
-    let code = nonempty(&parsed.error);
+    let error = nonempty(&parsed.error);
     let human = nonempty(&parsed.message);
     let message = human
         .clone()
-        .or_else(|| code.clone())
+        .or_else(|| error.clone())
         .or_else(|| Some(text.trim().to_owned()).filter(|t| !t.is_empty()))
         .or_else(|| status.canonical_reason().map(str::to_owned))
         .unwrap_or_else(|| "request failed".to_owned());
+    // The `error` field is a machine code (`rate_limited`, `invalid_api_key`) or, in most
+    // handler errors, the human sentence itself: only the former is a code.
+    let code = error.filter(|e| {
+        e.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    });
     let retry_after = retry_after_header(headers).or(parsed.retry_after.map(Duration::from_secs));
+    let hint = hint_for(operation, status.as_u16(), &message);
     let api = Box::new(ApiError {
         operation,
         status: status.as_u16(),
@@ -853,6 +982,8 @@ pub(crate) fn classify(
         retry_after,
         content_type: content_type.clone(),
         body: text.clone(),
+        hint,
+        url: None,
     });
     let code = code.as_deref().unwrap_or("");
     match status.as_u16() {
@@ -868,6 +999,7 @@ pub(crate) fn classify(
                 error: api,
             }
         }
+        404 if api.message.contains("exists in multiple namespaces") => Error::AmbiguousName(api),
         404 => Error::NotFound(api),
         409 if code == "quota_would_exceed" => Error::QuotaWouldExceed {
             error: api,
@@ -893,6 +1025,44 @@ pub(crate) fn classify(
         },
         _ => Error::Api(api),
     }
+}
+
+/// What a caller can do about a failure, from the Router's own wording (openapi.yaml's
+/// descriptions of each 4XX).
+fn hint_for(operation: &str, status: u16, message: &str) -> Option<String> {
+    let waiting = "wait for it with sandbox.wait_until_running() (after resume() if it is Stopped)";
+    let hint = match status {
+        409 if message.starts_with("cannot stop sandbox in phase") => {
+            "stop works only on a Running sandbox: wait with sandbox.wait_until_running(), or \
+             leave it if it is already Stopped"
+                .to_owned()
+        }
+        409 if message.starts_with("cannot resume sandbox in phase") => {
+            "resume works only on a Stopped (or failed) sandbox: stop it and wait with \
+             sandbox.stop().await?.wait(), or leave it if it is already Running"
+                .to_owned()
+        }
+        409 if message.contains("not running")
+            || message.contains("must be Running")
+            || message.contains("wait for Running") =>
+        {
+            format!("the sandbox must be Running: {waiting}")
+        }
+        404 if message.contains("exists in multiple namespaces") => {
+            "the name exists in several namespaces and no REST route takes a namespace, so the \
+             Router cannot reach any of them: rename one copy, or use the terminal, whose route \
+             takes a namespace"
+                .to_owned()
+        }
+        424 => {
+            "configure the agent first: sandbox.agent().configure().entrypoint([...])".to_owned()
+        }
+        500 if message.contains("already exists") && operation.starts_with("create") => {
+            "the name is taken: pick another, or use create_or_get()".to_owned()
+        }
+        _ => return None,
+    };
+    Some(hint)
 }
 
 /// gorilla/mux's answer for a path (or method) it has no route for: plain text, no request id.

@@ -34,7 +34,7 @@ impl Client {
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let effective = client.governance().effective(Some("team-a")).await?;
+    /// let effective = client.governance().effective_in("team-a").await?;
     /// println!("{}: {:?}", effective.namespace, effective.policy.max_sandboxes_per_user);
     /// # Ok(()) }
     /// ```
@@ -151,21 +151,34 @@ impl Governance {
         .map(drop)
     }
 
-    /// The policy enforced in `namespace` (default: the Router's sandbox namespace, else
-    /// `default`), with the namespace the Router resolved. Namespace fields override the cluster's
-    /// one by one when non-zero; the three agent fields always come from the cluster policy.
+    /// The policy enforced in the Router's sandbox namespace (else `default`), with the namespace
+    /// the Router resolved. Namespace fields override the cluster's one by one when non-zero; the
+    /// three agent fields always come from the cluster policy.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// let e = client.governance().effective(None).await?;
+    /// let e = client.governance().effective().await?;
     /// println!("{} allows {:?}", e.namespace, e.policy.allowed_templates);
     /// # Ok(()) }
     /// ```
     #[doc(alias = "getEffectivePolicy")]
-    pub async fn effective(&self, namespace: Option<&str>) -> Result<NamespacePolicy> {
-        if let Some(ns) = namespace {
-            wire::non_empty("namespace", ns)?;
-        }
+    pub async fn effective(&self) -> Result<NamespacePolicy> {
+        self.effective_policy(None).await
+    }
+
+    /// [`Governance::effective`] in `namespace`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// let e = client.governance().effective_in("team-a").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn effective_in(&self, namespace: &str) -> Result<NamespacePolicy> {
+        wire::non_empty("namespace", namespace)?;
+        self.effective_policy(Some(namespace)).await
+    }
+
+    async fn effective_policy(&self, namespace: Option<&str>) -> Result<NamespacePolicy> {
         let c = &self.client;
         c.json::<crate::types::NamespacePolicy>(
             c.call(&crate::operations::op::GET_EFFECTIVE_POLICY, &[])?

@@ -17,9 +17,9 @@
 //! use agenttier::Client;
 //!
 //! let client = Client::from_env()?;
-//! let sandbox = client.create_sandbox("general-coding", "demo").send().await?;
+//! let sandbox = client.create_sandbox("demo").template("general-coding").send().await?;
 //! let mut sandbox = sandbox;
-//! sandbox.wait_until_running(Default::default()).await?;
+//! sandbox.wait_until_running().await?;
 //! let out = sandbox.exec("echo hello").await?;
 //! assert_eq!(out.stdout, "hello\n");
 //! sandbox.delete().await?;
@@ -65,6 +65,8 @@ pub mod types {
     pub use crate::raw::types::*;
 }
 
+/// The byte buffer file contents come in (re-exported from `bytes`).
+pub use bytes::Bytes;
 pub use client::{Client, ClientBuilder, ENV_API_URL, USER_AGENT, redirect_policy};
 pub use error::{ApiError, Error, Result, Violation};
 /// The `http` crate, for header names and values in [`CallOptions::header`].
@@ -72,11 +74,14 @@ pub use http;
 pub use pipeline::body::DEFAULT_MAX_RESPONSE_BODY;
 pub use pipeline::options::CallOptions;
 pub use pipeline::retry::RetryPolicy;
+/// URLs, as [`Ports::preview_url`] returns them (re-exported from `reqwest`).
+pub use reqwest::Url;
 pub use sandbox::{
-    Agent, Backups, BulkAction, BulkItem, CloneSandbox, Configure, ConfigureEvent, CreateSandbox,
-    EventStream, ExecOptions, ExecOutput, Files, Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH,
-    Phase, Ports, Progress, Sandbox, SandboxFilter, SandboxSpec, ShareKind, ShareLevel,
-    ShareLinkOptions, Sharing, TransferOptions, UpdateSandbox, WaitOptions,
+    Agent, Backups, BulkAction, BulkItem, CloneSandbox, Cloned, Configure, ConfigureEvent,
+    CreateBackup, CreateSandbox, Deleting, EventStream, ExecOptions, ExecOutput, FileData, Files,
+    Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH, Phase, Ports, Progress, RestoreBackup,
+    Restored, Resuming, Sandbox, SandboxFilter, SandboxGuard, SandboxSpec, ShareKind, ShareLevel,
+    ShareLinkOptions, Sharing, Stopping, TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
 };
 pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
 pub use secret::SecretString;

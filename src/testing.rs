@@ -11,7 +11,7 @@
 //! use agenttier::testing::{FakeRouter, FakeRouterExt};
 //!
 //! let router = FakeRouter::start().await;
-//! let sandboxes = router.client().list_sandboxes(Default::default()).await?;
+//! let sandboxes = router.client().list_sandboxes().await?;
 //! assert!(sandboxes.is_empty());
 //! # Ok(()) }
 //! ```

@@ -260,6 +260,34 @@ impl ActionGroupOrUnknown {
             .map(ActionGroupOrUnknown::Known)
             .unwrap_or_else(|| ActionGroupOrUnknown::Unknown(s.to_owned()))
     }
+
+    /// The wire value.
+    ///
+    /// ```
+    /// use agenttier::user::{ActionGroup, ActionGroupOrUnknown};
+    /// assert_eq!(ActionGroupOrUnknown::Known(ActionGroup::Stop).as_str(), "stop");
+    /// ```
+    pub fn as_str(&self) -> &str {
+        match self {
+            ActionGroupOrUnknown::Known(g) => g.as_str(),
+            ActionGroupOrUnknown::Unknown(s) => s,
+        }
+    }
+}
+
+impl fmt::Display for ActionGroupOrUnknown {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ActionGroupOrUnknown {
+    type Err = Error;
+
+    /// Reads any action group name; never fails (unknown names are kept).
+    fn from_str(s: &str) -> Result<Self> {
+        Ok(ActionGroupOrUnknown::from_wire(s))
+    }
 }
 
 fn read_groups(groups: Option<&Vec<String>>) -> Vec<ActionGroupOrUnknown> {
@@ -454,23 +482,25 @@ impl ApiKeys {
         .await
     }
 
-    /// Revokes a key by its `id` (`agenttier-apikey-...`, not the secret). Other Router replicas
-    /// may accept it for up to 5 more minutes (their validation cache).
+    /// Revokes a key by its `id` (`agenttier-apikey-...`, not the secret) and returns the
+    /// Router's answer (`{"status":"revoked","id":...}`). Other Router replicas may accept the
+    /// key for up to 5 more minutes (their validation cache).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// client.api_keys().revoke("agenttier-apikey-27f2b25396137aa5befc72898724063aa7ac7d3d").await?;
+    /// let revoked = client
+    ///     .api_keys()
+    ///     .revoke("agenttier-apikey-27f2b25396137aa5befc72898724063aa7ac7d3d")
+    ///     .await?;
+    /// assert_eq!(revoked.status, "revoked");
     /// # Ok(()) }
     /// ```
     #[doc(alias = "revokeApiKey")]
-    pub async fn revoke(&self, id: &str) -> Result<()> {
+    pub async fn revoke(&self, id: &str) -> Result<crate::types::RevokeApiKeyResponse> {
         wire::id("api key id", id)?;
         let c = &self.client;
-        c.json::<crate::types::RevokeApiKeyResponse>(
-            c.call(&crate::operations::op::REVOKE_API_KEY, &[id])?,
-        )
-        .await
-        .map(drop)
+        c.json(c.call(&crate::operations::op::REVOKE_API_KEY, &[id])?)
+            .await
     }
 }
 

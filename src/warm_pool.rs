@@ -1,6 +1,6 @@
 //! The warm pool (pre-started sandboxes per template): `client.warm_pool()`.
 
-use crate::types::{PoolConfig, WarmPoolConfigRequest, WarmPoolStatus};
+use crate::types::{PoolConfig, WarmPoolConfigRequest, WarmPoolConfigResponse, WarmPoolStatus};
 use crate::{Client, Error, Result};
 
 /// Largest `desiredCount` the Router accepts per pool.
@@ -90,6 +90,21 @@ fn check(pools: &[PoolConfig]) -> Result<()> {
     Ok(())
 }
 
+impl WarmPoolConfigResponse {
+    /// The pools the Router stored (its `null` reads as none).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::types::PoolConfig;
+    /// let answer = client.warm_pool().configure(&[PoolConfig::new("general-coding", 2)]).await?;
+    /// assert_eq!(answer.stored().len(), 1);
+    /// # Ok(()) }
+    /// ```
+    pub fn stored(&self) -> &[PoolConfig] {
+        self.pools.as_deref().unwrap_or_default()
+    }
+}
+
 impl WarmPool {
     /// Each pool's desired, ready and pending counts. Every field is optional on the wire (`{}`
     /// when nothing is configured), so `pools` is then empty. The top-level `template` and counts
@@ -112,7 +127,7 @@ impl WarmPool {
 
     /// **Replaces** the whole configuration with `pools` (admin): templates left out lose their
     /// pool. Each pool needs a template and a desired count in 0-10, checked before sending.
-    /// Returns the stored pools.
+    /// Returns the Router's answer: `status` (`updated`) and the stored pools.
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
@@ -124,7 +139,7 @@ impl WarmPool {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "setWarmPoolConfig")]
-    pub async fn configure(&self, pools: &[PoolConfig]) -> Result<Vec<PoolConfig>> {
+    pub async fn configure(&self, pools: &[PoolConfig]) -> Result<WarmPoolConfigResponse> {
         check(pools)?;
         self.send(WarmPoolConfigRequest {
             pools: pools.to_vec(),
@@ -140,27 +155,25 @@ impl WarmPool {
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-    /// client.warm_pool().clear().await?;
+    /// let answer = client.warm_pool().clear().await?;
+    /// assert!(answer.pools.unwrap_or_default().is_empty());
     /// # Ok(()) }
     /// ```
-    pub async fn clear(&self) -> Result<()> {
+    pub async fn clear(&self) -> Result<WarmPoolConfigResponse> {
         self.send(WarmPoolConfigRequest {
             pools: Vec::new(),
             desired_count: Some(0),
             template: None,
         })
         .await
-        .map(drop)
     }
 
-    async fn send(&self, body: WarmPoolConfigRequest) -> Result<Vec<PoolConfig>> {
+    async fn send(&self, body: WarmPoolConfigRequest) -> Result<WarmPoolConfigResponse> {
         let c = &self.client;
-        Ok(c.json::<crate::types::WarmPoolConfigResponse>(
+        c.json(
             c.call(&crate::operations::op::SET_WARM_POOL_CONFIG, &[])?
                 .json(&body)?,
         )
-        .await?
-        .pools
-        .unwrap_or_default())
+        .await
     }
 }

@@ -1,6 +1,8 @@
 //! Webhook subscriptions, and verifying the deliveries a receiver gets.
 
 use std::fmt;
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
 use std::str::FromStr;
 
 #[cfg(feature = "webhooks")]
@@ -8,6 +10,7 @@ use hmac::{Hmac, Mac};
 #[cfg(feature = "webhooks")]
 use sha2::Sha256;
 
+use crate::operations::op;
 use crate::types::{CreateWebhookRequest, Webhook, WebhookCreated, WebhookDelivery};
 use crate::{Client, Error, Result, wire};
 
@@ -58,7 +61,7 @@ impl WebhookEvent {
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
     /// use agenttier::webhooks::WebhookEvent;
     /// let url = "https://hooks.example.com/at";
-    /// let hook = client.webhooks().create(url, &WebhookEvent::ALL, Some("demo"), None).await?;
+    /// let hook = client.webhooks().create(url).events(WebhookEvent::ALL.iter().cloned()).sandbox("demo").await?;
     /// # Ok(()) }
     /// ```
     pub const ALL: [WebhookEvent; 12] = [
@@ -253,67 +256,35 @@ impl Client {
 }
 
 impl Webhooks {
-    /// Subscribes `url` (https only) to `events`, for one sandbox (`sandbox_id`; required for
-    /// non-admins) or, for admins, everything. The returned secret is shown once; keep it to
-    /// check deliveries with [`verify_signature`]. Note: the Router's create response carries
-    /// the zero time `0001-01-01T00:00:00Z` as `createdAt`; [`Webhooks::list`] shows the real one.
+    /// Starts a subscription of `url` (https only) to events; await the builder. Name the
+    /// events with [`CreateWebhook::events`] (at least one) and, for non-admins, the sandbox with
+    /// [`CreateWebhook::sandbox`]. The returned secret is shown once; keep it to check
+    /// deliveries with `verify_signature` (feature `webhooks`). Note: the Router's create
+    /// response carries the zero time `0001-01-01T00:00:00Z` as `createdAt`; [`Webhooks::list`]
+    /// shows the real one. The Router resolves the URL's host when you create it: a host it
+    /// cannot resolve, or one in a private or loopback range, is refused (400).
     ///
     /// ```no_run
     /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
     /// use agenttier::webhooks::WebhookEvent;
     /// let hook = client
     ///     .webhooks()
-    ///     .create("https://hooks.example.com/at", &[WebhookEvent::SandboxRunning], Some("demo"), None)
+    ///     .create("https://hooks.example.com/at")
+    ///     .events([WebhookEvent::SandboxRunning, WebhookEvent::SandboxError])
+    ///     .sandbox("demo")
     ///     .await?;
     /// println!("secret (shown once): {}", hook.secret.expose());
     /// # Ok(()) }
     /// ```
     #[doc(alias = "createWebhook")]
-    pub async fn create(
-        &self,
-        url: &str,
-        events: &[WebhookEvent],
-        sandbox_id: Option<&str>,
-        namespace: Option<&str>,
-    ) -> Result<WebhookCreated> {
-        let parsed =
-            reqwest::Url::parse(url).map_err(|e| Error::invalid("url", format!("{url:?}: {e}")))?;
-        if parsed.scheme() != "https" || parsed.host_str().is_none() {
-            return Err(Error::invalid(
-                "url",
-                "webhook URLs must be https:// with a host",
-            ));
+    pub fn create(&self, url: impl Into<String>) -> CreateWebhook {
+        CreateWebhook {
+            client: self.client.clone(),
+            url: url.into(),
+            events: Vec::new(),
+            sandbox: None,
+            namespace: None,
         }
-        if events.is_empty() {
-            return Err(Error::invalid(
-                "events",
-                "at least one event type is required",
-            ));
-        }
-        if let Some(unknown) = events
-            .iter()
-            .find(|e| matches!(e, WebhookEvent::Unknown(_)))
-        {
-            return Err(Error::invalid(
-                "events",
-                format!("unknown event type {unknown:?}"),
-            ));
-        }
-        if let Some(id) = sandbox_id {
-            wire::id("sandbox_id", id)?;
-        }
-        let body = CreateWebhookRequest {
-            url: url.to_owned(),
-            event_types: events.iter().map(|e| e.as_str().to_owned()).collect(),
-            sandbox_id: sandbox_id.map(str::to_owned),
-            namespace: namespace.map(str::to_owned),
-        };
-        let c = &self.client;
-        c.json::<crate::types::WebhookCreated>(
-            c.call(&crate::operations::op::CREATE_WEBHOOK, &[])?
-                .json(&body)?,
-        )
-        .await
     }
 
     /// Your subscriptions (without secrets).
@@ -371,6 +342,168 @@ impl Webhooks {
         )
         .await?
         .deliveries)
+    }
+}
+
+/// A webhook subscription being built. See [`Webhooks::create`].
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+/// use agenttier::webhooks::WebhookEvent;
+/// let hook = client
+///     .webhooks()
+///     .create("https://hooks.example.com/at")
+///     .event(WebhookEvent::BackupCreated)
+///     .sandbox("demo")
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a CreateWebhook does nothing until awaited or sent"]
+pub struct CreateWebhook {
+    client: Client,
+    url: String,
+    events: Vec<WebhookEvent>,
+    sandbox: Option<String>,
+    namespace: Option<String>,
+}
+
+impl CreateWebhook {
+    /// Adds event types to deliver.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at")
+    ///     .events([WebhookEvent::SandboxRunning, WebhookEvent::SandboxStopped])
+    ///     .sandbox("demo")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn events(mut self, events: impl IntoIterator<Item = WebhookEvent>) -> Self {
+        self.events.extend(events);
+        self
+    }
+
+    /// Adds one event type to deliver.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at")
+    ///     .event(WebhookEvent::SandboxRunning)
+    ///     .sandbox("demo")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn event(mut self, event: WebhookEvent) -> Self {
+        self.events.push(event);
+        self
+    }
+
+    /// Only events of this sandbox (required for non-admins; admins may leave it out to hear
+    /// about everything).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at")
+    ///     .event(WebhookEvent::SandboxError)
+    ///     .sandbox("demo")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn sandbox(mut self, id: impl Into<String>) -> Self {
+        self.sandbox = Some(id.into());
+        self
+    }
+
+    /// The namespace the subscription is recorded for.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at")
+    ///     .event(WebhookEvent::SandboxRunning)
+    ///     .sandbox("demo")
+    ///     .namespace("team-a")
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Sends the subscription. Checked first: an https URL with a host, at least one event,
+    /// no unknown event, a well-formed sandbox id.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::webhooks::WebhookEvent;
+    /// let hook = client
+    ///     .webhooks()
+    ///     .create("https://hooks.example.com/at")
+    ///     .event(WebhookEvent::SandboxRunning)
+    ///     .sandbox("demo")
+    ///     .send()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send(self) -> Result<WebhookCreated> {
+        let parsed = reqwest::Url::parse(&self.url)
+            .map_err(|e| Error::invalid("url", format!("{:?}: {e}", self.url)))?;
+        if parsed.scheme() != "https" || parsed.host_str().is_none() {
+            return Err(Error::invalid(
+                "url",
+                "webhook URLs must be https:// with a host",
+            ));
+        }
+        if self.events.is_empty() {
+            return Err(Error::invalid(
+                "events",
+                "at least one event type is required",
+            ));
+        }
+        if let Some(unknown) = self
+            .events
+            .iter()
+            .find(|e| matches!(e, WebhookEvent::Unknown(_)))
+        {
+            return Err(Error::invalid(
+                "events",
+                format!("unknown event type {unknown:?}"),
+            ));
+        }
+        if let Some(id) = &self.sandbox {
+            wire::id("sandbox_id", id)?;
+        }
+        let body = CreateWebhookRequest {
+            url: self.url,
+            event_types: self.events.iter().map(|e| e.as_str().to_owned()).collect(),
+            sandbox_id: self.sandbox,
+            namespace: self.namespace,
+        };
+        let c = &self.client;
+        c.json(c.call(&op::CREATE_WEBHOOK, &[])?.json(&body)?).await
+    }
+}
+
+impl IntoFuture for CreateWebhook {
+    type Output = Result<WebhookCreated>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Result<WebhookCreated>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }
 

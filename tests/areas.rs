@@ -365,10 +365,10 @@ async fn effective_policy_sends_namespace_query_only_when_given() {
         .mount(&server)
         .await;
     let g = client(&server).governance();
-    let given = g.effective(Some("team-a")).await.unwrap();
+    let given = g.effective_in("team-a").await.unwrap();
     assert_eq!(given.namespace, "team-a");
     assert_eq!(given.policy.max_sandboxes_per_user, Some(5));
-    let defaulted = g.effective(None).await.unwrap();
+    let defaulted = g.effective().await.unwrap();
     assert_eq!(defaulted.namespace, "default");
     let reqs = server.received_requests().await.unwrap();
     assert_eq!(reqs[0].url.query(), Some("namespace=team-a"));
@@ -382,7 +382,7 @@ async fn governance_namespace_must_be_one_path_segment() {
     assert_invalid(g.get("team/a").await.unwrap_err());
     assert_invalid(g.set("", &Policy::default()).await.unwrap_err());
     assert_invalid(g.delete("a/../b").await.unwrap_err());
-    assert_invalid(g.effective(Some(" ")).await.unwrap_err());
+    assert_invalid(g.effective_in(" ").await.unwrap_err());
     no_requests(&server).await;
 }
 
@@ -529,7 +529,7 @@ async fn admin_sandboxes_carry_scoped_api_keys_and_namespace_query() {
         .await;
     let list = admin_client(&server)
         .admin()
-        .sandboxes(Some("team-a"))
+        .sandboxes_in("team-a")
         .await
         .unwrap();
     assert_eq!(list.len(), 2);
@@ -556,7 +556,7 @@ async fn admin_sandboxes_without_namespace_sends_no_query() {
     assert!(
         client(&server)
             .admin()
-            .sandboxes(None)
+            .sandboxes()
             .await
             .unwrap()
             .is_empty()
@@ -990,8 +990,9 @@ async fn warm_pool_configure_sends_the_pools_shape() {
         ])
         .await
         .unwrap();
-    assert_eq!(stored.len(), 2);
-    assert_eq!(stored[0], PoolConfig::new("general-coding", 2));
+    assert_eq!(stored.status, "updated");
+    assert_eq!(stored.stored().len(), 2);
+    assert_eq!(stored.stored()[0], PoolConfig::new("general-coding", 2));
 }
 
 #[tokio::test]
@@ -1009,7 +1010,7 @@ async fn warm_pool_configure_null_pools_reads_as_empty() {
         .configure(&[PoolConfig::new("general-coding", 1)])
         .await
         .unwrap();
-    assert!(stored.is_empty());
+    assert!(stored.stored().is_empty());
 }
 
 #[tokio::test]
@@ -1154,7 +1155,7 @@ async fn set_headroom_always_sends_replicas_even_zero() {
         .await;
     let h = client(&server)
         .cluster()
-        .set_headroom(0, None, None)
+        .set_headroom(0)
         .await
         .unwrap()
         .unwrap();
@@ -1178,7 +1179,9 @@ async fn set_headroom_sends_quantities_when_given() {
         .await;
     let h = client(&server)
         .cluster()
-        .set_headroom(50, Some("500m"), Some("1Gi"))
+        .set_headroom(50)
+        .cpu("500m")
+        .memory("1Gi")
         .await
         .unwrap()
         .unwrap();
@@ -1193,11 +1196,7 @@ async fn set_headroom_reread_failure_is_none() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"status": "updated"})))
         .mount(&server)
         .await;
-    let h = client(&server)
-        .cluster()
-        .set_headroom(1, None, None)
-        .await
-        .unwrap();
+    let h = client(&server).cluster().set_headroom(1).await.unwrap();
     assert_eq!(h, None);
 }
 
@@ -1211,11 +1210,7 @@ async fn set_headroom_missing_deployment_is_a_500_api_error() {
         })))
         .mount(&server)
         .await;
-    let err = client(&server)
-        .cluster()
-        .set_headroom(1, None, None)
-        .await
-        .unwrap_err();
+    let err = client(&server).cluster().set_headroom(1).await.unwrap_err();
     assert_eq!(err.api().unwrap().status(), 500);
     assert_eq!(err.api().unwrap().operation(), "set_headroom");
 }
@@ -1224,14 +1219,9 @@ async fn set_headroom_missing_deployment_is_a_500_api_error() {
 async fn headroom_replicas_over_50_rejected_before_any_request() {
     let server = MockServer::start().await;
     let cluster = client(&server).cluster();
-    assert_invalid(cluster.set_headroom(51, None, None).await.unwrap_err());
-    assert_invalid(
-        cluster
-            .set_headroom(u32::MAX, None, None)
-            .await
-            .unwrap_err(),
-    );
-    assert_invalid(cluster.set_headroom(1, Some(""), None).await.unwrap_err());
-    assert_invalid(cluster.set_headroom(1, None, Some(" ")).await.unwrap_err());
+    assert_invalid(cluster.set_headroom(51).await.unwrap_err());
+    assert_invalid(cluster.set_headroom(u32::MAX).await.unwrap_err());
+    assert_invalid(cluster.set_headroom(1).cpu("").await.unwrap_err());
+    assert_invalid(cluster.set_headroom(1).memory(" ").await.unwrap_err());
     no_requests(&server).await;
 }

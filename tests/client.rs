@@ -19,10 +19,7 @@ async fn null_list_reads_as_empty() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"sandboxes": null})))
         .mount(&server)
         .await;
-    let list = client(&server)
-        .list_sandboxes(Default::default())
-        .await
-        .unwrap();
+    let list = client(&server).list_sandboxes().await.unwrap();
     assert!(list.is_empty());
 }
 
@@ -42,7 +39,7 @@ async fn list_filters_are_sent_as_namespace_and_status_query() {
     let filter = agenttier::SandboxFilter::default()
         .namespace("team-a")
         .phase(Phase::Running);
-    let list = client(&server).list_sandboxes(filter).await.unwrap();
+    let list = client(&server).list_sandboxes_with(filter).await.unwrap();
     assert_eq!(list[0].phase(), Phase::Running);
 }
 
@@ -168,10 +165,7 @@ async fn rate_limited_429_waits_retry_after_then_succeeds() {
         .mount(&server)
         .await;
     let started = Instant::now();
-    client(&server)
-        .list_sandboxes(Default::default())
-        .await
-        .unwrap();
+    client(&server).list_sandboxes().await.unwrap();
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After was not honoured"
@@ -265,7 +259,8 @@ async fn policy_violation_403_has_typed_violations() {
         .mount(&server)
         .await;
     let err = client(&server)
-        .create_sandbox("x", "demo")
+        .create_sandbox("demo")
+        .template("x")
         .await
         .unwrap_err();
     match err {
@@ -427,7 +422,8 @@ async fn retries_give_up_on_post_create_without_retries() {
         .build()
         .unwrap();
     let err = c
-        .create_sandbox("general-coding", "demo")
+        .create_sandbox("demo")
+        .template("general-coding")
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(503));
@@ -463,7 +459,8 @@ async fn duplicate_safe_create_checks_by_name_before_sending_again() {
         .mount(&server)
         .await;
     let sb = client(&server)
-        .create_sandbox("general-coding", "demo")
+        .create_sandbox("demo")
+        .template("general-coding")
         .await
         .unwrap();
     assert_eq!(sb.id(), "demo");
@@ -492,7 +489,8 @@ async fn duplicate_safe_create_returns_the_sandbox_an_ambiguous_attempt_made() {
         .mount(&server)
         .await;
     let sb = client(&server)
-        .create_sandbox("general-coding", "demo")
+        .create_sandbox("demo")
+        .template("general-coding")
         .await
         .unwrap();
     assert_eq!(sb.id(), "demo");
@@ -514,7 +512,8 @@ async fn create_sends_cluster_template_kind_and_go_durations() {
         .mount(&server)
         .await;
     let sb = client(&server)
-        .create_sandbox("general-coding", "demo")
+        .create_sandbox("demo")
+        .template("general-coding")
         .namespace("team-a")
         .timeout(Duration::from_secs(8 * 3600))
         .idle_timeout(Duration::from_secs(90 * 60))
@@ -529,11 +528,13 @@ async fn bad_input_is_refused_before_any_request() {
     let server = MockServer::start().await;
     let c = client(&server);
     let cases = [
-        c.create_sandbox("general-coding", "Not_A_Label")
+        c.create_sandbox("Not_A_Label")
+            .template("general-coding")
             .await
             .unwrap_err(),
-        c.create_sandbox("", "demo").await.unwrap_err(),
-        c.create_sandbox("t", "demo")
+        c.create_sandbox("demo").template("").await.unwrap_err(),
+        c.create_sandbox("demo")
+            .template("t")
             .timeout(Duration::ZERO)
             .await
             .unwrap_err(),
@@ -741,14 +742,15 @@ fn quick_wait() -> WaitOptions {
 async fn waiter_sees_empty_then_creating_then_running() {
     let server = MockServer::start().await;
     phases(&server, &["", "Creating", "Creating", "Running"]).await;
-    let mut sb = client(&server).sandbox("demo").unwrap();
-    let s = sb.wait_until_running(quick_wait()).await.unwrap();
+    let sb = client(&server).sandbox("demo").unwrap();
+    let s = sb.wait_until_running_with(quick_wait()).await.unwrap();
     assert_eq!(s.phase(), Phase::Running);
     assert_eq!(
         requests_to(&server, "GET", "/api/v1/sandboxes/demo").await,
         4
     );
-    assert_eq!(sb.summary().unwrap().phase(), Phase::Running);
+    // A waiter takes `&self`: it returns the summary and leaves the handle as it was.
+    assert!(sb.summary().is_none());
 }
 
 #[tokio::test]
@@ -765,8 +767,8 @@ async fn waiter_fails_at_once_on_error_with_the_server_message() {
         .respond_with(ResponseTemplate::new(200).set_body_json(failed))
         .mount(&server)
         .await;
-    let mut sb = client(&server).sandbox("demo").unwrap();
-    let err = sb.wait_until_running(quick_wait()).await.unwrap_err();
+    let sb = client(&server).sandbox("demo").unwrap();
+    let err = sb.wait_until_running_with(quick_wait()).await.unwrap_err();
     match err {
         Error::SandboxFailed { message, last, .. } => {
             assert_eq!(message, "Pod failed: ImagePullBackOff");
@@ -787,10 +789,10 @@ async fn waiter_timeout_returns_the_last_summary() {
         .respond_with(ResponseTemplate::new(200).set_body_json(summary("Creating")))
         .mount(&server)
         .await;
-    let mut sb = client(&server).sandbox("demo").unwrap();
+    let sb = client(&server).sandbox("demo").unwrap();
     let started = Instant::now();
     let err = sb
-        .wait_until_running(quick_wait().timeout(Duration::from_millis(200)))
+        .wait_until_running_with(quick_wait().timeout(Duration::from_millis(200)))
         .await
         .unwrap_err();
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -813,12 +815,15 @@ async fn wait_until_stopped_and_deleted() {
         )
         .mount(&server)
         .await;
-    let mut sb = client(&server).sandbox("demo").unwrap();
+    let sb = client(&server).sandbox("demo").unwrap();
     assert_eq!(
-        sb.wait_until_stopped(quick_wait()).await.unwrap().phase(),
+        sb.wait_until_stopped_with(quick_wait())
+            .await
+            .unwrap()
+            .phase(),
         Phase::Stopped
     );
-    sb.wait_until_deleted(quick_wait()).await.unwrap();
+    sb.wait_until_deleted_with(quick_wait()).await.unwrap();
     assert!(sb.summary().is_none());
 }
 
@@ -829,10 +834,10 @@ async fn dropping_a_waiter_stops_polling() {
         .respond_with(ResponseTemplate::new(200).set_body_json(summary("Creating")))
         .mount(&server)
         .await;
-    let mut sb = client(&server).sandbox("demo").unwrap();
+    let sb = client(&server).sandbox("demo").unwrap();
     let _ = tokio::time::timeout(
         Duration::from_millis(100),
-        sb.wait_until_running(quick_wait()),
+        sb.wait_until_running_with(quick_wait()),
     )
     .await;
     let after_drop = requests_to(&server, "GET", "/api/v1/sandboxes/demo").await;

@@ -9,7 +9,6 @@ use agenttier::user::{ActionGroup, ApiKeyRequest};
 use agenttier::{
     BulkItem, Client, Error, InvokeEvent, Phase, RetryPolicy, TransferOptions, WaitOptions,
 };
-use futures::StreamExt;
 
 fn quick() -> WaitOptions {
     WaitOptions::default()
@@ -41,7 +40,11 @@ async fn fast_router() -> FakeRouter {
 async fn full_lifecycle_create_wait_exec_stop_resume_delete() {
     let router = fast_router().await;
     let c = client(&router);
-    let mut sb = c.create_sandbox("general-coding", "life").await.unwrap();
+    let sb = c
+        .create_sandbox("life")
+        .template("general-coding")
+        .await
+        .unwrap();
     assert_eq!(sb.namespace(), Some("default"));
     let first = sb.status().await.unwrap();
     assert!(
@@ -50,13 +53,13 @@ async fn full_lifecycle_create_wait_exec_stop_resume_delete() {
         first.status
     );
     assert_eq!(first.phase(), Phase::Creating);
-    sb.wait_until_running(quick()).await.unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
 
     let out = sb.exec("echo hello").await.unwrap();
     assert_eq!(out.stdout, "hello\n");
     assert_eq!(out.exit_code, 0);
     assert!(
-        c.list_sandboxes(Default::default())
+        c.list_sandboxes()
             .await
             .unwrap()
             .iter()
@@ -65,17 +68,17 @@ async fn full_lifecycle_create_wait_exec_stop_resume_delete() {
 
     // Stopping twice: the second stop is a 409 from the phase rules.
     sb.stop().await.unwrap();
-    sb.wait_until_stopped(quick()).await.unwrap();
+    sb.wait_until_stopped_with(quick()).await.unwrap();
     assert!(matches!(sb.stop().await.unwrap_err(), Error::Conflict(_)));
     assert!(matches!(
         sb.exec("echo no").await.unwrap_err(),
         Error::Conflict(_)
     ));
     sb.resume().await.unwrap();
-    sb.wait_until_running(quick()).await.unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
     sb.delete().await.unwrap();
     // The sandbox still reads back until the finalizer ran.
-    sb.wait_until_deleted(quick()).await.unwrap();
+    sb.wait_until_deleted_with(quick()).await.unwrap();
     assert!(c.get_sandbox("life").await.unwrap_err().is_not_found());
 }
 
@@ -87,8 +90,12 @@ async fn files_round_trip_and_split_upload_beyond_the_practical_limit() {
         .start()
         .await;
     let c = client(&router);
-    let mut sb = c.create_sandbox("general-coding", "files").await.unwrap();
-    sb.wait_until_running(quick()).await.unwrap();
+    let sb = c
+        .create_sandbox("files")
+        .template("general-coding")
+        .await
+        .unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
     let files = sb.files();
 
     files
@@ -160,8 +167,12 @@ async fn files_round_trip_and_split_upload_beyond_the_practical_limit() {
 
 async fn agent_sandbox(router: &FakeRouter, name: &str, script: &str) -> agenttier::Sandbox {
     let c = client(router);
-    let mut sb = c.create_sandbox("agent-python", name).await.unwrap();
-    sb.wait_until_running(quick()).await.unwrap();
+    let sb = c
+        .create_sandbox(name)
+        .template("agent-python")
+        .await
+        .unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
     sb.agent()
         .configure()
         .file("/workspace/agent.sh", script.to_owned())
@@ -231,8 +242,12 @@ async fn dropping_an_invoke_stream_cancels_the_invocation() {
 async fn invoke_without_entrypoint_is_failed_dependency() {
     let router = fast_router().await;
     let c = client(&router);
-    let mut sb = c.create_sandbox("agent-python", "noentry").await.unwrap();
-    sb.wait_until_running(quick()).await.unwrap();
+    let sb = c
+        .create_sandbox("noentry")
+        .template("agent-python")
+        .await
+        .unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
     // A configure without an entrypoint clears it (openapi.yaml, `configureAgent`).
     sb.agent()
         .configure()
@@ -248,7 +263,10 @@ async fn invoke_without_entrypoint_is_failed_dependency() {
 async fn injected_503s_are_retried_and_the_call_succeeds() {
     let router = fast_router().await;
     let c = client(&router);
-    c.create_sandbox("general-coding", "flaky").await.unwrap();
+    c.create_sandbox("flaky")
+        .template("general-coding")
+        .await
+        .unwrap();
     router.clear_requests();
     router.fail_next(
         2,
@@ -268,7 +286,10 @@ async fn injected_503s_are_retried_and_the_call_succeeds() {
 async fn a_reset_connection_on_get_is_retried() {
     let router = fast_router().await;
     let c = client(&router);
-    c.create_sandbox("general-coding", "reset").await.unwrap();
+    c.create_sandbox("reset")
+        .template("general-coding")
+        .await
+        .unwrap();
     router.fail_next(
         1,
         RouteMatch::new(Method::GET, "/api/v1/sandboxes/reset"),
@@ -286,7 +307,11 @@ async fn a_reset_during_create_is_resolved_without_a_duplicate() {
         RouteMatch::new(Method::POST, "/api/v1/sandboxes"),
         Fault::Reset,
     );
-    let sb = c.create_sandbox("general-coding", "once").await.unwrap();
+    let sb = c
+        .create_sandbox("once")
+        .template("general-coding")
+        .await
+        .unwrap();
     assert_eq!(sb.id(), "once");
     let reqs = router.requests();
     let posts: Vec<usize> = reqs
@@ -310,7 +335,7 @@ async fn a_reset_during_create_is_resolved_without_a_duplicate() {
         !lookups.is_empty() && lookups.iter().all(|i| *i > posts[0] && *i < posts[1]),
         "looked up by name between the two creates: {reqs:?}"
     );
-    assert_eq!(c.list_sandboxes(Default::default()).await.unwrap().len(), 1);
+    assert_eq!(c.list_sandboxes().await.unwrap().len(), 1);
 }
 
 #[tokio::test]
@@ -325,7 +350,7 @@ async fn injected_429_with_retry_after_is_waited_for() {
             .with_header("Content-Type", "application/json"),
     );
     let started = Instant::now();
-    c.list_sandboxes(Default::default()).await.unwrap();
+    c.list_sandboxes().await.unwrap();
     assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
@@ -337,10 +362,7 @@ async fn api_key_mode_text_plain_401_and_scoped_keys() {
         .start()
         .await;
     let anonymous = Client::builder(router.url()).build().unwrap();
-    let err = anonymous
-        .list_sandboxes(Default::default())
-        .await
-        .unwrap_err();
+    let err = anonymous.list_sandboxes().await.unwrap_err();
     assert!(matches!(err, Error::Authentication(_)), "{err:?}");
     assert_eq!(err.status(), Some(401));
 
@@ -348,13 +370,15 @@ async fn api_key_mode_text_plain_401_and_scoped_keys() {
         .auth(ApiKey::new("atk_owner").unwrap())
         .build()
         .unwrap();
-    let mut sb = owner
-        .create_sandbox("general-coding", "mine")
+    let sb = owner
+        .create_sandbox("mine")
+        .template("general-coding")
         .await
         .unwrap();
-    sb.wait_until_running(quick()).await.unwrap();
+    sb.wait_until_running_with(quick()).await.unwrap();
     owner
-        .create_sandbox("general-coding", "other")
+        .create_sandbox("other")
+        .template("general-coding")
         .await
         .unwrap();
     let minted = owner
@@ -394,7 +418,7 @@ async fn bulk_create_over_100_items_is_split_and_all_are_created() {
     let router = fast_router().await;
     let c = client(&router);
     let items: Vec<BulkItem> = (0..150)
-        .map(|i| BulkItem::new("general-coding", format!("w-{i}")))
+        .map(|i| BulkItem::new(format!("w-{i}")).template("general-coding"))
         .collect();
     let results = c.create_sandboxes(items).await.unwrap();
     assert_eq!(results.len(), 150);
@@ -406,8 +430,5 @@ async fn bulk_create_over_100_items_is_split_and_all_are_created() {
         .filter(|r| r.path == "/api/v1/sandboxes/bulk")
         .count();
     assert_eq!(posts, 2);
-    assert_eq!(
-        c.list_sandboxes(Default::default()).await.unwrap().len(),
-        150
-    );
+    assert_eq!(c.list_sandboxes().await.unwrap().len(), 150);
 }

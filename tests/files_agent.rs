@@ -558,7 +558,7 @@ async fn configure_sends_files_install_and_entrypoint_and_returns_the_result() {
         .file("/workspace/blob", vec![0xffu8, 0x00])
         .install_command(["pip", "install", "-r", "/workspace/requirements.txt"])
         .entrypoint(["python3", "/workspace/agent.py"])
-        .send_with(|l| logs.push(l.data.clone()))
+        .send_logging(|l| logs.push(l.data.clone()))
         .await
         .unwrap();
     assert_eq!(result.install_exit_code, 0);
@@ -683,15 +683,12 @@ async fn webhook_create_validates_and_sends_the_vocabulary() {
         .await;
     let hooks = client(&server).webhooks();
     let created = hooks
-        .create(
-            "https://hooks.example.com/at",
-            &[
-                WebhookEvent::SandboxRunning,
-                WebhookEvent::AgentInvokeFailed,
-            ],
-            Some("demo"),
-            None,
-        )
+        .create("https://hooks.example.com/at")
+        .events([
+            WebhookEvent::SandboxRunning,
+            WebhookEvent::AgentInvokeFailed,
+        ])
+        .sandbox("demo")
         .await
         .unwrap();
     // The create response's createdAt is the zero time (openapi.yaml, `createWebhook`).
@@ -716,7 +713,9 @@ async fn webhook_create_validates_and_sends_the_vocabulary() {
         ),
     ] {
         let err = hooks
-            .create(url, &events, Some("demo"), None)
+            .create(url)
+            .events(events)
+            .sandbox("demo")
             .await
             .unwrap_err();
         assert!(matches!(err, Error::InvalidInput { .. }));

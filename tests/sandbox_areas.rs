@@ -203,9 +203,9 @@ async fn clone_202_builds_handle_from_name_not_sandbox_id() {
         .snapshot_class("csi-aws-vsc")
         .await
         .unwrap();
-    assert_eq!(copy.id(), "demo-copy");
-    assert_eq!(copy.name(), "demo-copy");
-    assert_eq!(copy.namespace(), Some("team-a"));
+    assert_eq!(copy.sandbox.id(), "demo-copy");
+    assert_eq!(copy.sandbox.name(), "demo-copy");
+    assert_eq!(copy.sandbox.namespace(), Some("team-a"));
     // The handle talks about the new sandbox.
     Mock::given(method("GET"))
         .and(path("/api/v1/sandboxes/demo-copy"))
@@ -214,7 +214,7 @@ async fn clone_202_builds_handle_from_name_not_sandbox_id() {
         .expect(1)
         .mount(&server)
         .await;
-    copy.status().await.unwrap();
+    copy.sandbox.status().await.unwrap();
 }
 
 #[tokio::test]
@@ -279,9 +279,9 @@ async fn empty_optional_bodies_are_sent_sized() {
         .await;
     let sb = demo(&server);
     sb.clone_sandbox().send().await.unwrap();
-    sb.backups().create(None).await.unwrap();
+    sb.backups().create().await.unwrap();
     sb.backups()
-        .restore("demo-workspace-backup-1", None)
+        .restore("demo-workspace-backup-1")
         .await
         .unwrap();
 }
@@ -324,7 +324,8 @@ async fn backup_create_sends_snapshot_class_and_reads_201() {
         .await;
     let b = demo(&server)
         .backups()
-        .create(Some("csi-aws-vsc"))
+        .create()
+        .snapshot_class("csi-aws-vsc")
         .await
         .unwrap();
     assert_eq!(b.name, "demo-workspace-backup-1721");
@@ -345,11 +346,12 @@ async fn restore_202_builds_handle_from_name() {
         .await;
     let restored = demo(&server)
         .backups()
-        .restore("snap-1", Some("demo-restored"))
+        .restore("snap-1")
+        .name("demo-restored")
         .await
         .unwrap();
-    assert_eq!(restored.id(), "demo-restored");
-    assert_eq!(restored.namespace(), Some("team-a"));
+    assert_eq!(restored.sandbox.id(), "demo-restored");
+    assert_eq!(restored.sandbox.namespace(), Some("team-a"));
 }
 
 #[tokio::test]
@@ -371,9 +373,9 @@ async fn restore_of_a_pruned_snapshot_is_not_found_and_a_deleting_one_conflict()
         .mount(&server)
         .await;
     let sb = demo(&server);
-    let err = sb.backups().restore("gone", None).await.unwrap_err();
+    let err = sb.backups().restore("gone").await.unwrap_err();
     assert!(err.is_not_found(), "{err:?}");
-    let err = sb.backups().restore("going", None).await.unwrap_err();
+    let err = sb.backups().restore("going").await.unwrap_err();
     assert!(matches!(err, Error::Conflict(_)), "{err:?}");
 }
 
@@ -397,15 +399,16 @@ async fn backup_names_are_checked_before_any_request() {
     let sb = demo(&server);
     for bad in ["", " ", "a/b", ".", "..", "x\ny"] {
         assert_invalid(sb.backups().delete(bad).await.unwrap_err());
-        assert_invalid(sb.backups().restore(bad, None).await.unwrap_err());
+        assert_invalid(sb.backups().restore(bad).await.unwrap_err());
     }
     assert_invalid(
         sb.backups()
-            .restore("snap-1", Some("Not_A_Label"))
+            .restore("snap-1")
+            .name("Not_A_Label")
             .await
             .unwrap_err(),
     );
-    assert_invalid(sb.backups().create(Some("")).await.unwrap_err());
+    assert_invalid(sb.backups().create().snapshot_class("").await.unwrap_err());
     no_requests(&server).await;
 }
 
@@ -462,7 +465,7 @@ async fn forward_port_sends_port_and_optional_protocol() {
         p.preview_url.as_deref(),
         Some("https://sandbox-demo-8080.preview.example.com/")
     );
-    let p = sb.ports().forward_with(8443, "https").await.unwrap();
+    let p = sb.ports().forward_as(8443, "https").await.unwrap();
     assert_eq!(p.protocol, "https");
 }
 
@@ -473,11 +476,11 @@ async fn forward_port_rejects_0_and_65536_before_any_request() {
     let ports = ports.ports();
     for bad in [0, 65_536, u32::MAX] {
         assert_invalid(ports.forward(bad).await.unwrap_err());
-        assert_invalid(ports.forward_with(bad, "http").await.unwrap_err());
+        assert_invalid(ports.forward_as(bad, "http").await.unwrap_err());
         assert_invalid(ports.remove(bad).await.unwrap_err());
         assert_invalid(ports.preview_url(bad).unwrap_err());
     }
-    assert_invalid(ports.forward_with(8080, "").await.unwrap_err());
+    assert_invalid(ports.forward_as(8080, "").await.unwrap_err());
     no_requests(&server).await;
 }
 
@@ -876,8 +879,9 @@ async fn bulk_create_sends_items_like_create_sandbox() {
         .await;
     let results = client(&server)
         .create_sandboxes(vec![
-            BulkItem::new("general-coding", "w1"),
-            BulkItem::new("general-coding", "w2")
+            BulkItem::new("w1").template("general-coding"),
+            BulkItem::new("w2")
+                .template("general-coding")
                 .namespace("team-a")
                 .timeout(Duration::from_secs(8 * 3600))
                 .idle_timeout(Duration::from_secs(30 * 60))
@@ -891,25 +895,76 @@ async fn bulk_create_sends_items_like_create_sandbox() {
 }
 
 #[tokio::test]
-async fn bulk_create_validates_every_item_before_any_request() {
+async fn bulk_create_reports_an_invalid_item_per_item_and_sends_the_rest() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/api/v1/sandboxes/bulk"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"results":[
+            {"index":0,"status":"created","sandboxId":"w0"},
+            {"index":1,"status":"created","sandboxId":"w2"}]})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server);
+    let items = vec![
+        BulkItem::new("w0").template("general-coding"),
+        BulkItem::new("Not_A_Label").template("general-coding"),
+        BulkItem::new("w2").template("general-coding"),
+    ];
+    let results = c.create_sandboxes(items).await.unwrap();
+    let summary: Vec<(i32, &str, Option<&str>)> = results
+        .iter()
+        .map(|r| (r.index, r.status.as_str(), r.sandbox_id.as_deref()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (0, "created", Some("w0")),
+            (1, "error", None),
+            (2, "created", Some("w2"))
+        ]
+    );
+    assert!(results[1].error.as_deref().unwrap().contains("RFC 1123"));
+    // Only the valid items went out, in order.
+    let sent: serde_json::Value = server.received_requests().await.unwrap()[0]
+        .body_json()
+        .unwrap();
+    let names: Vec<&str> = sent["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["w0", "w2"]);
+}
+
+#[tokio::test]
+async fn bulk_create_with_only_invalid_items_sends_nothing() {
     let server = MockServer::start().await;
     let c = client(&server);
-    let mut items: Vec<BulkItem> = (0..150)
-        .map(|i| BulkItem::new("general-coding", format!("w{i}")))
-        .collect();
-    // The very last item is bad: nothing at all may be sent.
-    items.push(BulkItem::new("general-coding", "Not_A_Label"));
-    assert_invalid(c.create_sandboxes(items).await.unwrap_err());
     assert_invalid(c.create_sandboxes(vec![]).await.unwrap_err());
-    assert_invalid(
-        c.create_sandboxes(vec![BulkItem::new("", "w1")])
-            .await
-            .unwrap_err(),
+    let results = c
+        .create_sandboxes(vec![
+            BulkItem::new("w1").template(""),
+            BulkItem::new("w2")
+                .template("t")
+                .idle_timeout(Duration::ZERO),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(results.len(), 2);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.status == "error" && r.sandbox_id.is_none())
     );
-    assert_invalid(
-        c.create_sandboxes(vec![BulkItem::new("t", "w1").idle_timeout(Duration::ZERO)])
-            .await
-            .unwrap_err(),
+    assert!(results[0].error.as_deref().unwrap().contains("template"));
+    assert!(
+        results[1]
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("idle_timeout")
     );
     no_requests(&server).await;
 }
@@ -924,7 +979,7 @@ async fn bulk_create_splits_batches_over_100() {
         .mount(&server)
         .await;
     let items = (0..250)
-        .map(|i| BulkItem::new("general-coding", format!("w{i}")))
+        .map(|i| BulkItem::new(format!("w{i}")).template("general-coding"))
         .collect();
     let results = client(&server).create_sandboxes(items).await.unwrap();
     let sent = bodies(&server, "/api/v1/sandboxes/bulk").await;
@@ -954,7 +1009,7 @@ async fn bulk_create_exactly_100_is_one_request() {
         .mount(&server)
         .await;
     let items = (0..100)
-        .map(|i| BulkItem::new("general-coding", format!("w{i}")))
+        .map(|i| BulkItem::new(format!("w{i}")).template("general-coding"))
         .collect();
     let results = client(&server).create_sandboxes(items).await.unwrap();
     assert_eq!(results.len(), 100);
@@ -970,9 +1025,9 @@ async fn bulk_create_one_bad_item_does_not_fail_siblings() {
         .await;
     let results = client(&server)
         .create_sandboxes(vec![
-            BulkItem::new("general-coding", "w1"),
-            BulkItem::new("general-coding", "bad-1"),
-            BulkItem::new("general-coding", "w3"),
+            BulkItem::new("w1").template("general-coding"),
+            BulkItem::new("bad-1").template("general-coding"),
+            BulkItem::new("w3").template("general-coding"),
         ])
         .await
         .unwrap();
@@ -1001,7 +1056,9 @@ async fn bulk_create_quota_409_is_typed() {
         .await;
     let err = client(&server)
         .create_sandboxes(vec![
-            BulkItem::new("general-coding", "w1").namespace("team-a"),
+            BulkItem::new("w1")
+                .template("general-coding")
+                .namespace("team-a"),
         ])
         .await
         .unwrap_err();
@@ -1027,7 +1084,7 @@ async fn bulk_create_is_not_retried_on_503() {
         .mount(&server)
         .await;
     let err = client(&server)
-        .create_sandboxes(vec![BulkItem::new("general-coding", "w1")])
+        .create_sandboxes(vec![BulkItem::new("w1").template("general-coding")])
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
@@ -1065,7 +1122,7 @@ async fn bulk_create_waits_out_429_between_batches() {
         .mount(&server)
         .await;
     let items = (0..150)
-        .map(|i| BulkItem::new("general-coding", format!("w{i}")))
+        .map(|i| BulkItem::new(format!("w{i}")).template("general-coding"))
         .collect();
     let started = std::time::Instant::now();
     let results = client(&server).create_sandboxes(items).await.unwrap();
@@ -1087,7 +1144,7 @@ async fn bulk_create_429_beyond_the_retry_after_limit_is_returned() {
         .mount(&server)
         .await;
     let err = client(&server)
-        .create_sandboxes(vec![BulkItem::new("general-coding", "w1")])
+        .create_sandboxes(vec![BulkItem::new("w1").template("general-coding")])
         .await
         .unwrap_err();
     assert!(matches!(err, Error::RateLimited(_)), "{err:?}");
@@ -1113,7 +1170,7 @@ async fn bulk_create_later_batch_failure_keeps_earlier_results() {
         .mount(&server)
         .await;
     let items = (0..250)
-        .map(|i| BulkItem::new("general-coding", format!("w{i}")))
+        .map(|i| BulkItem::new(format!("w{i}")).template("general-coding"))
         .collect();
     let results = client(&server).create_sandboxes(items).await.unwrap();
     assert_eq!(results.len(), 250);

@@ -51,6 +51,7 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 /// assert!(!format!("{credential:?}").contains("eyJ")); // the secret never prints
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Credential {
     /// Sent as `X-API-Key: <key>`.
     ApiKey(SecretString),
@@ -59,6 +60,13 @@ pub enum Credential {
 }
 
 impl Credential {
+    /// The secret itself (the key or the token).
+    pub(crate) fn secret(&self) -> &SecretString {
+        match self {
+            Credential::ApiKey(k) | Credential::Bearer(k) => k,
+        }
+    }
+
     /// The header this credential is sent as, marked sensitive so that it is not printed.
     pub(crate) fn header(&self) -> Result<(HeaderName, HeaderValue)> {
         let (name, value) = match self {

@@ -202,6 +202,8 @@ struct Plan<'a> {
     options: &'a CallOptions,
     /// The call's span, when anyone listens.
     span: Option<tracing::Span>,
+    /// Whether an attempt carried a credential (for the hint of a 401).
+    credential_sent: std::sync::atomic::AtomicBool,
 }
 
 /// How one attempt failed, before it becomes an [`Error`] (once, for the last attempt).
@@ -437,6 +439,7 @@ impl Pipeline {
             request_id,
             options,
             span: None,
+            credential_sent: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -542,6 +545,8 @@ impl Pipeline {
             }
         }
         if let Some((name, value)) = credential {
+            plan.credential_sent
+                .store(true, std::sync::atomic::Ordering::Relaxed);
             request.headers_mut().insert(name, value);
         }
         Ok(request)
@@ -590,7 +595,9 @@ impl Pipeline {
                 let body = tokio::time::timeout_at(until, body::read_prefix(resp, MAX_ERROR_BODY))
                     .await
                     .unwrap_or_default();
-                error::classify(op.name, status, &headers, &body)
+                let mut err = error::classify(op.name, status, &headers, &body);
+                self.finish_error(&mut err, url, plan);
+                err
             }
             Failure::Transport(e) => match Error::from_transport(op.name, url, e) {
                 Error::Timeout {
@@ -616,6 +623,42 @@ impl Pipeline {
                 request_id: request_id.and_then(|v| v.to_str().ok().map(str::to_owned)),
             },
             Failure::Done(e) => e,
+        }
+    }
+
+    /// What only the pipeline knows, added to an HTTP error: the URL called, a hint for a 401,
+    /// and the caller's own credential scrubbed from what the server echoed.
+    fn finish_error(&self, err: &mut Error, url: &Url, plan: &Plan<'_>) {
+        let sent = plan
+            .credential_sent
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let secret = if sent {
+            self.prepared
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map(|(credential, _, _)| credential.secret().expose().to_owned())
+        } else {
+            None
+        };
+        let authentication = matches!(err, Error::Authentication(_));
+        let Some(api) = err.api_mut() else {
+            return;
+        };
+        api.url = Some(error::shown_url(url));
+        if let Some(secret) = secret.filter(|s| s.len() >= 8) {
+            api.message = api.message.replace(&secret, "[redacted]");
+            api.body = api.body.replace(&secret, "[redacted]");
+        }
+        if authentication && api.hint.is_none() {
+            api.hint = Some(if sent {
+                "the Router refused the credentials: check the API key, or refresh the token"
+                    .to_owned()
+            } else {
+                "no credentials were sent: set AGENTTIER_API_KEY or AGENTTIER_TOKEN and use \
+                 Client::from_env(), or pass one with ClientBuilder::auth(ApiKey::new(..))"
+                    .to_owned()
+            });
         }
     }
 

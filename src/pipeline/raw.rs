@@ -157,7 +157,8 @@ impl Pipeline {
                 let status = resp.status();
                 let headers = resp.headers().clone();
                 let body = super::body::read_prefix(resp, MAX_ERROR_BODY).await;
-                let err = crate::error::classify(op.name, status, &headers, &body);
+                let mut err = crate::error::classify(op.name, status, &headers, &body);
+                self.finish_error(&mut err, &call.url, &plan);
                 Ok(carrier(status, headers, body, err))
             }
             Err(Stop::Failed(other, _)) => {

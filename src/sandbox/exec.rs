@@ -3,13 +3,16 @@
 use std::time::{Duration, Instant};
 
 use super::Sandbox;
-use crate::types::ExecRequest;
-use crate::{Result, wire};
+use crate::operations::op;
+use crate::types::{ExecRequest, ExecResult};
+use crate::{Error, Result, wire};
 
 /// The Router's exec timeout when none is given.
 const ROUTER_DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Slack on top of the command timeout for the HTTP request (as the Python SDK does).
 const HTTP_SLACK: Duration = Duration::from_secs(10);
+/// The longest command timeout accepted (a day; the Router's HTTP-exec path caps at 30 min).
+const MAX_EXEC_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Options for [`Sandbox::exec_with`].
 ///
@@ -21,8 +24,11 @@ const HTTP_SLACK: Duration = Duration::from_secs(10);
 /// # let _ = long;
 /// ```
 #[derive(Clone, Debug, Default)]
+#[must_use]
 pub struct ExecOptions {
     timeout: Option<Duration>,
+    env: Vec<(String, String)>,
+    workdir: Option<String>,
 }
 
 impl ExecOptions {
@@ -40,6 +46,79 @@ impl ExecOptions {
         self.timeout = Some(d);
         self
     }
+
+    /// Sets an environment variable for the command. The Router's exec has no field for it,
+    /// so it is put in front of the command, quoted for the shell (`export NAME='value' && ...`);
+    /// names must be `[A-Za-z_][A-Za-z0-9_]*` (checked before sending).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::ExecOptions;
+    /// let opts = ExecOptions::default().env("GREETING", "it's $5").workdir("/workspace/app");
+    /// let out = sb.exec_with("echo \"$GREETING\" from $(pwd)", opts).await?;
+    /// assert_eq!(out.stdout, "it's $5 from /workspace/app\n");
+    /// # Ok(()) }
+    /// ```
+    pub fn env(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// Runs the command in `dir` (an absolute sandbox path), with `cd` in front of it, quoted.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let opts = agenttier::ExecOptions::default().workdir("/workspace/app");
+    /// sb.exec_with("make test", opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn workdir(mut self, dir: impl Into<String>) -> Self {
+        self.workdir = Some(dir.into());
+        self
+    }
+
+    /// `command` with the working directory and environment in front of it.
+    fn wrap(&self, command: &str) -> Result<String> {
+        if self.workdir.is_none() && self.env.is_empty() {
+            return Ok(command.to_owned());
+        }
+        let mut out = String::new();
+        if let Some(dir) = &self.workdir {
+            wire::remote_path(dir)?;
+            out.push_str("cd ");
+            out.push_str(&wire::shell_quote(dir));
+            out.push_str(" && ");
+        }
+        for (name, value) in &self.env {
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                return Err(Error::invalid(
+                    "env",
+                    format!("{name:?} is not a shell variable name ([A-Za-z_][A-Za-z0-9_]*)"),
+                ));
+            }
+            if value.contains('\0') {
+                return Err(Error::invalid(
+                    "env",
+                    format!("the value of {name} contains NUL"),
+                ));
+            }
+            out.push_str("export ");
+            out.push_str(name);
+            out.push('=');
+            out.push_str(&wire::shell_quote(value));
+            out.push_str(" && ");
+        }
+        // A subshell, so that `exit` in the command ends it with its own status.
+        out.push_str("( ");
+        out.push_str(command);
+        out.push_str("\n)");
+        Ok(out)
+    }
 }
 
 /// The outcome of a command. A non-zero exit code is not an error.
@@ -53,6 +132,7 @@ impl ExecOptions {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ExecOutput {
     /// Standard output (the Router cuts each stream at 1 MiB on its default path).
     pub stdout: String,
@@ -68,20 +148,36 @@ pub struct ExecOutput {
 impl ExecOutput {
     /// True when the exit code is 0.
     ///
-    /// ```
-    /// use std::time::Duration;
-    /// use agenttier::ExecOutput;
-    ///
-    /// let out = ExecOutput {
-    ///     stdout: String::new(),
-    ///     stderr: "grep: no match\n".into(),
-    ///     exit_code: 1,
-    ///     duration: Duration::from_millis(40),
-    /// };
-    /// assert!(!out.success()); // a failed command is not an Err
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let out = sb.exec("grep -q needle /workspace/haystack").await?;
+    /// if !out.success() {
+    ///     println!("not found (exit {})", out.exit_code); // a failed command is not an Err
+    /// }
+    /// # Ok(()) }
     /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0
+    }
+
+    /// The output when the exit code is 0, else [`Error::CommandFailed`] carrying the exit code,
+    /// stdout and stderr.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let built = sb.exec("cargo build").await?.check()?; // a failed build is an Err
+    /// # Ok(()) }
+    /// ```
+    pub fn check(self) -> Result<ExecOutput> {
+        if self.success() {
+            Ok(self)
+        } else {
+            Err(Error::CommandFailed {
+                exit_code: self.exit_code,
+                stdout: self.stdout,
+                stderr: self.stderr,
+            })
+        }
     }
 }
 
@@ -108,8 +204,37 @@ impl Sandbox {
     /// # Ok(()) }
     /// ```
     pub async fn exec_argv<S: AsRef<str>>(&self, argv: &[S]) -> Result<ExecOutput> {
+        self.exec_argv_with(argv, ExecOptions::default()).await
+    }
+
+    /// [`Sandbox::exec_argv`] with options.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::ExecOptions;
+    /// let opts = ExecOptions::default().workdir("/workspace");
+    /// let out = sb.exec_argv_with(&["ls", "-la", "my dir"], opts).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn exec_argv_with<S: AsRef<str>>(
+        &self,
+        argv: &[S],
+        options: ExecOptions,
+    ) -> Result<ExecOutput> {
         let command = wire::shell_join(argv)?;
-        self.exec(&command).await
+        self.exec_with(&command, options).await
+    }
+
+    /// [`Sandbox::exec`], then [`ExecOutput::check`]: a non-zero exit is
+    /// [`Error::CommandFailed`].
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// sb.exec_checked("pip install -r /workspace/requirements.txt").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn exec_checked(&self, command: &str) -> Result<ExecOutput> {
+        self.exec(command).await?.check()
     }
 
     /// Runs `command` with options.
@@ -124,30 +249,34 @@ impl Sandbox {
     /// ```
     pub async fn exec_with(&self, command: &str, options: ExecOptions) -> Result<ExecOutput> {
         wire::non_empty("command", command)?;
+        let command = options.wrap(command)?;
+        let command = command.as_str();
         let timeout = options
             .timeout
             .map(|d| wire::positive("timeout", d))
             .transpose()?;
+        if let Some(d) = timeout
+            && d > MAX_EXEC_TIMEOUT
+        {
+            return Err(Error::invalid(
+                "timeout",
+                format!("{d:?} is longer than the {MAX_EXEC_TIMEOUT:?} an exec may run"),
+            ));
+        }
         let seconds = timeout.map(|d| d.as_secs() + u64::from(d.subsec_nanos() > 0));
         let body = ExecRequest {
             command: command.to_owned(),
             timeout: seconds.map(|s| s as i64),
         };
-        let http_timeout = timeout.unwrap_or(ROUTER_DEFAULT_EXEC_TIMEOUT) + HTTP_SLACK;
-        let client = self.client.with_timeout(
-            self.client
-                .options()
-                .timeout
-                .map_or(http_timeout, |t| t.max(http_timeout)),
-        );
+        // The call waits for the command (and 10 s), unless the caller set its own timeout.
+        let needs = timeout.unwrap_or(ROUTER_DEFAULT_EXEC_TIMEOUT) + HTTP_SLACK;
+        let c = &self.client;
+        let call = c
+            .call(&op::EXEC_COMMAND, &[&self.id])?
+            .json(&body)?
+            .at_least(needs);
         let started = Instant::now();
-        let result = client
-            .json::<crate::types::ExecResult>(
-                client
-                    .call(&crate::operations::op::EXEC_COMMAND, &[&self.id])?
-                    .json(&body)?,
-            )
-            .await?;
+        let result: ExecResult = c.json(call).await?;
         Ok(ExecOutput {
             stdout: result.stdout,
             stderr: result.stderr,

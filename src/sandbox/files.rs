@@ -17,7 +17,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use super::Sandbox;
 use crate::operations::op;
 use crate::pipeline::Call;
-use crate::types::{FileList, PutFileResult};
+use crate::types::{FileEntry, FileList, PutFileResult};
 use crate::{Error, Result, wire};
 
 /// The Router's cap on one file, both ways (32 MiB).
@@ -192,6 +192,89 @@ impl TransferOptions {
     }
 }
 
+/// File contents to write: anything that is bytes. `Bytes` and `Vec<u8>`/`String` are taken
+/// without a copy; borrowed data (`&str`, `&[u8]`, `b"..."`) is copied once.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// let files = sb.files();
+/// files.write("/workspace/a.txt", "text\n").await?;
+/// files.write("/workspace/b.bin", b"\x00\x01").await?;
+/// files.write("/workspace/c.bin", vec![0u8; 16]).await?;
+/// files.write("/workspace/d.txt", String::from("owned")).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileData(pub Bytes);
+
+impl From<Bytes> for FileData {
+    fn from(b: Bytes) -> Self {
+        FileData(b)
+    }
+}
+
+impl From<Vec<u8>> for FileData {
+    fn from(v: Vec<u8>) -> Self {
+        FileData(Bytes::from(v))
+    }
+}
+
+impl From<String> for FileData {
+    fn from(s: String) -> Self {
+        FileData(Bytes::from(s))
+    }
+}
+
+impl From<&str> for FileData {
+    fn from(s: &str) -> Self {
+        FileData(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<&String> for FileData {
+    fn from(s: &String) -> Self {
+        FileData(Bytes::copy_from_slice(s.as_bytes()))
+    }
+}
+
+impl From<&[u8]> for FileData {
+    fn from(s: &[u8]) -> Self {
+        FileData(Bytes::copy_from_slice(s))
+    }
+}
+
+impl From<&Vec<u8>> for FileData {
+    fn from(s: &Vec<u8>) -> Self {
+        FileData(Bytes::copy_from_slice(s))
+    }
+}
+
+impl<const N: usize> From<&[u8; N]> for FileData {
+    fn from(s: &[u8; N]) -> Self {
+        FileData(Bytes::copy_from_slice(s))
+    }
+}
+
+impl<'a> IntoIterator for &'a FileList {
+    type Item = &'a FileEntry;
+    type IntoIter = std::slice::Iter<'a, FileEntry>;
+
+    /// The entries of a listing.
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.iter()
+    }
+}
+
+impl IntoIterator for FileList {
+    type Item = FileEntry;
+    type IntoIter = std::vec::IntoIter<FileEntry>;
+
+    /// The entries of a listing.
+    fn into_iter(self) -> Self::IntoIter {
+        self.entries.into_iter()
+    }
+}
+
 /// The files of one sandbox: `sandbox.files()`.
 ///
 /// ```no_run
@@ -202,8 +285,8 @@ impl TransferOptions {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Files<'a> {
-    sandbox: &'a Sandbox,
+pub struct Files {
+    sandbox: Sandbox,
 }
 
 impl Sandbox {
@@ -215,12 +298,14 @@ impl Sandbox {
     /// println!("{} entries", listing.entries.len());
     /// # Ok(()) }
     /// ```
-    pub fn files(&self) -> Files<'_> {
-        Files { sandbox: self }
+    pub fn files(&self) -> Files {
+        Files {
+            sandbox: self.clone(),
+        }
     }
 }
 
-impl Files<'_> {
+impl Files {
     /// A request for one of the file routes (`{id}` and an encoded remote `{path}`).
     fn file_call(&self, op: &'static crate::operations::Operation, path: &str) -> Result<Call> {
         let remote = wire::remote_file_path(path)?;
@@ -263,6 +348,27 @@ impl Files<'_> {
         Ok(self.sandbox.client.buffered(call).await?.body)
     }
 
+    /// Reads a whole text file. Invalid UTF-8 is [`Error::Decode`] (read bytes with
+    /// [`Files::read`] instead).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let readme = sb.files().read_to_string("/workspace/README.md").await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn read_to_string(&self, path: &str) -> Result<String> {
+        let bytes = self.read(path).await?;
+        String::from_utf8(bytes.to_vec()).map_err(|e| {
+            Error::decode(
+                op::READ_FILE.name,
+                Some(200),
+                None,
+                format!("{path} is not UTF-8 text: {e}"),
+                &bytes,
+            )
+        })
+    }
+
     /// Writes `data` to `path` (parents are created; an existing file is replaced). Data above
     /// the chunk threshold is uploaded in parts, see [`Files::write_with`].
     ///
@@ -273,7 +379,7 @@ impl Files<'_> {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "writeFile")]
-    pub async fn write(&self, path: &str, data: impl Into<Bytes>) -> Result<PutFileResult> {
+    pub async fn write(&self, path: &str, data: impl Into<FileData>) -> Result<PutFileResult> {
         self.write_with(path, data, TransferOptions::default())
             .await
     }
@@ -291,10 +397,10 @@ impl Files<'_> {
     pub async fn write_with(
         &self,
         path: &str,
-        data: impl Into<Bytes>,
+        data: impl Into<FileData>,
         options: TransferOptions,
     ) -> Result<PutFileResult> {
-        let data = data.into();
+        let data = data.into().0;
         let total = data.len() as u64;
         check_size(path, total)?;
         wire::remote_file_path(path)?;

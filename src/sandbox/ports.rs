@@ -21,8 +21,8 @@ use crate::{Error, Result, wire};
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Ports<'a> {
-    sandbox: &'a Sandbox,
+pub struct Ports {
+    sandbox: Sandbox,
 }
 
 impl Sandbox {
@@ -34,12 +34,14 @@ impl Sandbox {
     /// println!("{:?} {:?}", fwd.preview_url, fwd.internal_url);
     /// # Ok(()) }
     /// ```
-    pub fn ports(&self) -> Ports<'_> {
-        Ports { sandbox: self }
+    pub fn ports(&self) -> Ports {
+        Ports {
+            sandbox: self.clone(),
+        }
     }
 }
 
-impl Ports<'_> {
+impl Ports {
     /// The forwarded ports. The Router reports `protocol` as `http` here whatever was asked.
     ///
     /// ```no_run
@@ -76,15 +78,15 @@ impl Ports<'_> {
         self.send_forward(port, None).await
     }
 
-    /// Forwards `port` with a protocol name, which the Router stores and echoes back (it
-    /// proxies HTTP whatever the name).
+    /// Forwards `port` under a protocol name, which the Router stores and echoes back (it
+    /// proxies HTTP whatever the name, and lists every port as `http`).
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// let fwd = sb.ports().forward_with(8443, "https").await?;
+    /// let fwd = sb.ports().forward_as(8443, "https").await?;
     /// # Ok(()) }
     /// ```
-    pub async fn forward_with(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
+    pub async fn forward_as(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
         wire::non_empty("protocol", protocol)?;
         self.send_forward(port, Some(protocol)).await
     }

@@ -158,8 +158,8 @@ pub struct ShareLinkOptions {
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Sharing<'a> {
-    sandbox: &'a Sandbox,
+pub struct Sharing {
+    sandbox: Sandbox,
 }
 
 impl Sandbox {
@@ -171,12 +171,14 @@ impl Sandbox {
     /// sb.sharing().grant("alice@example.com", ShareLevel::Collaborator, ShareKind::User).await?;
     /// # Ok(()) }
     /// ```
-    pub fn sharing(&self) -> Sharing<'_> {
-        Sharing { sandbox: self }
+    pub fn sharing(&self) -> Sharing {
+        Sharing {
+            sandbox: self.clone(),
+        }
     }
 }
 
-impl Sharing<'_> {
+impl Sharing {
     /// The users, groups and share links (link tokens are never shown again).
     ///
     /// ```no_run
@@ -228,25 +230,26 @@ impl Sharing<'_> {
         .await
     }
 
-    /// Removes `identity` from both the users and the groups. Succeeds when it was not
-    /// shared. The identity travels as one percent-encoded path segment, so it cannot
-    /// contain `/` (refused before any request).
+    /// Removes `identity` from both the users and the groups, and returns the Router's answer
+    /// (`{"status":"revoked","identity":...}`). Succeeds when it was not shared. The identity
+    /// travels as one percent-encoded path segment, so it cannot contain `/` (refused before
+    /// any request).
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-    /// sb.sharing().revoke("alice@example.com").await?;
+    /// let revoked = sb.sharing().revoke("alice@example.com").await?;
+    /// assert_eq!(revoked.status, "revoked");
     /// # Ok(()) }
     /// ```
     #[doc(alias = "revokeShare")]
-    pub async fn revoke(&self, identity: &str) -> Result<()> {
+    pub async fn revoke(&self, identity: &str) -> Result<types::RevokeShareResponse> {
         wire::id("identity", identity)?;
         let c = &self.sandbox.client;
-        c.json::<crate::types::RevokeShareResponse>(c.call(
+        c.json(c.call(
             &crate::operations::op::REVOKE_SHARE,
             &[&self.sandbox.id, identity],
         )?)
         .await
-        .map(drop)
     }
 
     /// Mints a share link. The token in the answer is shown only this once (it is a

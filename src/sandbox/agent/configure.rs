@@ -1,8 +1,8 @@
 //! Configuring an agent: files, install command, entrypoint; the Router answers with a stream.
 
-use bytes::Bytes;
+use std::future::Future;
 
-use futures::StreamExt;
+use bytes::Bytes;
 
 use super::events::{ConfigureEvent, EventStream, event_stream};
 use super::{Agent, CONFIGURE_TIMEOUT};
@@ -26,12 +26,12 @@ use crate::{Error, Result, wire};
 /// ```
 #[must_use]
 #[derive(Debug)]
-pub struct Configure<'a> {
-    pub(super) agent: Agent<'a>,
+pub struct Configure {
+    pub(super) agent: Agent,
     pub(super) request: ConfigureRequest,
 }
 
-impl Configure<'_> {
+impl Configure {
     /// Writes a file before installing (absolute path). UTF-8 content is sent as text,
     /// anything else as base64.
     ///
@@ -136,7 +136,6 @@ impl Configure<'_> {
     /// ```
     pub async fn stream(self) -> Result<EventStream<ConfigureEvent>> {
         self.check()?;
-        let sb = self.agent.sandbox;
         let body = serde_json::to_vec(&self.request)
             .map_err(|e| Error::invalid("configure", e.to_string()))?;
         let resp = self
@@ -149,11 +148,10 @@ impl Configure<'_> {
                 CONFIGURE_TIMEOUT,
             )
             .await?;
-        let _ = sb;
         event_stream(resp)
     }
 
-    /// Sends the call, passes each log line to `on_log`, and returns the result. An `error`
+    /// Sends the call, hands each log line to `on_log`, and returns the result. An `error`
     /// event, a stream without a result, or a non-zero install exit code is [`Error::Agent`].
     ///
     /// ```no_run
@@ -164,12 +162,12 @@ impl Configure<'_> {
     ///     .configure()
     ///     .install_command(["npm", "ci"])
     ///     .entrypoint(["node", "/workspace/agent.js"])
-    ///     .send_with(|log| lines.push(log.data.clone()))
+    ///     .send_logging(|log| lines.push(log.data.clone()))
     ///     .await?;
     /// println!("{} log lines, install hash {}", lines.len(), result.install_command_hash);
     /// # Ok(()) }
     /// ```
-    pub async fn send_with(self, mut on_log: impl FnMut(&LogEvent)) -> Result<ConfigureResult> {
+    pub async fn send_logging(self, mut on_log: impl FnMut(&LogEvent)) -> Result<ConfigureResult> {
         let mut events = self.stream().await?;
         while let Some(ev) = events.next().await {
             match ev? {
@@ -202,7 +200,8 @@ impl Configure<'_> {
         })
     }
 
-    /// [`Configure::send_with`] ignoring log lines.
+    /// Sends the call and returns the result, ignoring log lines (awaiting the builder does the
+    /// same); see [`Configure::send_logging`].
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -212,6 +211,15 @@ impl Configure<'_> {
     /// # Ok(()) }
     /// ```
     pub async fn send(self) -> Result<ConfigureResult> {
-        self.send_with(|_| {}).await
+        self.send_logging(|_| {}).await
+    }
+}
+
+impl std::future::IntoFuture for Configure {
+    type Output = Result<ConfigureResult>;
+    type IntoFuture = std::pin::Pin<Box<dyn Future<Output = Result<ConfigureResult>> + Send>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
     }
 }

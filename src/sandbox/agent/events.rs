@@ -161,6 +161,26 @@ impl<T> fmt::Debug for EventStream<T> {
     }
 }
 
+impl<T> EventStream<T> {
+    /// The next event, `None` once the stream ended (no extra import needed; the type is also a
+    /// `futures::Stream`).
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// use agenttier::InvokeEvent;
+    /// let mut events = sb.agent().invoke("hello").stream().await?;
+    /// while let Some(event) = events.next().await {
+    ///     if let InvokeEvent::Log(line) = event? {
+    ///         println!("{}", line.data);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn next(&mut self) -> Option<Result<T>> {
+        futures::StreamExt::next(&mut self.inner).await
+    }
+}
+
 impl<T> Stream for EventStream<T> {
     type Item = Result<T>;
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {

@@ -4,8 +4,6 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-use futures::StreamExt;
-
 use super::events::{EventStream, InvokeEvent, event_stream};
 use super::{Agent, INVOKE_TIMEOUT};
 use crate::operations::op;
@@ -26,8 +24,8 @@ use crate::{Error, Result, wire};
 /// ```
 #[must_use]
 #[derive(Debug)]
-pub struct Invoke<'a> {
-    pub(super) agent: Agent<'a>,
+pub struct Invoke {
+    pub(super) agent: Agent,
     pub(super) payload: Bytes,
     pub(super) content_type: &'static str,
     pub(super) prompt: Option<String>,
@@ -80,7 +78,7 @@ impl InvokeOutput {
     }
 }
 
-impl Invoke<'_> {
+impl Invoke {
     /// Also passes `--prompt=<prompt>` to the entrypoint (and uses it as stdin when the
     /// payload is empty).
     ///
@@ -217,5 +215,16 @@ impl Invoke<'_> {
             phase: None,
             message: format!("the stream ended without an exit event (invoke id {id:?})"),
         })
+    }
+}
+
+impl std::future::IntoFuture for Invoke {
+    type Output = Result<InvokeOutput>;
+    type IntoFuture =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<InvokeOutput>> + Send>>;
+
+    /// Awaiting an invoke collects it ([`Invoke::collect`]).
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.collect())
     }
 }

@@ -37,8 +37,8 @@ const INVOKE_TIMEOUT: Duration = Duration::from_secs(1830);
 /// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
-pub struct Agent<'a> {
-    sandbox: &'a Sandbox,
+pub struct Agent {
+    sandbox: Sandbox,
 }
 
 impl Sandbox {
@@ -49,12 +49,14 @@ impl Sandbox {
     /// let out = sb.agent().invoke(r#"{"task":"summarize"}"#).collect().await?;
     /// # Ok(()) }
     /// ```
-    pub fn agent(&self) -> Agent<'_> {
-        Agent { sandbox: self }
+    pub fn agent(&self) -> Agent {
+        Agent {
+            sandbox: self.clone(),
+        }
     }
 }
 
-impl<'a> Agent<'a> {
+impl Agent {
     async fn post_stream(
         &self,
         op: &'static Operation,
@@ -85,12 +87,12 @@ impl<'a> Agent<'a> {
     ///     .file("/workspace/agent.py", "print(input())\n")
     ///     .install_command(["pip", "install", "requests"])
     ///     .entrypoint(["python3", "/workspace/agent.py"])
-    ///     .send_with(|log| println!("[{}] {}", log.stream, log.data))
+    ///     .send_logging(|log| println!("[{}] {}", log.stream, log.data))
     ///     .await?;
     /// # Ok(()) }
     /// ```
     #[doc(alias = "configureAgent")]
-    pub fn configure(&self) -> Configure<'a> {
+    pub fn configure(&self) -> Configure {
         Configure {
             agent: self.clone(),
             request: ConfigureRequest {
@@ -119,7 +121,7 @@ impl<'a> Agent<'a> {
     /// # Ok(()) }
     /// ```
     #[doc(alias = "invokeAgent")]
-    pub fn invoke(&self, payload: impl Into<Bytes>) -> Invoke<'a> {
+    pub fn invoke(&self, payload: impl Into<Bytes>) -> Invoke {
         Invoke {
             agent: self.clone(),
             payload: payload.into(),
@@ -158,17 +160,18 @@ impl<'a> Agent<'a> {
         .map(drop)
     }
 
-    /// The last install log (up to 8 KiB). The Router writes this body with Go's `%q`, so ANSI
-    /// colours and invalid UTF-8 make it invalid JSON; it is read leniently here.
+    /// The last install log (up to 8 KiB), byte for byte. The Router writes this body with Go's
+    /// `%q`, so ANSI colours and invalid UTF-8 make it invalid JSON; it is decoded here into the
+    /// exact bytes the install printed.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// let log = sb.agent().install_log().await?;
-    /// println!("{log}");
+    /// println!("{}", String::from_utf8_lossy(&log));
     /// # Ok(()) }
     /// ```
     #[doc(alias = "getInstallLog")]
-    pub async fn install_log(&self) -> Result<String> {
+    pub async fn install_log(&self) -> Result<Bytes> {
         let c = &self.sandbox.client;
         let answer = c
             .buffered(c.call(&op::GET_INSTALL_LOG, &[&self.sandbox.id])?)
@@ -188,9 +191,9 @@ impl<'a> Agent<'a> {
 /// Reads `{"log": "..."}`. The Router writes it with Go's `fmt.Fprintf(w, `{"log": %q}`)`, so
 /// the string is a Go quoted literal (control bytes and invalid UTF-8 as `\xNN`), which is
 /// not JSON whenever the log holds such bytes.
-pub(crate) fn read_install_log(body: &[u8]) -> Option<String> {
+pub(crate) fn read_install_log(body: &[u8]) -> Option<Bytes> {
     if let Ok(v) = serde_json::from_slice::<crate::types::InstallLog>(body) {
-        return Some(v.log);
+        return Some(Bytes::from(v.log));
     }
     let text = std::str::from_utf8(body).ok()?.trim();
     let rest = text
@@ -203,7 +206,7 @@ pub(crate) fn read_install_log(body: &[u8]) -> Option<String> {
         .strip_suffix('}')?
         .trim_end()
         .strip_suffix('"')?;
-    wire::unquote_go(inner).map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+    wire::unquote_go(inner).map(Bytes::from)
 }
 
 #[cfg(test)]
@@ -215,13 +218,14 @@ mod tests {
         let body = br#"{"log":"\x1b[32mok\x1b[0m caf\xc3\xa9 \u00e9 \"q\"\n"}"#;
         assert_eq!(
             read_install_log(body).unwrap(),
-            "\u{1b}[32mok\u{1b}[0m café é \"q\"\n"
+            "\u{1b}[32mok\u{1b}[0m café é \"q\"\n".as_bytes()
         );
         assert_eq!(read_install_log(br#"{"log":"plain"}"#).unwrap(), "plain");
-        // What the Router really writes: `{"log": %q}`, a space after the colon.
+        // What the Router really writes: `{"log": %q}`, a space after the colon; invalid UTF-8
+        // comes back as the exact byte.
         assert_eq!(
-            read_install_log(b"{\"log\": \"pip \\x1b[1mok\\x1b[0m\\n\"}").unwrap(),
-            "pip \u{1b}[1mok\u{1b}[0m\n"
+            read_install_log(b"{\"log\": \"pip \\x1b[1mok\\x1b[0m \\xff\\n\"}").unwrap(),
+            b"pip \x1b[1mok\x1b[0m \xff\n".as_slice()
         );
         assert!(read_install_log(b"<html>").is_none());
     }
