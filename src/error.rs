@@ -329,8 +329,9 @@ pub enum Error {
     /// Its Display says which state it needs and how to wait for it.
     #[error("conflict: {0}")]
     Conflict(Box<ApiError>),
-    /// The Router's mux answered `404 page not found` (text/plain, no request id): this Router
-    /// has no such route, usually because it is older than this SDK. Not a missing sandbox.
+    /// The Router's mux answered `404 page not found` (text/plain, no request id) or an empty
+    /// 405: this Router has no such route, because it is older than this SDK or because the
+    /// client's base URL carries a path that does not belong there. Not a missing sandbox.
     #[error(
         "this Router does not serve `{operation}` (the mux answered 404 page not found): the Router is older than this SDK, or the client's base URL has a wrong path{}",
         error.url.as_ref().map(|u| format!(" (the call went to {u})")).unwrap_or_default()
@@ -823,26 +824,43 @@ pub(crate) fn shown_url(url: &reqwest::Url) -> String {
     )
 }
 
-/// Whether a connection failed in TLS (rustls reports certificate and protocol failures as
-/// I/O errors of kind `InvalidData` inside the connect error).
+/// Whether a connection failed in TLS. rustls reports certificate and protocol failures as
+/// I/O errors of kind `InvalidData`, wrapped in the connector's errors; `io::Error::source`
+/// skips the error it wraps, so the wrapped one is looked at too.
 pub(crate) fn is_tls_failure(err: &reqwest::Error) -> bool {
     if !err.is_connect() {
         return false;
     }
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>()
-            && io.kind() == std::io::ErrorKind::InvalidData
+    fn tls_like(e: &(dyn std::error::Error + 'static), depth: usize) -> bool {
+        if depth > 16 {
+            return false;
+        }
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::InvalidData {
+                return true;
+            }
+            if let Some(inner) = io.get_ref()
+                && tls_like(inner, depth + 1)
+            {
+                return true;
+            }
+        }
+        let text = e.to_string();
+        if [
+            "certificate",
+            "tls",
+            "TLS",
+            "InvalidContentType",
+            "HandshakeFailure",
+        ]
+        .iter()
+        .any(|needle| text.contains(needle))
         {
             return true;
         }
-        let text = s.to_string();
-        if text.contains("certificate") || text.contains("tls") || text.contains("TLS") {
-            return true;
-        }
-        source = s.source();
+        e.source().is_some_and(|s| tls_like(s, depth + 1))
     }
-    false
+    std::error::Error::source(err).is_some_and(|s| tls_like(s, 0))
 }
 
 fn transport_message(err: &reqwest::Error) -> String {
@@ -1001,6 +1019,11 @@ pub(crate) fn classify(
         }
         404 if api.message.contains("exists in multiple namespaces") => Error::AmbiguousName(api),
         404 => Error::NotFound(api),
+        // The mux's answer outside /api/v1 (a base URL with a path of its own lands there).
+        405 if text.trim().is_empty() && request_id(headers).is_none() => Error::UnsupportedRoute {
+            operation,
+            error: api,
+        },
         409 if code == "quota_would_exceed" => Error::QuotaWouldExceed {
             error: api,
             namespace: parsed.namespace.unwrap_or_default(),
