@@ -28,76 +28,30 @@
 // add noise to a test server.
 #![allow(clippy::result_large_err)]
 
-mod admin;
-mod agent;
-mod auth;
-mod backups;
-mod cluster;
-mod exec;
-mod faults;
-mod files;
-mod governance;
-mod ports;
-mod routes;
-mod sandboxes;
-mod server;
-mod sharing;
-mod state;
-mod templates;
-mod user;
-mod webhooks;
-mod wire;
-mod zip;
+mod areas;
+mod core;
+mod dispatch;
+mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-pub use auth::{BearerCheck, FakeAuth, FakeIdentity};
-pub use exec::ExecRule;
-pub use faults::{Fault, RecordedRequest, RouteMatch};
-pub use http::Method;
-pub use routes::OPERATIONS;
+pub use crate::core::exec::ExecRule;
+pub use crate::core::identity::{BearerCheck, FakeAuth, FakeIdentity};
+pub use crate::core::invocations::{InvocationOutcome, InvocationRecord};
+pub use crate::http::faults::{Fault, RecordedRequest, RouteMatch};
+pub use crate::http::mux::OPERATIONS;
+pub use ::http::Method;
 
-use state::{Config, Shared, State, Template};
-
-/// How an agent invocation ended (see [`FakeRouter::invocations`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InvocationOutcome {
-    /// Still running.
-    InFlight,
-    /// The entrypoint exited on its own (`exit.reason = "completed"`, any exit code).
-    Completed,
-    /// Canceled through `/invoke/cancel` or because the client dropped the stream.
-    Canceled,
-    /// The invoke timeout passed (`exit.reason = "timeout"`).
-    TimedOut,
-    /// The entrypoint could not be started (`exit.reason = "error"`).
-    Error,
-}
-
-/// One agent invocation as the FakeRouter saw it.
-#[derive(Clone, Debug)]
-pub struct InvocationRecord {
-    /// `inv-<24 hex>`.
-    pub invoke_id: String,
-    /// Sandbox name.
-    pub sandbox: String,
-    /// The `?prompt=` query parameter, if sent.
-    pub prompt: Option<String>,
-    /// What the entrypoint got on stdin.
-    pub stdin: Bytes,
-    /// How it ended.
-    pub outcome: InvocationOutcome,
-    /// The exit code sent in the `exit` event (`-1` for canceled/timeout/error).
-    pub exit_code: Option<i32>,
-    /// Whether it was canceled because the client dropped the HTTP stream.
-    pub client_disconnected: bool,
-}
+use crate::core::config::Config;
+use crate::core::identity::ApiKey;
+use crate::core::state::{Shared, State, Template};
+use crate::http::faults::Knobs;
+use crate::http::server::App;
 
 /// Builder for a [`FakeRouter`] (see [`FakeRouter::builder`]).
 #[derive(Debug)]
@@ -112,15 +66,7 @@ pub struct FakeRouterBuilder {
 impl Default for FakeRouterBuilder {
     fn default() -> Self {
         FakeRouterBuilder {
-            cfg: Config {
-                creating_delay: Duration::from_millis(300),
-                finalizer_delay: Duration::from_millis(200),
-                upload_limit: 98_304,
-                local_exec: false,
-                auth: FakeAuth::DevAuth,
-                keepalive: Duration::from_secs(15),
-                namespace: "default".to_string(),
-            },
+            cfg: Config::default(),
             templates: Vec::new(),
             default_templates: true,
             api_keys: Vec::new(),
@@ -231,7 +177,7 @@ impl FakeRouterBuilder {
         let local = listener.local_addr()?;
         let mut state = State::new(self.cfg);
         let seeds = if self.default_templates {
-            templates::defaults()
+            crate::core::seed::defaults()
         } else {
             Vec::new()
         };
@@ -246,15 +192,22 @@ impl FakeRouterBuilder {
             );
         }
         for (key, owner) in &self.api_keys {
-            let record = auth::ApiKey::new(key, owner, "registered");
+            let record = ApiKey::new(key, owner, "registered", state.wall_now());
             state.api_keys.insert(record.hash.clone(), record);
         }
         let shared = Arc::new(Shared::new(state));
-        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        let knobs = Arc::new(Knobs::default());
+        let app = Arc::new(App {
+            core: shared.clone(),
+            knobs: knobs.clone(),
+            dispatch: dispatch::dispatch,
+        });
+        let task = tokio::spawn(crate::http::server::serve(listener, app));
         Ok(FakeRouter {
             url: format!("http://{local}"),
             addr: local,
             shared,
+            knobs,
             task,
         })
     }
@@ -288,6 +241,7 @@ pub struct FakeRouter {
     url: String,
     addr: SocketAddr,
     shared: Arc<Shared>,
+    knobs: Arc<Knobs>,
     task: JoinHandle<()>,
 }
 
@@ -340,35 +294,28 @@ impl FakeRouter {
     /// Apply `fault` to the next `n` requests that match `when`. Faults are checked in
     /// registration order; each request takes at most one. Faulted requests are recorded too.
     pub fn fail_next(&self, n: usize, when: RouteMatch, fault: Fault) {
-        if n == 0 {
-            return;
-        }
-        self.shared.lock().faults.push(faults::ArmedFault {
-            when,
-            remaining: n,
-            fault,
-        });
+        self.knobs.lock().arm(n, when, fault);
     }
 
     /// Drop every pending fault.
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        self.knobs.lock().clear_faults();
     }
 
     /// Delay every response by `latency` (zero turns it off).
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.lock().latency = latency;
+        self.knobs.lock().latency = latency;
     }
 
     /// Every request received so far, in order (including faulted and unmatched ones; the
     /// most recent 10 000 are kept).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.iter().cloned().collect()
+        self.knobs.lock().requests()
     }
 
     /// Forget the recorded requests.
     pub fn clear_requests(&self) {
-        self.shared.lock().requests.clear();
+        self.knobs.lock().clear_requests();
     }
 
     /// Every agent invocation so far, in start order.
@@ -384,7 +331,7 @@ impl FakeRouter {
         let Ok(key) = st.resolve(id) else {
             return false;
         };
-        let now = std::time::SystemTime::now();
+        let now = st.wall_now();
         let sb = st.sb_mut(&key);
         sb.pending.clear();
         let event = sb.enter(phase, message, now);

@@ -1,13 +1,12 @@
-//! How the Router writes things on the wire: Go's JSON encoder, `http.Error`, time and
-//! duration formats, IDs. Everything here is about bytes, not state.
+//! How the Router writes values: Go's JSON encoder, time and duration formats, IDs, paths and
+//! quantities. Everything here is about bytes and text, not state or HTTP.
 
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// serde_json formatter that escapes like Go's `encoding/json` (HTML-safe: `<`, `>`, `&`,
@@ -65,45 +64,16 @@ pub(crate) fn encode<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
     out
 }
 
-/// A JSON response the way the Router's `respondJSON` writes it.
-pub(crate) fn json<T: Serialize + ?Sized>(status: u16, v: &T) -> Response<Body> {
-    raw(status, "application/json", encode(v))
-}
-
-/// `respondError`: `{"error":"<msg>"}` as application/json.
-pub(crate) fn error(status: u16, msg: impl AsRef<str>) -> Response<Body> {
-    json(status, &serde_json::json!({ "error": msg.as_ref() }))
-}
-
-/// Go's `http.Error`: text/plain, `nosniff`, body plus `\n`.
-pub(crate) fn http_error(status: u16, body: &str) -> Response<Body> {
-    let mut r = raw(
-        status,
-        "text/plain; charset=utf-8",
-        format!("{body}\n").into_bytes(),
-    );
-    r.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
-}
-
-/// A response with the given content type and body.
-pub(crate) fn raw(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.into()));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
+/// Decode the first JSON value of a body like Go's `json.NewDecoder(r).Decode`; the error
+/// is the decoder's message (`EOF` for an empty body).
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut it = serde_json::Deserializer::from_slice(body).into_iter::<T>();
+    match it.next() {
+        None => Err("EOF".to_string()),
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) if e.is_eof() => Err("unexpected EOF".to_string()),
+        Some(Err(e)) => Err(format!("json: {e}")),
     }
-    r
-}
-
-/// A response with no body and no content type (204, mux 405/301).
-pub(crate) fn empty(status: u16) -> Response<Body> {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r
 }
 
 /// One SSE frame: `event: <name>\ndata: <json>\n\n`.

@@ -2,16 +2,15 @@
 //! ever delivered, so deliveries are always `[]`.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
 
-use axum::body::Body;
 use http::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::server::{Call, decode};
-use super::state::{Shared, Webhook};
-use super::wire;
+use crate::core::state::{Shared, Webhook};
+use crate::core::wire;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 /// The fixed event vocabulary.
 const EVENT_TYPES: &[&str] = &[
@@ -107,40 +106,40 @@ fn webhook_json(w: &Webhook, created_at: &str) -> Value {
 
 /// `POST /webhooks`.
 pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: CreateRequest = match decode(&call.body) {
+    let req: CreateRequest = match wire::decode(&call.body) {
         Ok(r) => r,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     if req.url.is_empty() {
-        return wire::error(400, "url is required");
+        return respond::error(400, "url is required");
     }
     if req.event_types.is_empty() {
-        return wire::error(400, "eventTypes must contain at least one event type");
+        return respond::error(400, "eventTypes must contain at least one event type");
     }
     if let Some(bad) = req
         .event_types
         .iter()
         .find(|t| !EVENT_TYPES.contains(&t.as_str()))
     {
-        return wire::error(400, format!("unknown event type \"{bad}\""));
+        return respond::error(400, format!("unknown event type \"{bad}\""));
     }
     if let Err(e) = check_url(&req.url) {
-        return wire::error(400, format!("invalid url: {e}"));
+        return respond::error(400, format!("invalid url: {e}"));
     }
     let mut st = shared.lock();
     if !req.sandbox_id.is_empty() {
         if st.owned(&call.caller, &req.sandbox_id).is_err() {
-            return wire::error(404, "sandbox not found");
+            return respond::error(404, "sandbox not found");
         }
     } else if !call.caller.is_admin() {
-        return wire::error(403, "sandboxId is required for non-admin subscriptions");
+        return respond::error(403, "sandboxId is required for non-admin subscriptions");
     }
     let secret = wire::random_token();
     let hook = Webhook {
         id: wire::random_hex(16),
         url: req.url,
         event_types: req.event_types,
-        created_at: SystemTime::now(),
+        created_at: st.wall_now(),
         sandbox_id: req.sandbox_id,
         namespace: req.namespace,
         owner: call.caller.sub().to_string(),
@@ -150,7 +149,7 @@ pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
     body["secret"] = secret.into();
     body["warning"] = "Store this secret now — it is shown only once.".into();
     st.webhooks.insert(hook.id.clone(), hook);
-    wire::json(201, &body)
+    respond::json(201, &body)
 }
 
 /// `GET /webhooks`: only the caller's own.
@@ -162,17 +161,18 @@ pub(crate) fn list(shared: &Shared, call: &Call) -> Response<Body> {
         .filter(|w| w.owner == call.caller.sub())
         .map(|w| webhook_json(w, &wire::rfc3339_nano(w.created_at)))
         .collect();
-    wire::json(200, &json!({ "webhooks": hooks }))
+    respond::json(200, &json!({ "webhooks": hooks }))
 }
 
 fn own_hook(shared: &Shared, call: &Call) -> Result<String, Response<Body>> {
     let st = shared.lock();
     let id = call.param("id");
     match st.webhooks.get(id) {
-        None => Err(wire::error(404, "webhook subscription not found")),
-        Some(w) if w.owner != call.caller.sub() && !call.caller.is_admin() => {
-            Err(wire::error(403, "you do not own this webhook subscription"))
-        }
+        None => Err(respond::error(404, "webhook subscription not found")),
+        Some(w) if w.owner != call.caller.sub() && !call.caller.is_admin() => Err(respond::error(
+            403,
+            "you do not own this webhook subscription",
+        )),
         Some(w) => Ok(w.id.clone()),
     }
 }
@@ -183,7 +183,7 @@ pub(crate) fn delete(shared: &Shared, call: &Call) -> Response<Body> {
         Err(r) => r,
         Ok(id) => {
             shared.lock().webhooks.remove(&id);
-            wire::empty(204)
+            respond::empty(204)
         }
     }
 }
@@ -192,7 +192,7 @@ pub(crate) fn delete(shared: &Shared, call: &Call) -> Response<Body> {
 pub(crate) fn deliveries(shared: &Shared, call: &Call) -> Response<Body> {
     match own_hook(shared, call) {
         Err(r) => r,
-        Ok(_) => wire::json(200, &json!({ "deliveries": [] })),
+        Ok(_) => respond::json(200, &json!({ "deliveries": [] })),
     }
 }
 

@@ -223,18 +223,6 @@ pub(crate) fn scope_group(op: &str) -> Option<&'static str> {
     })
 }
 
-/// The eight action groups a scoped key may carry.
-pub(crate) const ACTION_GROUPS: &[&str] = &[
-    "run-command",
-    "files:read",
-    "files:write",
-    "ports",
-    "agent:invoke",
-    "agent:configure",
-    "resume",
-    "stop",
-];
-
 #[cfg(test)]
 mod tests {
     use super::*;
