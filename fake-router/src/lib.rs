@@ -43,8 +43,8 @@ use tokio::task::JoinHandle;
 pub use crate::core::exec::ExecRule;
 pub use crate::core::identity::{BearerCheck, FakeAuth, FakeIdentity};
 pub use crate::core::invocations::{InvocationOutcome, InvocationRecord};
+pub use crate::core::ops::OPERATIONS;
 pub use crate::http::faults::{Fault, RecordedRequest, RouteMatch};
-pub use crate::http::mux::OPERATIONS;
 pub use ::http::Method;
 
 use crate::core::config::Config;

@@ -5,9 +5,9 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, Response};
 
-use super::mux;
 use super::respond::{self, Body};
 use crate::core::identity::{Caller, FakeAuth, FakeIdentity, Scope};
+use crate::core::ops::{Access, Op};
 use crate::core::state::State;
 use crate::core::wire;
 
@@ -79,11 +79,11 @@ pub(crate) fn authenticate(
 /// `requireSandboxScope`: the 403 for a scoped key outside its allowance, if any.
 pub(crate) fn scope_gate(
     caller: &Caller,
-    op: &str,
+    op: Op,
     params: &[(&'static str, String)],
 ) -> Option<Response<Body>> {
     let scope = caller.scope.as_ref()?;
-    let Some(group) = mux::scope_group(op) else {
+    let Some(group) = op.scope_group() else {
         return Some(respond::error(
             403,
             "scoped key not permitted for this route",
@@ -110,7 +110,7 @@ pub(crate) fn scope_gate(
 }
 
 /// `requireAdmin`: the text/plain 403 for non-admins on admin routes.
-pub(crate) fn admin_gate(caller: &Caller, op: &str) -> Option<Response<Body>> {
-    (mux::admin_only(op) && !caller.is_admin())
+pub(crate) fn admin_gate(caller: &Caller, op: Op) -> Option<Response<Body>> {
+    (op.access() == Access::Admin && !caller.is_admin())
         .then(|| respond::http_error(403, r#"{"error":"admin_required"}"#))
 }

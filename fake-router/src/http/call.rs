@@ -4,10 +4,11 @@ use bytes::Bytes;
 use http::HeaderMap;
 
 use crate::core::identity::Caller;
+use crate::core::ops::Op;
 
 /// One matched, authenticated request.
 pub(crate) struct Call {
-    pub op: &'static str,
+    pub op: Op,
     /// Path variables, decoded.
     pub params: Vec<(&'static str, String)>,
     /// Query parameters, decoded, in order.

@@ -27,6 +27,7 @@ use super::mux::{self, Routed};
 use super::respond::{self, Body};
 use crate::core::exec::INVOKE_BODY_CAP;
 use crate::core::identity::Caller;
+use crate::core::ops::{Access, Op};
 use crate::core::state::Shared;
 use crate::core::wire;
 use crate::core::workspace::FILE_CAP;
@@ -93,9 +94,9 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>) {
 fn body_cap(routed: &Routed) -> usize {
     match routed {
         Routed::Op(m) => match m.op {
-            "writeFile" => FILE_CAP,
-            "invokeAgent" => INVOKE_BODY_CAP,
-            "configureAgent" => CONFIGURE_BODY_CAP,
+            Op::WriteFile => FILE_CAP,
+            Op::InvokeAgent => INVOKE_BODY_CAP,
+            Op::ConfigureAgent => CONFIGURE_BODY_CAP,
             _ => JSON_BODY_CAP,
         },
         _ => UNMATCHED_BODY_CAP,
@@ -208,7 +209,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     };
 
     let rid = request_id(&parts.headers);
-    let caller = if matches!(matched.op, "healthz" | "readyz") {
+    let caller = if matched.op.access() == Access::None {
         Ok(Caller::anonymous())
     } else {
         let st = app.core.lock();
