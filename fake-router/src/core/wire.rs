@@ -4,6 +4,10 @@
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -256,67 +260,23 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 pub(crate) fn random_token() -> String {
     let mut buf = [0u8; 32];
     rand::fill(&mut buf[..]);
-    base64_encode(&buf, true)
+    URL_SAFE_NO_PAD.encode(buf)
 }
 
-const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Go's `base64.StdEncoding`: the standard alphabet with padding; bits past the last full
+/// byte may be set.
+const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
 
-/// Base64: `url` selects unpadded base64url, otherwise padded standard base64.
-pub(crate) fn base64_encode(data: &[u8], url: bool) -> String {
-    let alphabet = if url { URL_ALPHABET } else { STD_ALPHABET };
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else if !url {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard padded base64 decoding (Go's `base64.StdEncoding`); `None` when malformed.
+/// Decode standard padded base64 like Go's `base64.StdEncoding` (which skips CR and LF);
+/// `None` when malformed.
 pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for (ci, chunk) in s.chunks(4).enumerate() {
-        let last = ci == s.len() / 4 - 1;
-        let mut n: u32 = 0;
-        let mut pad = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' if last && i >= 2 => {
-                    pad += 1;
-                    0
-                }
-                _ => return None,
-            };
-            if pad > 0 && c != b'=' {
-                return None;
-            }
-            n = (n << 6) | u32::from(v);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    let compact: String = s.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    GO_STD_BASE64.decode(compact).ok()
 }
 
 /// Go's `strconv.Quote`: the way the Router's `%q` renders the install log.
@@ -532,13 +492,32 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trip() {
-        for data in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"\xff\x00\x10"] {
-            let enc = base64_encode(data, false);
-            assert_eq!(base64_decode(&enc).unwrap(), data);
-        }
-        assert_eq!(base64_encode(&[0xfb, 0xff], true), "-_8");
+    fn base64_like_go_std_encoding() {
+        assert_eq!(base64_decode("cmVxdWVzdHMK").unwrap(), b"requests\n");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(
+            base64_decode("YR==").unwrap(),
+            b"a",
+            "trailing bits are allowed"
+        );
+        assert_eq!(
+            base64_decode("YWJj\nZA==").unwrap(),
+            b"abcd",
+            "newlines are skipped"
+        );
+        assert!(base64_decode("YQ").is_none(), "padding is required");
         assert!(base64_decode("abc").is_none());
+        assert!(base64_decode("a-_b").is_none(), "not the URL alphabet");
+    }
+
+    #[test]
+    fn tokens_are_43_base64url_characters() {
+        let t = random_token();
+        assert_eq!(t.len(), 43);
+        assert!(
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 
     #[test]

@@ -5,14 +5,17 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use hyper::body::Frame;
 use serde::Serialize;
 use tokio::sync::mpsc;
 
 use crate::core::governance::{Violation, violations_json};
 use crate::core::wire;
 
-/// The body type of every response.
-pub(crate) type Body = axum::body::Body;
+/// The body type of every response: whole, empty or streamed bytes, never failing.
+pub(crate) type Body = UnsyncBoxBody<Bytes, Infallible>;
 
 /// A JSON response the way the Router's `respondJSON` writes it.
 pub(crate) fn json<T: Serialize + ?Sized>(status: u16, v: &T) -> Response<Body> {
@@ -44,7 +47,7 @@ fn status_code(status: u16) -> StatusCode {
 
 /// A response with the given content type and body.
 pub(crate) fn raw(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.into()));
+    let mut r = Response::new(Full::new(body.into()).boxed_unsync());
     *r.status_mut() = status_code(status);
     if let Ok(v) = HeaderValue::from_str(content_type) {
         r.headers_mut().insert(header::CONTENT_TYPE, v);
@@ -54,7 +57,7 @@ pub(crate) fn raw(status: u16, content_type: &str, body: impl Into<Bytes>) -> Re
 
 /// A response with no body and no content type (204, mux 405/301).
 pub(crate) fn empty(status: u16) -> Response<Body> {
-    let mut r = Response::new(Body::empty());
+    let mut r = Response::new(Empty::new().boxed_unsync());
     *r.status_mut() = status_code(status);
     r
 }
@@ -62,9 +65,8 @@ pub(crate) fn empty(status: u16) -> Response<Body> {
 /// A 200 whose body is sent as one chunk of a stream: chunked encoding and no
 /// `Content-Length`, like the Router's streamed downloads.
 pub(crate) fn chunked(data: Bytes) -> Response<Body> {
-    Response::new(Body::from_stream(futures::stream::once(async move {
-        Ok::<_, Infallible>(data)
-    })))
+    let frames = futures::stream::once(async move { Ok(Frame::data(data)) });
+    Response::new(StreamBody::new(frames).boxed_unsync())
 }
 
 /// The 403 body create, PATCH and restore answer with.
@@ -77,10 +79,10 @@ pub(crate) fn policy_violation(v: &[Violation]) -> Response<Body> {
 
 /// An SSE response whose frames come from `rx` (the stream ends when the sender drops).
 pub(crate) fn sse(rx: mpsc::Receiver<Bytes>) -> Response<Body> {
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
-    let mut r = Response::new(Body::from_stream(stream));
+    let mut rx = rx;
+    let frames =
+        futures::stream::poll_fn(move |cx| rx.poll_recv(cx).map(|b| b.map(|b| Ok(Frame::data(b)))));
+    let mut r = Response::new(StreamBody::new(frames).boxed_unsync());
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_TYPE,

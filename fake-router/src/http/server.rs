@@ -11,8 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
 use http::{HeaderMap, HeaderValue, Request, Response};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
@@ -104,12 +104,14 @@ fn body_cap(routed: &Routed) -> usize {
 }
 
 /// Read at most `cap + 1` bytes of the body; the flag says whether the cap was passed.
-async fn read_body(body: Incoming, cap: usize) -> (Bytes, bool) {
-    let mut stream = Body::new(body).into_data_stream();
+async fn read_body(mut body: Incoming, cap: usize) -> (Bytes, bool) {
     let mut buf = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else { break };
-        buf.extend_from_slice(&chunk);
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Some(chunk) = frame.data_ref() else {
+            continue;
+        };
+        buf.extend_from_slice(chunk);
         if buf.len() > cap {
             buf.truncate(cap + 1);
             return (buf.freeze(), true);
