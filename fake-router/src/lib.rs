@@ -133,6 +133,20 @@ impl FakeRouterBuilder {
         self
     }
 
+    /// Phases move only when the test says so: after this, create, stop, resume, the
+    /// finalizer and snapshot readiness never advance on their own, and
+    /// [`FakeRouter::advance`] moves them. The wall-clock
+    /// times the emulator writes (`createdAt`, event timestamps, key and share-link expiry)
+    /// follow the same clock. Everything else (exec rule delays, invoke timeouts,
+    /// keepalives, injected latency) keeps real time.
+    ///
+    /// A test that asserts an intermediate phase (`""` right after create, `Creating` after
+    /// resume, a deleted sandbox that still reads back) is then independent of machine speed.
+    pub fn manual_clock(mut self) -> Self {
+        self.cfg.manual_clock = true;
+        self
+    }
+
     /// Interval of invoke's `: keepalive` comments. Default 15 s.
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.cfg.keepalive = interval;
@@ -339,7 +353,90 @@ impl FakeRouter {
         if let Some((reason, msg)) = event {
             st.event(now, &key.0, &key.1, reason, &msg);
         }
+        st.notify();
         true
+    }
+
+    /// Move the lifecycle clock forward by `by` and apply every phase change, finalizer and
+    /// snapshot readiness that falls due, earliest first, each stamped with the time it fell
+    /// due. Returns once they are applied.
+    ///
+    /// Meant for [`FakeRouterBuilder::manual_clock`]; on the default real-time clock it
+    /// moves the lifecycle ahead of real time by `by`.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use agenttier_fake_router::FakeRouter;
+    /// # async fn demo() {
+    /// let router = FakeRouter::builder()
+    ///     .manual_clock()
+    ///     .creating_delay(Duration::from_secs(3))
+    ///     .start()
+    ///     .await;
+    /// // ... POST /api/v1/sandboxes {"name": "demo", ...}: its phase stays "" ...
+    /// router.advance(Duration::from_secs(1)); // "" → Creating
+    /// router.advance(Duration::from_secs(2)); // Creating → Running
+    /// # }
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        self.shared.lock().advance(by);
+    }
+
+    /// Resolve once the sandbox `id` is in `phase` (`""`, `Creating`, `Running`, `Stopped`,
+    /// `Error`). It waits on the emulator's change notifications and, on the real-time
+    /// clock, on the time the next transition falls due; it does not poll.
+    ///
+    /// It waits for a sandbox that does not exist yet, and waits forever when the phase is
+    /// never reached (with a manual clock nothing moves unless the test advances it): wrap
+    /// it in `tokio::time::timeout` as a guard against a hung test.
+    pub async fn wait_for_phase(&self, id: &str, phase: &str) {
+        loop {
+            let (mut changes, wake_at) = {
+                let st = self.shared.lock();
+                let key = st.resolve(id).ok();
+                if key.as_ref().is_some_and(|k| st.sb(k).phase == phase) {
+                    return;
+                }
+                let due = key.and_then(|k| st.sb(&k).next_due());
+                (st.subscribe(), due.and_then(|t| st.clock.instant_of(t)))
+            };
+            match wake_at {
+                Some(at) => {
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => {
+                    if changes.changed().await.is_err() {
+                        // The state is gone with the router; nothing will change any more.
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolve with the record of the invocation `invoke_id` once it has ended (its outcome
+    /// is no longer [`InvocationOutcome::InFlight`]). Waits on change notifications, not by
+    /// polling; waits forever for an id that never ends.
+    pub async fn wait_for_invocation(&self, invoke_id: &str) -> InvocationRecord {
+        loop {
+            let mut changes = {
+                let st = self.shared.lock();
+                let done = st
+                    .invocations
+                    .iter()
+                    .find(|r| r.invoke_id == invoke_id && r.outcome != InvocationOutcome::InFlight);
+                if let Some(r) = done {
+                    return r.clone();
+                }
+                st.subscribe()
+            };
+            if changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The current phase of a sandbox, or `None` when it does not exist.

@@ -21,6 +21,8 @@ pub(crate) struct Config {
     pub keepalive: Duration,
     /// The Router's own sandbox namespace (`SANDBOX_NAMESPACE`).
     pub namespace: String,
+    /// Phases move only when the test advances the clock.
+    pub manual_clock: bool,
 }
 
 impl Default for Config {
@@ -33,6 +35,7 @@ impl Default for Config {
             auth: FakeAuth::DevAuth,
             keepalive: Duration::from_secs(15),
             namespace: "default".to_string(),
+            manual_clock: false,
         }
     }
 }

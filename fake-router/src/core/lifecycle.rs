@@ -201,6 +201,7 @@ pub(crate) fn insert(st: &mut State, owner: &FakeIdentity, new: NewSandbox) -> R
     };
     sb.schedule_start(now, st.cfg.creating_delay, resolve_error);
     st.sandboxes.insert(key.clone(), sb);
+    st.notify();
     Ok(key)
 }
 
@@ -212,6 +213,7 @@ pub(crate) fn start_delete(st: &mut State, key: &Key) {
     if sb.deleting_until.is_none() {
         sb.deleting_until = Some(until);
     }
+    st.notify();
 }
 
 /// Stop; the error is the 409 (or bulk per-item) message.
@@ -227,6 +229,7 @@ pub(crate) fn stop(st: &mut State, key: &Key) -> Result<(), String> {
         phase: "Stopped",
         message: "User requested stop".to_string(),
     });
+    st.notify();
     Ok(())
 }
 
@@ -246,6 +249,7 @@ pub(crate) fn resume(st: &mut State, key: &Key) -> Result<(), String> {
         phase: "Running",
         message: String::new(),
     });
+    st.notify();
     Ok(())
 }
 

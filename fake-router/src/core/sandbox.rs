@@ -194,6 +194,14 @@ impl Sandbox {
         }
     }
 
+    /// The next point at which the controller changes something here, if any.
+    pub(crate) fn next_due(&self) -> Option<Tick> {
+        match (self.pending.front().map(|t| t.at), self.deleting_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
     /// Whether the caller may read it (owner, admin, shared user or group).
     pub(crate) fn readable_by(&self, caller: &Caller) -> bool {
         if self.created_by.sub == caller.sub() || caller.is_admin() {

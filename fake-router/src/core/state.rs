@@ -24,6 +24,10 @@ pub(crate) struct Shared {
     state: Mutex<State>,
 }
 
+/// A receiver woken whenever a phase changes, a sandbox appears or disappears, or an
+/// invocation ends.
+pub(crate) type Changes = watch::Receiver<u64>;
+
 impl Shared {
     pub(crate) fn new(state: State) -> Self {
         Shared {
@@ -190,15 +194,22 @@ pub(crate) struct State {
     pub invocations: Vec<InvocationRecord>,
     pub inflight: HashMap<String, InFlight>,
     pub next_resource_version: u64,
+    /// Bumped on every change [`Changes`] receivers wait for.
+    changes: watch::Sender<u64>,
 }
 
 const MAX_AUDIT_EVENTS: usize = 1000;
 
 impl State {
     pub(crate) fn new(cfg: Config) -> Self {
+        let clock = if cfg.manual_clock {
+            Clock::manual()
+        } else {
+            Clock::real()
+        };
         State {
             cfg,
-            clock: Clock::new(),
+            clock,
             sandboxes: BTreeMap::new(),
             templates: BTreeMap::new(),
             snapshots: BTreeMap::new(),
@@ -218,7 +229,19 @@ impl State {
             invocations: Vec::new(),
             inflight: HashMap::new(),
             next_resource_version: 1000,
+            changes: watch::Sender::new(0),
         }
+    }
+
+    /// Wake every [`Changes`] receiver.
+    pub(crate) fn notify(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// A receiver for the next change; subscribe under the lock, then check, then wait, and
+    /// no change is missed.
+    pub(crate) fn subscribe(&self) -> Changes {
+        self.changes.subscribe()
     }
 
     /// The current point on the lifecycle clock.
@@ -267,35 +290,44 @@ impl State {
         self.event(at, &key.0, &key.1, reason, message);
     }
 
-    /// Apply every phase change and finalizer that is due.
+    /// Apply every phase change and finalizer that is due, earliest first (ties in name
+    /// order), each stamped with the time it fell due.
     pub(crate) fn tick(&mut self) {
         let now = self.now();
-        let mut events = Vec::new();
-        let mut gone = Vec::new();
-        for (key, sb) in self.sandboxes.iter_mut() {
-            while sb.pending.front().is_some_and(|t| t.at <= now) {
-                let Some(t) = sb.pending.pop_front() else {
-                    break;
-                };
-                let at = self.clock.wall(t.at);
-                if let Some((reason, msg)) = sb.enter(t.phase, &t.message, at) {
-                    events.push((at, key.clone(), reason, msg));
+        let mut changed = false;
+        loop {
+            let next = self
+                .sandboxes
+                .iter()
+                .filter_map(|(key, sb)| sb.next_due().filter(|t| *t <= now).map(|t| (t, key)))
+                .min();
+            let Some((at, key)) = next.map(|(at, key)| (at, key.clone())) else {
+                break;
+            };
+            changed = true;
+            let wall = self.clock.wall(at);
+            let sb = self.sb_mut(&key);
+            let transition = sb.pending.front().is_some_and(|t| t.at <= at);
+            if let Some(t) = transition.then(|| sb.pending.pop_front()).flatten() {
+                if let Some((reason, msg)) = sb.enter(t.phase, &t.message, wall) {
+                    self.event(wall, &key.0, &key.1, reason, &msg);
                 }
+            } else {
+                self.sandboxes.remove(&key);
+                self.event(wall, &key.0, &key.1, "Deleted", "Sandbox deleted");
+                // Scoped keys die with their sandbox (the controller's finalizer).
+                self.api_keys.retain(|_, k| k.sandbox_id != key.1);
             }
-            if sb.deleting_until.is_some_and(|d| d <= now) {
-                gone.push(key.clone());
-            }
         }
-        for (at, (ns, name), reason, msg) in events {
-            self.event(at, &ns, &name, reason, &msg);
+        if changed {
+            self.notify();
         }
-        for key in gone {
-            self.sandboxes.remove(&key);
-            let at = self.wall_now();
-            self.event(at, &key.0, &key.1, "Deleted", "Sandbox deleted");
-            // Scoped keys die with their sandbox (the controller's finalizer).
-            self.api_keys.retain(|_, k| k.sandbox_id != key.1);
-        }
+    }
+
+    /// Move the clock forward and apply what falls due.
+    pub(crate) fn advance(&mut self, by: std::time::Duration) {
+        self.clock.advance(by);
+        self.tick();
     }
 
     /// `resolveSandbox`: the Router's namespace first, then cluster-wide by name.
@@ -369,5 +401,6 @@ impl State {
             r.exit_code = Some(exit_code);
             r.client_disconnected = client_disconnected;
         }
+        self.notify();
     }
 }
