@@ -134,8 +134,8 @@ impl FakeRouterBuilder {
     }
 
     /// Phases move only when the test says so: after this, create, stop, resume, the
-    /// finalizer and snapshot readiness never advance on their own, and
-    /// [`FakeRouter::advance`] moves them. The wall-clock
+    /// finalizer, snapshot readiness and the [visibility lag](FakeRouterBuilder::visibility_lag)
+    /// never advance on their own, and [`FakeRouter::advance`] moves them. The wall-clock
     /// times the emulator writes (`createdAt`, event timestamps, key and share-link expiry)
     /// follow the same clock. Everything else (exec rule delays, invoke timeouts,
     /// keepalives, injected latency) keeps real time.
@@ -144,6 +144,20 @@ impl FakeRouterBuilder {
     /// resume, a deleted sandbox that still reads back) is then independent of machine speed.
     pub fn manual_clock(mut self) -> Self {
         self.cfg.manual_clock = true;
+        self
+    }
+
+    /// For `lag` after it is created (by `POST /sandboxes`, bulk create, clone or restore),
+    /// a sandbox answers 404 `sandbox <name> not found` to `GET /sandboxes/{id}` and is left
+    /// out of `GET /sandboxes` and `GET /admin/sandboxes`, although it exists: a second
+    /// create of the same name answers the Router's 500 `failed to create sandbox:
+    /// sandboxes.agenttier.io "<name>" already exists`, and the other routes see it at once.
+    /// This is what a client's handling of an ambiguous create (a timeout, then a read-back
+    /// that finds nothing) has to survive. Default zero. With
+    /// [`manual_clock`](FakeRouterBuilder::manual_clock) the lag follows
+    /// [`FakeRouter::advance`].
+    pub fn visibility_lag(mut self, lag: Duration) -> Self {
+        self.cfg.visibility_lag = lag;
         self
     }
 

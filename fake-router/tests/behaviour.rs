@@ -332,6 +332,79 @@ async fn advance_on_the_real_clock_moves_the_lifecycle_ahead() {
 }
 
 #[tokio::test]
+async fn visibility_lag_hides_a_new_sandbox_from_get_and_list_but_it_exists() {
+    let r = FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(FAST)
+        .visibility_lag(Duration::from_millis(500))
+        .start()
+        .await;
+    assert_eq!(create(&r, "demo", "general-coding").await.status(), 201);
+    let (status, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(status, 404);
+    assert_eq!(v, json!({"error": "sandbox demo not found"}));
+    let v = body_json(get(&r, "/sandboxes").await).await;
+    assert_eq!(v, json!({"sandboxes": null}));
+    let v = body_json(get(&r, "/admin/sandboxes").await).await;
+    assert_eq!(v, json!({"sandboxes": []}));
+    let resp = create(&r, "demo", "general-coding").await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "failed to create sandbox: sandboxes.agenttier.io \"demo\" already exists"})
+    );
+    r.advance(Duration::from_millis(499));
+    assert_eq!(get_sandbox(&r, "demo").await.0, 404);
+    r.advance(Duration::from_millis(1));
+    let (status, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["status"], "Running", "the lifecycle ran during the lag");
+    let v = body_json(get(&r, "/sandboxes").await).await;
+    assert_eq!(v["sandboxes"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn visibility_lag_applies_to_bulk_clone_and_restore() {
+    let lag = Duration::from_millis(200);
+    let r = FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(FAST)
+        .visibility_lag(lag)
+        .start()
+        .await;
+    create(&r, "src", "general-coding").await;
+    r.advance(lag);
+    assert_eq!(status(&r, "src").await, "Running");
+    let resp = post(
+        &r,
+        "/sandboxes/bulk",
+        json!({"items": [create_body("w1", "general-coding")]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = post(&r, "/sandboxes/src/clone", json!({"name": "copy"})).await;
+    assert_eq!(resp.status(), 202);
+    let snap = body_json(post_empty(&r, "/sandboxes/src/backups").await).await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = post(
+        &r,
+        &format!("/sandboxes/src/backups/{snap}/restore"),
+        json!({"name": "back"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    for name in ["w1", "copy", "back"] {
+        assert_eq!(get_sandbox(&r, name).await.0, 404, "{name}");
+    }
+    r.advance(lag);
+    for name in ["w1", "copy", "back"] {
+        assert_eq!(get_sandbox(&r, name).await.0, 200, "{name}");
+    }
+}
+
+#[tokio::test]
 async fn created_at_is_go_time_string_in_utc() {
     let r = fast().await;
     create(&r, "demo", "general-coding").await;

@@ -127,6 +127,7 @@ pub(crate) fn sandboxes(shared: &Shared, call: &Call) -> Response<Body> {
     let items: Vec<Value> = st
         .sandboxes
         .values()
+        .filter(|s| st.visible(s))
         .filter(|s| ns.is_none_or(|n| s.namespace == n))
         .map(|s| {
             let mut v = s.to_json();

@@ -24,6 +24,7 @@ pub(crate) fn list(shared: &Shared, call: &Call) -> Response<Body> {
         .sandboxes
         .values()
         .filter(|s| call.caller.is_admin() || s.created_by.sub == call.caller.sub())
+        .filter(|s| st.visible(s))
         .filter(|s| ns.is_none_or(|n| s.namespace == n))
         .filter(|s| status.is_none_or(|p| s.phase == p))
         .map(Sandbox::to_json)
@@ -66,12 +67,16 @@ pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
     }
 }
 
-/// `GET /sandboxes/{id}`: the read gate (owner, admin, shared).
+/// `GET /sandboxes/{id}`: the read gate (owner, admin, shared). During the visibility lag
+/// a new sandbox answers as if it did not exist.
 pub(crate) fn get(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     let id = call.param("id");
     match st.resolve(id) {
         Err(e) => respond::error(404, e),
+        Ok(key) if !st.visible(st.sb(&key)) => {
+            respond::error(404, format!("sandbox {id} not found"))
+        }
         Ok(key) => {
             let sb = st.sb(&key);
             if sb.readable_by(&call.caller) {

@@ -23,6 +23,8 @@ pub(crate) struct Config {
     pub namespace: String,
     /// Phases move only when the test advances the clock.
     pub manual_clock: bool,
+    /// How long a new sandbox answers 404 to GET and is left out of lists.
+    pub visibility_lag: Duration,
 }
 
 impl Default for Config {
@@ -36,6 +38,7 @@ impl Default for Config {
             keepalive: Duration::from_secs(15),
             namespace: "default".to_string(),
             manual_clock: false,
+            visibility_lag: Duration::ZERO,
         }
     }
 }

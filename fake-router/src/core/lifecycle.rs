@@ -188,6 +188,7 @@ pub(crate) fn insert(st: &mut State, owner: &FakeIdentity, new: NewSandbox) -> R
         pvc_name: String::new(),
         pending: VecDeque::new(),
         deleting_until: None,
+        visible_at: now + st.cfg.visibility_lag,
         timeout: new.timeout,
         idle_timeout: new.idle_timeout,
         storage: new.storage,

@@ -87,6 +87,8 @@ pub(crate) struct Sandbox {
     pub pending: VecDeque<Transition>,
     /// Set by DELETE: the finalizer finishes (and the object disappears) at this point.
     pub deleting_until: Option<Tick>,
+    /// Before this point GET answers 404 and lists leave it out (the visibility lag).
+    pub visible_at: Tick,
     pub timeout: Option<String>,
     pub idle_timeout: Option<String>,
     pub storage: Value,

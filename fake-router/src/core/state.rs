@@ -346,6 +346,11 @@ impl State {
         }
     }
 
+    /// Whether reads (GET, lists) see the sandbox yet (the visibility lag has passed).
+    pub(crate) fn visible(&self, sb: &Sandbox) -> bool {
+        self.now() >= sb.visible_at
+    }
+
     /// `getSandboxWithAuthCheck`: owner or admin.
     pub(crate) fn owned(&self, caller: &Caller, id: &str) -> Result<Key, String> {
         let key = self.resolve(id)?;
