@@ -17,9 +17,16 @@ use crate::core::ops::Op;
 use crate::core::state::Shared;
 use crate::http::call::Call;
 use crate::http::respond::Body;
+use crate::http::server::Handlers;
 
-/// Run one matched, authenticated call (the pipeline's [`crate::http::server::Dispatch`]).
-pub(crate) fn dispatch(
+/// What the pipeline runs behind its gates.
+pub(crate) const HANDLERS: Handlers = Handlers {
+    op: dispatch,
+    metrics: health::metrics,
+};
+
+/// Run one matched, authenticated call.
+fn dispatch(
     shared: Arc<Shared>,
     call: Call,
 ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>> {

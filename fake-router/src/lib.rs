@@ -20,7 +20,11 @@
 //! delay), [`FakeRouter::set_latency`](crate::FakeRouter::set_latency) slows every answer, [`FakeRouter::requests`](crate::FakeRouter::requests) shows
 //! what was received, and [`FakeRouter::invocations`](crate::FakeRouter::invocations) how each invoke ended.
 //!
-//! Not emulated: the preview proxy, the WebSocket terminal, `/metrics`, CORS (as on a Router
+//! `GET /metrics` answers the Prometheus text format with the Router's agent metrics
+//! (`agenttier_invoke_requests_total`, `agenttier_invoke_duration_seconds`,
+//! `agenttier_invoke_throttled_total` and the configure equivalents), without auth.
+//!
+//! Not emulated: the preview proxy, the WebSocket terminal, CORS (as on a Router
 //! with no allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
 //! [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) instead) and webhook delivery.
 
@@ -228,7 +232,7 @@ impl FakeRouterBuilder {
         let app = Arc::new(App {
             core: shared.clone(),
             knobs: knobs.clone(),
-            dispatch: dispatch::dispatch,
+            handlers: dispatch::HANDLERS,
         });
         let task = tokio::spawn(crate::http::server::serve(listener, app));
         Ok(FakeRouter {

@@ -873,6 +873,81 @@ async fn healthz_and_readyz_answer_ok_without_newline() {
 }
 
 #[tokio::test]
+async fn metrics_answers_prometheus_text_without_auth() {
+    let r = FakeRouter::builder().auth(FakeAuth::ApiKeys).start().await;
+    let resp = http()
+        .get(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(resp.headers().get("x-request-id").is_some());
+    let text = resp.text().await.unwrap();
+    for family in [
+        "agenttier_invoke_requests_total counter",
+        "agenttier_invoke_duration_seconds histogram",
+        "agenttier_invoke_throttled_total counter",
+        "agenttier_configure_requests_total counter",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family}\n")),
+            "{family}: {text}"
+        );
+    }
+    let resp = http()
+        .post(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn metrics_count_configures_invokes_and_throttles_by_template() {
+    let r = FakeRouter::builder()
+        .creating_delay(FAST)
+        .template(
+            "solo-agent",
+            json!({"mode": "agent", "harness": {"agent": {"maxConcurrentInvokes": 1}}}),
+        )
+        .start()
+        .await;
+    agent_with_template(&r, "bot", "solo-agent").await;
+    r.on_exec(ExecRule::exact("agent").exit_code(3));
+    sse_frames(post_empty(&r, "/sandboxes/bot/invoke").await).await;
+    r.clear_exec_rules();
+    r.on_exec(ExecRule::exact("agent").delay(Duration::from_secs(30)));
+    let slow = post_empty(&r, "/sandboxes/bot/invoke").await;
+    assert_eq!(post_empty(&r, "/sandboxes/bot/invoke").await.status(), 429);
+    // The slow invoke is still in flight: it is not counted yet.
+    let text = http()
+        .get(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "agenttier_configure_requests_total{outcome=\"success\",template=\"solo-agent\"} 1",
+        "agenttier_invoke_requests_total{outcome=\"completed\",template=\"solo-agent\"} 1",
+        "agenttier_invoke_duration_seconds_count{template=\"solo-agent\"} 1",
+        "agenttier_invoke_throttled_total{template=\"solo-agent\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing in:\n{text}"
+        );
+    }
+    drop(slow);
+}
+
+#[tokio::test]
 async fn json_bodies_escape_html_characters_like_go() {
     let r = fast().await;
     let resp = post(

@@ -24,6 +24,12 @@ const TOTAL_FILES_CAP: usize = 128 << 20;
 const INSTALL_LOG_CAP: usize = 8 << 10;
 const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 
+/// How a configure stream ended, as `/metrics` labels it.
+const SUCCESS: &str = "success";
+const FAILURE: &str = "failure";
+const ERROR: &str = "error";
+const CANCELED: &str = "canceled";
+
 #[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
 struct ConfigureFile {
@@ -253,7 +259,7 @@ fn configure_policy(st: &State, key: &Key) -> Option<Response<Body>> {
 
 /// `POST /sandboxes/{id}/configure`.
 pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body> {
-    let (key, req, files, hash, skipped, plan, upload_limit) = {
+    let (key, req, files, hash, skipped, plan, upload_limit, template) = {
         let st = shared.lock();
         let key = match agent_sandbox(&st, &call, true) {
             Ok(k) => k,
@@ -282,151 +288,171 @@ pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body>
             let line = req.install_command.join(" ");
             exec::plan(&st.exec_rules, &st.sb(&key).workspace, &line)
         });
-        (key, req, files, hash, skipped, plan, st.cfg.upload_limit)
+        let template = st.sb(&key).template.clone();
+        (
+            key,
+            req,
+            files,
+            hash,
+            skipped,
+            plan,
+            st.cfg.upload_limit,
+            template,
+        )
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let error = |phase: &str, message: String| {
-            wire::sse_frame("error", &json!({"phase": phase, "message": message}))
-        };
-        let mut exit_code = 0;
-        let mut log: Option<Vec<u8>> = None;
-        if !skipped {
-            for (path, data, _) in &files {
-                if tx
-                    .send(stdout_frame(&format!("[configure] uploading {path}")))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let written = if data.len() > upload_limit {
-                    Err("sh: argument list too long".to_string())
-                } else {
-                    let mut st = shared.lock();
-                    match st.sandboxes.get_mut(&key) {
-                        Some(sb) => sb.workspace.write(path, data),
-                        None => Err("sandbox is gone".to_string()),
+        let started = Instant::now();
+        let outcome = async {
+            let error = |phase: &str, message: String| {
+                wire::sse_frame("error", &json!({"phase": phase, "message": message}))
+            };
+            let mut exit_code = 0;
+            let mut log: Option<Vec<u8>> = None;
+            if !skipped {
+                for (path, data, _) in &files {
+                    if tx
+                        .send(stdout_frame(&format!("[configure] uploading {path}")))
+                        .await
+                        .is_err()
+                    {
+                        return CANCELED;
                     }
-                };
-                if let Err(e) = written {
-                    let _ = tx
-                        .send(error("files", format!("write {path} exited 1: {e}")))
-                        .await;
-                    return;
+                    let written = if data.len() > upload_limit {
+                        Err("sh: argument list too long".to_string())
+                    } else {
+                        let mut st = shared.lock();
+                        match st.sandboxes.get_mut(&key) {
+                            Some(sb) => sb.workspace.write(path, data),
+                            None => Err("sandbox is gone".to_string()),
+                        }
+                    };
+                    if let Err(e) = written {
+                        let _ = tx
+                            .send(error("files", format!("write {path} exited 1: {e}")))
+                            .await;
+                        return ERROR;
+                    }
                 }
-            }
-            if let Some(plan) = plan {
-                let argv = &req.install_command;
-                if tx
-                    .send(stdout_frame(&format!(
-                        "[configure] running install: {}",
-                        argv.join(" ")
-                    )))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let mut collected = Vec::new();
-                match plan {
-                    Plan::Canned(out, delay) => {
-                        for (is_err, text) in [(false, &out.stdout), (true, &out.stderr)] {
-                            for l in lines(text) {
-                                collected.extend_from_slice(l);
-                                collected.push(b'\n');
-                                if tx.send(log_frame(is_err, l)).await.is_err() {
-                                    return;
+                if let Some(plan) = plan {
+                    let argv = &req.install_command;
+                    if tx
+                        .send(stdout_frame(&format!(
+                            "[configure] running install: {}",
+                            argv.join(" ")
+                        )))
+                        .await
+                        .is_err()
+                    {
+                        return CANCELED;
+                    }
+                    let mut collected = Vec::new();
+                    match plan {
+                        Plan::Canned(out, delay) => {
+                            for (is_err, text) in [(false, &out.stdout), (true, &out.stderr)] {
+                                for l in lines(text) {
+                                    collected.extend_from_slice(l);
+                                    collected.push(b'\n');
+                                    if tx.send(log_frame(is_err, l)).await.is_err() {
+                                        return CANCELED;
+                                    }
+                                }
+                            }
+                            // A disconnected client cancels the install, as the request context would.
+                            tokio::select! {
+                                _ = tokio::time::sleep(delay) => {}
+                                _ = tx.closed() => return CANCELED,
+                            }
+                            exit_code = out.exit_code;
+                        }
+                        Plan::Local(root) => {
+                            let argv: Vec<String> =
+                                argv.iter().map(|a| exec::localize(a, &root)).collect();
+                            let cwd = root.join("workspace");
+                            let (ltx, mut lrx) = mpsc::channel::<Line>(64);
+                            let run = exec::run_streaming(&argv, &cwd, None, ltx);
+                            let forward = async {
+                                while let Some(l) = lrx.recv().await {
+                                    collected.extend_from_slice(&l.data);
+                                    collected.push(b'\n');
+                                    let _ = tx.send(log_frame(l.stderr, &l.data)).await;
+                                }
+                            };
+                            let (code, ()) = tokio::select! {
+                                both = async { tokio::join!(run, forward) } => both,
+                                // Dropping `run` kills the install process.
+                                _ = tx.closed() => return CANCELED,
+                            };
+                            match code {
+                                Ok(c) => exit_code = c,
+                                Err(e) => {
+                                    let _ = tx
+                                        .send(error("install", format!("exec failed: {e}")))
+                                        .await;
+                                    return ERROR;
                                 }
                             }
                         }
-                        // A disconnected client cancels the install, as the request context would.
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = tx.closed() => return,
-                        }
-                        exit_code = out.exit_code;
                     }
-                    Plan::Local(root) => {
-                        let argv: Vec<String> =
-                            argv.iter().map(|a| exec::localize(a, &root)).collect();
-                        let cwd = root.join("workspace");
-                        let (ltx, mut lrx) = mpsc::channel::<Line>(64);
-                        let run = exec::run_streaming(&argv, &cwd, None, ltx);
-                        let forward = async {
-                            while let Some(l) = lrx.recv().await {
-                                collected.extend_from_slice(&l.data);
-                                collected.push(b'\n');
-                                let _ = tx.send(log_frame(l.stderr, &l.data)).await;
-                            }
-                        };
-                        let (code, ()) = tokio::select! {
-                            both = async { tokio::join!(run, forward) } => both,
-                            // Dropping `run` kills the install process.
-                            _ = tx.closed() => return,
-                        };
-                        match code {
-                            Ok(c) => exit_code = c,
-                            Err(e) => {
-                                let _ =
-                                    tx.send(error("install", format!("exec failed: {e}"))).await;
-                                return;
-                            }
-                        }
-                    }
+                    let start = collected.len().saturating_sub(INSTALL_LOG_CAP);
+                    log = Some(collected[start..].to_vec());
                 }
-                let start = collected.len().saturating_sub(INSTALL_LOG_CAP);
-                log = Some(collected[start..].to_vec());
             }
+            let entrypoint = req.entrypoint.clone();
+            let now = {
+                let mut st = shared.lock();
+                let now = st.wall_now();
+                if exit_code == 0 {
+                    let cluster_cap = st
+                        .cluster_policy
+                        .as_ref()
+                        .map(|p| p.max_concurrent_invokes_per_sandbox)
+                        .unwrap_or(0);
+                    let Some(sb) = st.sandboxes.get(&key) else {
+                        return ERROR;
+                    };
+                    let template = st.templates.get(&sb.template);
+                    let mut cap = template
+                        .and_then(|t| t.agent_field("maxConcurrentInvokes"))
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0);
+                    if cluster_cap > 0 && (cap == 0 || cap > cluster_cap) {
+                        cap = cluster_cap;
+                    }
+                    let default_timeout = template
+                        .and_then(|t| t.agent_field("defaultInvokeTimeout"))
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| wire::positive_duration(s).ok());
+                    let sb = st.sb_mut(&key);
+                    sb.agent.entrypoint = entrypoint.clone();
+                    sb.agent.hash = hash.clone();
+                    sb.agent.max_concurrent = u32::try_from(cap.max(0)).unwrap_or(u32::MAX);
+                    sb.agent.default_timeout = default_timeout;
+                    if skipped {
+                        sb.agent.install_log = None;
+                    } else if log.is_some() {
+                        sb.agent.install_log = log;
+                    }
+                    st.event(now, &key.0, &key.1, "AgentConfigured", "Agent configured");
+                }
+                now
+            };
+            let result = ConfigureResult {
+                last_configured_at: wire::rfc3339(now),
+                install_command_hash: hash,
+                entrypoint,
+                install_exit_code: exit_code,
+                skipped,
+            };
+            let _ = tx.send(wire::sse_frame("result", &result)).await;
+            if exit_code == 0 { SUCCESS } else { FAILURE }
         }
-        let entrypoint = req.entrypoint.clone();
-        let now = {
-            let mut st = shared.lock();
-            let now = st.wall_now();
-            if exit_code == 0 {
-                let cluster_cap = st
-                    .cluster_policy
-                    .as_ref()
-                    .map(|p| p.max_concurrent_invokes_per_sandbox)
-                    .unwrap_or(0);
-                let Some(sb) = st.sandboxes.get(&key) else {
-                    return;
-                };
-                let template = st.templates.get(&sb.template);
-                let mut cap = template
-                    .and_then(|t| t.agent_field("maxConcurrentInvokes"))
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0);
-                if cluster_cap > 0 && (cap == 0 || cap > cluster_cap) {
-                    cap = cluster_cap;
-                }
-                let default_timeout = template
-                    .and_then(|t| t.agent_field("defaultInvokeTimeout"))
-                    .and_then(|v| v.as_str())
-                    .and_then(|s| wire::positive_duration(s).ok());
-                let sb = st.sb_mut(&key);
-                sb.agent.entrypoint = entrypoint.clone();
-                sb.agent.hash = hash.clone();
-                sb.agent.max_concurrent = u32::try_from(cap.max(0)).unwrap_or(u32::MAX);
-                sb.agent.default_timeout = default_timeout;
-                if skipped {
-                    sb.agent.install_log = None;
-                } else if log.is_some() {
-                    sb.agent.install_log = log;
-                }
-                st.event(now, &key.0, &key.1, "AgentConfigured", "Agent configured");
-            }
-            now
-        };
-        let result = ConfigureResult {
-            last_configured_at: wire::rfc3339(now),
-            install_command_hash: hash,
-            entrypoint,
-            install_exit_code: exit_code,
-            skipped,
-        };
-        let _ = tx.send(wire::sse_frame("result", &result)).await;
+        .await;
+        shared
+            .lock()
+            .metrics
+            .configure_ended(&template, outcome, started.elapsed());
     });
     respond::sse(rx)
 }
@@ -467,7 +493,7 @@ struct ExitEvent<'a> {
 /// `POST /sandboxes/{id}/invoke`.
 pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
     let prompt = call.query("prompt").map(str::to_string);
-    let (key, invoke_id, plan, argv, stdin, timeout, mut cancel_rx, keepalive) = {
+    let (key, invoke_id, plan, argv, stdin, timeout, mut cancel_rx, keepalive, template) = {
         let mut st = shared.lock();
         let key = match agent_sandbox(&st, &call, false) {
             Ok(k) => k,
@@ -484,8 +510,10 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             );
         }
         let limit = sb.agent.max_concurrent as usize;
+        let template = sb.template.clone();
         let inflight = st.inflight_for(&key.1);
         if limit > 0 && inflight >= limit {
+            st.metrics.invoke_throttled(&template);
             let mut r = respond::json(
                 429,
                 &json!({
@@ -557,6 +585,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             timeout,
             cancel_rx,
             st.cfg.keepalive,
+            template,
         )
     };
 
@@ -630,6 +659,8 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
         let duration_ms = started.elapsed().as_millis() as i64;
         {
             let mut st = shared.lock();
+            st.metrics
+                .invoke_ended(&template, reason, started.elapsed());
             st.finish_invocation(&invoke_id, outcome, code, disconnected);
             let reason_event = if outcome == InvocationOutcome::Completed && code == 0 {
                 "AgentInvokeCompleted"

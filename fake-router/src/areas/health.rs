@@ -1,4 +1,5 @@
-//! The infrastructure routes outside `/api/v1`: liveness and readiness (router-api.md §3).
+//! The infrastructure routes outside `/api/v1`: liveness, readiness and Prometheus metrics
+//! (router-api.md §3).
 
 use http::Response;
 
@@ -14,4 +15,10 @@ pub(crate) fn healthz(_shared: &Shared, _call: &Call) -> Response<Body> {
 /// `GET /readyz`: the emulated cluster always answers its list call.
 pub(crate) fn readyz(_shared: &Shared, _call: &Call) -> Response<Body> {
     respond::raw(200, "text/plain; charset=utf-8", "ok")
+}
+
+/// `GET /metrics`: the Prometheus text exposition of the emulator's counters, no auth.
+pub(crate) fn metrics(shared: &Shared) -> Response<Body> {
+    let text = shared.lock().metrics.render();
+    respond::raw(200, "text/plain; version=0.0.4; charset=utf-8", text)
 }

@@ -10,6 +10,7 @@ pub(crate) mod governance;
 pub(crate) mod identity;
 pub(crate) mod invocations;
 pub(crate) mod lifecycle;
+pub(crate) mod metrics;
 pub(crate) mod ops;
 pub(crate) mod policy;
 pub(crate) mod sandbox;

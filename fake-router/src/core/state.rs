@@ -14,6 +14,7 @@ use super::config::Config;
 use super::exec::ExecRule;
 use super::identity::{ApiKey, Caller};
 use super::invocations::{InvocationOutcome, InvocationRecord};
+use super::metrics::Metrics;
 use super::policy::Policy;
 use super::sandbox::Sandbox;
 use super::wire;
@@ -193,6 +194,8 @@ pub(crate) struct State {
     pub exec_rules: Vec<ExecRule>,
     pub invocations: Vec<InvocationRecord>,
     pub inflight: HashMap<String, InFlight>,
+    /// What `GET /metrics` reports.
+    pub metrics: Metrics,
     pub next_resource_version: u64,
     /// Bumped on every change [`Changes`] receivers wait for.
     changes: watch::Sender<u64>,
@@ -228,6 +231,7 @@ impl State {
             exec_rules: Vec::new(),
             invocations: Vec::new(),
             inflight: HashMap::new(),
+            metrics: Metrics::default(),
             next_resource_version: 1000,
             changes: watch::Sender::new(0),
         }

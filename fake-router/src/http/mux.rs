@@ -16,6 +16,8 @@ pub(crate) enum Routed {
     Op(Matched),
     /// `OPTIONS` on any path (the CORS catch-all).
     Options,
+    /// `GET /metrics` (Prometheus, outside the spec).
+    Metrics,
     /// The mux's own 404 (`404 page not found`).
     NotFound,
     /// The mux's own 405 (empty body).
@@ -69,6 +71,9 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
     if method == "OPTIONS" {
         return Routed::Options;
     }
+    if path == "/metrics" && method == "GET" {
+        return Routed::Metrics;
+    }
     if path.starts_with("/api/v1") {
         Routed::NotFound
     } else {
@@ -109,6 +114,9 @@ mod tests {
         assert_eq!(op("POST", "/healthz"), "MethodNotAllowed");
         assert_eq!(op("GET", "/api/v2/x"), "MethodNotAllowed");
         assert_eq!(op("OPTIONS", "/api/v1/x"), "Options");
+        assert_eq!(op("GET", "/metrics"), "Metrics");
+        assert_eq!(op("POST", "/metrics"), "MethodNotAllowed");
+        assert_eq!(op("GET", "/metrics/"), "MethodNotAllowed");
         assert_eq!(
             op("POST", "/api/v1/sandboxes/bulk"),
             "BulkCreateSandboxes[]"

@@ -3,7 +3,7 @@
 //!
 //! Connections are served with hyper directly so that a [`Fault::Reset`] can close a
 //! connection without any response, and so that unmatched routes behave like gorilla/mux.
-//! The handler behind the gates is passed in ([`Dispatch`]): this layer sits below the areas.
+//! The handlers behind the gates are passed in ([`Handlers`]): this layer sits below the areas.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -36,11 +36,20 @@ use crate::core::workspace::FILE_CAP;
 pub(crate) type Dispatch =
     fn(Arc<Shared>, Call) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
+/// The handlers the layer above hands to the pipeline.
+#[derive(Clone, Copy)]
+pub(crate) struct Handlers {
+    /// Every operation of the spec.
+    pub op: Dispatch,
+    /// `GET /metrics` (not in the spec; no auth).
+    pub metrics: fn(&Shared) -> Response<Body>,
+}
+
 /// What one FakeRouter serves with.
 pub(crate) struct App {
     pub core: Arc<Shared>,
     pub knobs: Arc<Knobs>,
-    pub dispatch: Dispatch,
+    pub handlers: Handlers,
 }
 
 /// Largest body read for configure (its files may add up to 128 MiB, encoded).
@@ -207,6 +216,12 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
                 .insert("x-request-id", request_id(&parts.headers));
             return Ok(r);
         }
+        Routed::Metrics => {
+            let mut r = (app.handlers.metrics)(&app.core);
+            r.headers_mut()
+                .insert("x-request-id", request_id(&parts.headers));
+            return Ok(r);
+        }
         Routed::Op(m) => m,
     };
 
@@ -234,7 +249,7 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
                         body_over,
                         caller,
                     };
-                    (app.dispatch)(app.core.clone(), call).await
+                    (app.handlers.op)(app.core.clone(), call).await
                 }
             }
         }
