@@ -71,7 +71,7 @@ fn dispatch(
             Op::GetTemplate => templates::get(s, c),
             Op::UpdateTemplate => templates::update(s, c),
             Op::DeleteTemplate => templates::delete(s, c),
-            Op::CreateWebhook => webhooks::create(s, c),
+            Op::CreateWebhook => webhooks::create(shared.clone(), call).await,
             Op::ListWebhooks => webhooks::list(s, c),
             Op::DeleteWebhook => webhooks::delete(s, c),
             Op::ListWebhookDeliveries => webhooks::deliveries(s, c),

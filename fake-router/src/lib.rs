@@ -165,6 +165,19 @@ impl FakeRouterBuilder {
         self
     }
 
+    /// Whether `POST /api/v1/webhooks` resolves the URL's host in DNS, as the Router does
+    /// (default `true`). When it does, a host that does not resolve within 2 s answers 400
+    /// `invalid url: failed to resolve host "<host>": ...`, and one that resolves to a
+    /// loopback, link-local, RFC 1918 or IPv6 unique-local address answers 400
+    /// `invalid url: host "<host>" resolves to a disallowed address range (<ip>)`.
+    ///
+    /// `false` is for tests that must run offline: IP literals and `localhost` names are
+    /// still judged, and any other `https` host name is accepted without a lookup.
+    pub fn resolve_webhook_hosts(mut self, on: bool) -> Self {
+        self.cfg.resolve_webhook_hosts = on;
+        self
+    }
+
     /// Interval of invoke's `: keepalive` comments. Default 15 s.
     pub fn keepalive_interval(mut self, interval: Duration) -> Self {
         self.cfg.keepalive = interval;

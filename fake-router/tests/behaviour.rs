@@ -2244,7 +2244,11 @@ async fn backups_create_list_restore_delete() {
 
 #[tokio::test]
 async fn webhooks_https_only_and_zero_created_at_on_create() {
-    let r = fast().await;
+    // Offline: no DNS lookups; IP literals and localhost are still judged.
+    let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
+        .start()
+        .await;
     let hook = |body: Value| post(&r, "/webhooks", body);
     for (body, msg) in [
         (
@@ -2300,8 +2304,51 @@ async fn webhooks_https_only_and_zero_created_at_on_create() {
 }
 
 #[tokio::test]
+async fn webhook_host_that_does_not_resolve_is_400_failed_to_resolve() {
+    // The default resolves hosts; `.invalid` never resolves (RFC 6761), online or offline,
+    // and the lookup is bounded, so this needs no network.
+    let r = fast().await;
+    let resp = post(
+        &r,
+        "/webhooks",
+        json!({"url": "https://hooks.invalid/in", "eventTypes": ["sandbox.running"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let v = body_json(resp).await;
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("invalid url: failed to resolve host \"hooks.invalid\": "),
+        "{msg}"
+    );
+    assert!(
+        body_json(get(&r, "/webhooks").await).await["webhooks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn webhook_to_a_private_address_is_400_disallowed_range() {
+    let r = fast().await;
+    let resp = post(
+        &r,
+        "/webhooks",
+        json!({"url": "https://10.1.2.3/hook", "eventTypes": ["sandbox.running"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "invalid url: host \"10.1.2.3\" resolves to a disallowed address range (10.1.2.3)"})
+    );
+}
+
+#[tokio::test]
 async fn webhook_without_sandbox_needs_admin() {
     let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
         .auth(FakeAuth::ApiKeys)
         .api_key("atk_user")
         .start()

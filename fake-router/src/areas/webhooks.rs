@@ -1,11 +1,15 @@
-//! Webhook subscriptions: create, list, delete, deliveries (router-api.md §4.11). Nothing is
-//! ever delivered, so deliveries are always `[]`.
+//! Webhook subscriptions: create, list, delete, deliveries (router-api.md §4.11, §9.49).
+//! Create resolves the URL's host like the Router (unless the builder turned that off).
+//! Nothing is ever delivered, so deliveries are always `[]`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
 use http::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use url::Host;
 
 use crate::core::state::{Shared, Webhook};
 use crate::core::wire;
@@ -28,54 +32,75 @@ const EVENT_TYPES: &[&str] = &[
     "agent.invoke.failed",
 ];
 
+/// How long the host lookup may take before the create answers "failed to resolve host".
+const RESOLVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// The ranges the Router refuses to deliver to: loopback, link-local, RFC 1918 and IPv6
+/// unique-local addresses (IPv4-mapped IPv6 addresses count as their IPv4 address).
 fn disallowed(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => {
-            v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_unspecified()
-                || v4.is_broadcast()
-        }
-        IpAddr::V6(v6) => {
-            let first = v6.segments()[0];
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (first & 0xfe00) == 0xfc00 // ULA
-                || (first & 0xffc0) == 0xfe80 // link-local
-                || v6.to_ipv4_mapped().is_some_and(|v4| disallowed(IpAddr::V4(v4)))
+        IpAddr::V4(v4) => v4.is_loopback() || v4.is_link_local() || v4.is_private(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => disallowed(IpAddr::V4(v4)),
+            None => {
+                let first = v6.segments()[0];
+                v6.is_loopback()
+                    || (first & 0xffc0) == 0xfe80 // link-local
+                    || (first & 0xfe00) == 0xfc00 // unique local
+            }
+        },
+    }
+}
+
+/// Resolve `host` with the system resolver, bounded by [`RESOLVE_TIMEOUT`]. The error is the
+/// text after `invalid url: `.
+async fn resolve(host: &str) -> Result<Vec<IpAddr>, String> {
+    let failed = |why: &str| format!("failed to resolve host \"{host}\": lookup {host}: {why}");
+    match tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, 443))).await {
+        Err(_) => Err(failed("i/o timeout")),
+        Ok(Err(e)) => Err(failed(&e.to_string())),
+        Ok(Ok(addrs)) => {
+            let ips: Vec<IpAddr> = addrs.map(|a| a.ip()).collect();
+            if ips.is_empty() {
+                Err(failed("no such host"))
+            } else {
+                Ok(ips)
+            }
         }
     }
 }
 
-/// The Router's URL check, without DNS: only `localhost` names and IP literals are judged.
-fn check_url(raw: &str) -> Result<(), String> {
+/// The Router's URL check, in its order: parse, `https`, a host, the host's addresses, their
+/// ranges. The error is the text after `invalid url: `.
+///
+/// With `resolve` off (for tests that must run offline) only IP literals and `localhost`
+/// names are judged; any other host name is accepted.
+async fn check_url(raw: &str, resolve_hosts: bool) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|e| format!("parse \"{raw}\": {e}"))?;
     if url.scheme() != "https" {
         return Err("url must use https://".to_string());
     }
-    let host = match url.host_str() {
-        None | Some("") => return Err("url must have a host".to_string()),
-        Some(h) => h,
-    };
-    let literal = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = match literal.parse::<IpAddr>() {
-        Ok(ip) => ip,
-        Err(_) => {
-            let d = host.trim_end_matches('.').to_ascii_lowercase();
+    let (host, ips) = match url.host() {
+        None => return Err("url must have a host".to_string()),
+        Some(Host::Domain("")) => return Err("url must have a host".to_string()),
+        Some(Host::Ipv4(ip)) => (ip.to_string(), vec![IpAddr::V4(ip)]),
+        Some(Host::Ipv6(ip)) => (ip.to_string(), vec![IpAddr::V6(ip)]),
+        Some(Host::Domain(name)) if resolve_hosts => (name.to_string(), resolve(name).await?),
+        Some(Host::Domain(name)) => {
+            let d = name.trim_end_matches('.');
             if d == "localhost" || d.ends_with(".localhost") {
-                IpAddr::from([127, 0, 0, 1])
+                (name.to_string(), vec![IpAddr::from([127, 0, 0, 1])])
             } else {
                 return Ok(());
             }
         }
     };
-    if disallowed(ip) {
-        return Err(format!(
+    match ips.into_iter().find(|ip| disallowed(*ip)) {
+        Some(ip) => Err(format!(
             "host \"{host}\" resolves to a disallowed address range ({ip})"
-        ));
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 #[derive(Deserialize, Default)]
@@ -104,8 +129,9 @@ fn webhook_json(w: &Webhook, created_at: &str) -> Value {
     v
 }
 
-/// `POST /webhooks`.
-pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
+/// `POST /webhooks`: decode → url → event types → the URL check (DNS, outside the lock) →
+/// ownership.
+pub(crate) async fn create(shared: Arc<Shared>, call: Call) -> Response<Body> {
     let req: CreateRequest = match wire::decode(&call.body) {
         Ok(r) => r,
         Err(e) => return respond::error(400, format!("invalid request body: {e}")),
@@ -123,7 +149,8 @@ pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
     {
         return respond::error(400, format!("unknown event type \"{bad}\""));
     }
-    if let Err(e) = check_url(&req.url) {
+    let resolve_hosts = shared.lock().cfg.resolve_webhook_hosts;
+    if let Err(e) = check_url(&req.url, resolve_hosts).await {
         return respond::error(400, format!("invalid url: {e}"));
     }
     let mut st = shared.lock();
@@ -198,15 +225,65 @@ pub(crate) fn deliveries(shared: &Shared, call: &Call) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_url;
+    use super::{check_url, disallowed};
+    use std::net::IpAddr;
 
     #[test]
-    fn url_rules() {
-        assert!(check_url("https://hooks.example.com/x").is_ok());
-        assert!(check_url("http://hooks.example.com/x").is_err());
-        assert!(check_url("https://localhost/x").is_err());
-        assert!(check_url("https://10.1.2.3/x").is_err());
-        assert!(check_url("https://[::1]/x").is_err());
-        assert!(check_url("https://8.8.8.8/x").is_ok());
+    fn disallowed_ranges_are_loopback_link_local_rfc1918_and_ula() {
+        for ip in [
+            "127.0.0.1",
+            "127.9.9.9",
+            "169.254.169.254",
+            "10.1.2.3",
+            "172.16.0.1",
+            "172.31.255.255",
+            "192.168.1.10",
+            "::1",
+            "fe80::1",
+            "fd00::1",
+            "fc00::1",
+            "::ffff:10.0.0.1",
+        ] {
+            assert!(disallowed(ip.parse::<IpAddr>().unwrap()), "{ip}");
+        }
+        for ip in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "192.169.0.1",
+            "2001:db8::1",
+            "fe00::1",
+        ] {
+            assert!(!disallowed(ip.parse::<IpAddr>().unwrap()), "{ip}");
+        }
+    }
+
+    #[tokio::test]
+    async fn url_rules_without_resolution() {
+        assert!(
+            check_url("https://hooks.example.com/x", false)
+                .await
+                .is_ok()
+        );
+        assert_eq!(
+            check_url("http://hooks.example.com/x", false).await,
+            Err("url must use https://".to_string())
+        );
+        assert_eq!(
+            check_url("https://localhost/x", false).await,
+            Err(
+                "host \"localhost\" resolves to a disallowed address range (127.0.0.1)".to_string()
+            )
+        );
+        assert_eq!(
+            check_url("https://[::1]/x", true).await,
+            Err("host \"::1\" resolves to a disallowed address range (::1)".to_string())
+        );
+        assert!(check_url("https://8.8.8.8/x", true).await.is_ok());
+        assert!(
+            check_url("not a url", false)
+                .await
+                .unwrap_err()
+                .starts_with("parse \"not a url\": ")
+        );
     }
 }

@@ -25,6 +25,8 @@ pub(crate) struct Config {
     pub manual_clock: bool,
     /// How long a new sandbox answers 404 to GET and is left out of lists.
     pub visibility_lag: Duration,
+    /// Resolve webhook hosts in DNS at create time, like the Router.
+    pub resolve_webhook_hosts: bool,
 }
 
 impl Default for Config {
@@ -39,6 +41,7 @@ impl Default for Config {
             namespace: "default".to_string(),
             manual_clock: false,
             visibility_lag: Duration::ZERO,
+            resolve_webhook_hosts: true,
         }
     }
 }
