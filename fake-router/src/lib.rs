@@ -1,33 +1,129 @@
 //! An in-process, stateful emulator of the AgentTier Router, for tests and examples.
 //!
-//! [`FakeRouter`](crate::FakeRouter) serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
-//! Router's wire behaviour: the 64 operations in [`OPERATIONS`](crate::OPERATIONS), its status codes and error
-//! bodies, its quirks (`null` lists, text/plain 401s, Go-format `createdAt`, the mux's
-//! `404 page not found`, 301 for `//` paths, the ~96 KiB practical upload limit, …) and a
-//! sandbox lifecycle that moves `""` → `Creating` → `Running` on its own clock.
+//! [`FakeRouter`] serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
+//! Router's wire behaviour, so a client can be tested without a cluster. It does not depend
+//! on the `agenttier` SDK: it keeps its own wire types and its own implementation of the
+//! Router's rules, so it checks the client rather than sharing its assumptions. The SDK
+//! re-exports it as `agenttier::testing` (feature `testing`).
 //!
-//! Commands are not run for real unless you opt in: exec, configure's install command and
-//! the invoke entrypoint are answered by [`ExecRule`](crate::ExecRule)s you register (first match wins); with
-//! no matching rule, `echo …`, `cat <file>`, `true`, `false` and `exit N` are emulated and
-//! anything else exits 0 with no output. Files live in an in-memory tree per sandbox.
+//! ```no_run
+//! use std::time::Duration;
+//! use agenttier_fake_router::FakeRouter;
 //!
-//! [`FakeRouterBuilder::local_exec`](crate::FakeRouterBuilder::local_exec) switches to running commands with `sh -c` in a
-//! per-sandbox temporary directory. **That gives no isolation at all**: commands run as the
-//! test process's user on the host; only the literal `/workspace` prefix is rewritten to the
-//! sandbox's directory.
+//! # async fn demo() -> Result<(), reqwest::Error> {
+//! let router = FakeRouter::builder().manual_clock().start().await;
+//! let http = reqwest::Client::new();
+//! http.post(format!("{}/api/v1/sandboxes", router.url()))
+//!     .json(&serde_json::json!({
+//!         "name": "demo",
+//!         "templateRef": {"name": "general-coding", "kind": "ClusterSandboxTemplate"},
+//!     }))
+//!     .send()
+//!     .await?;
+//! assert_eq!(router.phase("demo").as_deref(), Some(""));
+//! router.advance(Duration::from_millis(300)); // the default creating delay
+//! assert_eq!(router.phase("demo").as_deref(), Some("Running"));
+//! # Ok(()) }
+//! ```
 //!
-//! For client tests: [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) injects faults (status, connection reset,
-//! delay), [`FakeRouter::set_latency`](crate::FakeRouter::set_latency) slows every answer, [`FakeRouter::requests`](crate::FakeRouter::requests) shows
-//! what was received, and [`FakeRouter::invocations`](crate::FakeRouter::invocations) how each invoke ended.
+//! # What is emulated
 //!
-//! `GET /metrics` answers the Prometheus text format with the Router's agent metrics
-//! (`agenttier_invoke_requests_total`, `agenttier_invoke_duration_seconds`,
-//! `agenttier_invoke_throttled_total` and the configure equivalents), without auth.
+//! * **Every REST operation** of the Router's `openapi.yaml`: the table in [`OPERATIONS`] is
+//!   generated from the spec by the crate's build step, and an operation added to the spec
+//!   does not compile until the emulator handles it.
+//! * **Status codes, error bodies and quirks**: `null` lists where the Router sends them,
+//!   text/plain 401s and admin 403s, Go-format `createdAt`, HTML-safe JSON escaping, the
+//!   mux's text/plain `404 page not found` for unknown paths under `/api/v1` (405 elsewhere
+//!   and for a wrong method on `/invoke/cancel`), 301 for `//`, `/./` and `/../` paths,
+//!   Kubernetes errors as 500, the ~96 KiB practical upload limit
+//!   ([`FakeRouterBuilder::upload_limit`]).
+//! * **Authentication** ([`FakeAuth`]): dev-auth (the admin dev user, credentials ignored),
+//!   API keys (registered with [`FakeRouterBuilder::api_key`] or minted through the API;
+//!   never admin; sandbox-scoped keys limited to the routes and action groups the spec
+//!   allows them) and a test-supplied Bearer check standing in for OIDC.
+//! * **The sandbox lifecycle**: `""` → `Creating` → `Running` after create (or `Error` when
+//!   the template cannot be resolved), `Stopped` after stop, `Creating` → `Running` after
+//!   resume, and DELETE answered at once while the sandbox reads back until the finalizer
+//!   delay has passed. Snapshots (backups, clone sources) become ready after the creating
+//!   delay; clone and restore make new sandboxes with a copy of the files.
+//! * **Files** live in an in-memory tree per sandbox.
+//! * **Commands** (exec, configure's install command, the invoke entrypoint) are answered by
+//!   the [`ExecRule`]s you register (first match wins); with no matching rule, `echo …`,
+//!   `cat <file>`, `true`, `false` and `exit N` are emulated and anything else exits 0 with
+//!   no output. Agent configure and invoke stream Server-Sent Events like the Router,
+//!   keepalives and concurrency cap included.
+//! * **Governance** policies are stored, merged and enforced on create, bulk create, PATCH
+//!   and restore; templates, webhooks subscriptions, API keys, preferences, sharing, the
+//!   warm pool and the cluster views answer like the Router's (over a pretend one-node
+//!   cluster).
+//! * **`GET /metrics`** answers the Prometheus text format, without auth, with the
+//!   Router's agent metrics as the emulator counts them: `agenttier_invoke_requests_total`
+//!   and `agenttier_configure_requests_total` (labels `template`, `outcome`),
+//!   `agenttier_invoke_duration_seconds` and `agenttier_configure_duration_seconds`
+//!   (histograms by `template`), `agenttier_invoke_throttled_total` (by `template`).
 //!
-//! Not emulated: the preview proxy, the WebSocket terminal, CORS (as on a Router
-//! with no allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
-//! [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) instead) and webhook delivery.
+//! Not emulated: the preview proxy, the WebSocket terminal, CORS (as on a Router with no
+//! allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
+//! [`FakeRouter::fail_next`] instead) and webhook delivery (deliveries are always `[]`).
+//!
+//! # Time: the real clock, the manual clock, waiting for a phase
+//!
+//! By default the lifecycle follows real time (tokio's clock, so `tokio::time::pause`
+//! pauses it too): a sandbox is `Running` [`creating_delay`](FakeRouterBuilder::creating_delay)
+//! after its create. A test that asserts an intermediate phase would then depend on the
+//! machine's speed. With [`FakeRouterBuilder::manual_clock`] nothing moves on its own:
+//! [`FakeRouter::advance`] moves the clock and applies every transition that falls due, in
+//! time order, before it returns. [`FakeRouter::wait_for_phase`] and
+//! [`FakeRouter::wait_for_invocation`] wait on the emulator's change notifications (and, on
+//! the real clock, on the time the next transition is due) instead of polling.
+//!
+//! # Visibility lag
+//!
+//! [`FakeRouterBuilder::visibility_lag`] makes a new sandbox answer 404 to GET and stay out
+//! of lists for a while after its create, although it exists (a second create of the name
+//! answers 500 `already exists`). That is the situation a client's handling of an ambiguous
+//! create (timeout, read-back, retry) must survive. With the manual clock the lag follows
+//! [`FakeRouter::advance`].
+//!
+//! # Faults and recording
+//!
+//! [`FakeRouter::fail_next`] makes the next requests matching a [`RouteMatch`] fail with a
+//! [`Fault`]: a status and body of your choice (for example a 503 with `Retry-After`), a
+//! connection closed without an answer, or a delay. [`FakeRouter::set_latency`] slows every
+//! answer, [`FakeRouter::requests`] shows what was received (as sent, faulted and unmatched
+//! requests included), and [`FakeRouter::invocations`] how each agent invoke ended.
+//!
+//! # Webhook hosts and DNS
+//!
+//! Like the Router, `POST /api/v1/webhooks` resolves the URL's host in DNS when the
+//! subscription is created: a host that does not resolve (the lookup is bounded by 2 s, so
+//! an offline machine answers promptly) answers 400 `invalid url: failed to resolve host
+//! "<host>": …`, and a host that resolves to a loopback, link-local, RFC 1918 or IPv6
+//! unique-local address answers 400 `invalid url: host "<host>" resolves to a disallowed
+//! address range (<ip>)`. Tests that must run offline turn the lookup off with
+//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(false)`: IP literals and `localhost` are
+//! still judged, any other `https` host name is accepted.
+//!
+//! # Local exec gives no isolation
+//!
+//! [`FakeRouterBuilder::local_exec`] runs commands for real with `sh -c` in a per-sandbox
+//! temporary directory. **That gives no isolation at all**: commands run as the test
+//! process's user on the host, with its network and its files; only the literal
+//! `/workspace` prefix is rewritten to the sandbox's directory. Use it for trusted test
+//! commands only.
+//!
+//! # The standalone binary
+//!
+//! `cargo run -p agenttier-fake-router -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]`
+//! serves the emulator to any HTTP client (another language's SDK, a shell script) and
+//! prints exactly one line on stdout, `listening on http://ADDR`, once it accepts
+//! connections. Dev-auth by default; `--api-key KEY` switches to API-key auth with KEY
+//! registered. A non-loopback `--listen` address prints a warning on stderr (dev-auth checks
+//! no credentials), and `--local-exec` on one is refused (exit 2) unless both `--api-key`
+//! and `--allow-remote-exec` are given: otherwise anyone who reaches the port could run any
+//! command on the host.
 
+#![warn(missing_docs)]
 // Handlers return their early answer as `Err(Response)`; boxing every one of them would only
 // add noise to a test server.
 #![allow(clippy::result_large_err)]
@@ -81,17 +177,21 @@ impl Default for FakeRouterBuilder {
 
 impl FakeRouterBuilder {
     /// Time from create (or resume) to `Running`. The phase is `""` for the first third,
-    /// then `Creating`. Stop takes a third of it. Default 300 ms.
+    /// then `Creating`. Stop takes a third of it, and a snapshot is ready after all of it.
+    /// Default 300 ms.
     ///
     /// The lifecycle runs on tokio's clock, so a test that pauses time
-    /// (`tokio::time::pause`) also pauses phase changes until it advances time.
+    /// (`tokio::time::pause`) also pauses phase changes until it advances time; with
+    /// [`manual_clock`](FakeRouterBuilder::manual_clock) it moves only with
+    /// [`FakeRouter::advance`].
     pub fn creating_delay(mut self, delay: Duration) -> Self {
         self.cfg.creating_delay = delay;
         self
     }
 
     /// How long a deleted sandbox still reads back (the controller's finalizer) before GET
-    /// answers 404. Default 200 ms.
+    /// answers 404. Default 200 ms. Follows the [manual clock](FakeRouterBuilder::manual_clock)
+    /// when there is one.
     pub fn finalizer_delay(mut self, delay: Duration) -> Self {
         self.cfg.finalizer_delay = delay;
         self
@@ -299,7 +399,8 @@ impl std::fmt::Debug for FakeRouter {
 }
 
 impl FakeRouter {
-    /// Start with the defaults: dev-auth, 300 ms creating delay, seeded templates.
+    /// Start with the defaults: dev-auth, the real-time clock, 300 ms creating delay,
+    /// seeded templates, webhook hosts resolved in DNS.
     pub async fn start() -> FakeRouter {
         FakeRouterBuilder::default().start().await
     }

@@ -27,7 +27,8 @@ enum Matcher {
 }
 
 /// A canned answer for commands run in a sandbox (exec, configure's install command, and the
-/// invoke entrypoint), registered with `FakeRouter::on_exec`. The first matching rule wins.
+/// invoke entrypoint), registered with [`FakeRouter::on_exec`](crate::FakeRouter::on_exec).
+/// The first matching rule wins.
 ///
 /// ```
 /// use agenttier_fake_router::ExecRule;

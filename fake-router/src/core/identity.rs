@@ -100,9 +100,10 @@ pub enum FakeAuth {
     /// scoped-key rules are not enforced.
     #[default]
     DevAuth,
-    /// Only API keys (`X-API-Key`) are accepted: keys minted through `POST /user/api-keys` and
-    /// keys registered with `FakeRouterBuilder::api_key`. API-key callers are never admin.
-    /// `Authorization: Bearer` fails as on a Router without OIDC.
+    /// Only API keys (`X-API-Key`) are accepted: keys minted through `POST /user/api-keys`
+    /// and keys registered with
+    /// [`FakeRouterBuilder::api_key`](crate::FakeRouterBuilder::api_key). API-key callers
+    /// are never admin. `Authorization: Bearer` fails as on a Router without OIDC.
     ApiKeys,
     /// API keys as in [`FakeAuth::ApiKeys`], plus `Authorization: Bearer <token>` checked by
     /// this function (it stands in for OIDC).

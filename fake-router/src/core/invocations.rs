@@ -1,8 +1,8 @@
-//! What the FakeRouter remembers about agent invocations (see `FakeRouter::invocations`).
+//! What the FakeRouter remembers about agent invocations.
 
 use bytes::Bytes;
 
-/// How an agent invocation ended (see `FakeRouter::invocations`).
+/// How an agent invocation ended (see [`FakeRouter::invocations`](crate::FakeRouter::invocations)).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InvocationOutcome {
     /// Still running.
@@ -17,7 +17,9 @@ pub enum InvocationOutcome {
     Error,
 }
 
-/// One agent invocation as the FakeRouter saw it.
+/// One agent invocation as the FakeRouter saw it (see
+/// [`FakeRouter::invocations`](crate::FakeRouter::invocations) and
+/// [`FakeRouter::wait_for_invocation`](crate::FakeRouter::wait_for_invocation)).
 #[derive(Clone, Debug)]
 pub struct InvocationRecord {
     /// `inv-<24 hex>`.
