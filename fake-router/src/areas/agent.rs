@@ -23,6 +23,8 @@ const MAX_FILES: usize = 200;
 const TOTAL_FILES_CAP: usize = 128 << 20;
 const INSTALL_LOG_CAP: usize = 8 << 10;
 const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest keepalive interval honoured (a year: no invoke lasts that long).
+const KEEPALIVE_MAX: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// How a configure stream ended, as `/metrics` labels it.
 const SUCCESS: &str = "success";
@@ -635,6 +637,8 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
         tokio::pin!(run);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        // `interval_at` panics on a zero period and on instants past its range.
+        let keepalive = keepalive.clamp(Duration::from_millis(1), KEEPALIVE_MAX);
         let mut ticks = tokio::time::interval_at(started + keepalive, keepalive);
         let (outcome, code, reason, disconnected) = loop {
             tokio::select! {

@@ -63,15 +63,16 @@ impl Clock {
         self.advanced = self.advanced.saturating_add(by);
     }
 
-    /// When real time will reach `t` on its own: `None` for a manual clock, which never does.
+    /// When real time will reach `t` on its own: `None` for a manual clock, which never does,
+    /// and for a point too far away to name.
     pub(crate) fn instant_of(&self, t: Tick) -> Option<Instant> {
-        self.real
-            .map(|start| start + t.0.saturating_sub(self.advanced))
+        self.real?.checked_add(t.0.saturating_sub(self.advanced))
     }
 
-    /// The wall time of a point on the clock.
+    /// The wall time of a point on the clock (clamped to the start for a point too far away
+    /// to name, rather than overflowing).
     pub(crate) fn wall(&self, t: Tick) -> SystemTime {
-        self.wall_base + t.0
+        self.wall_base.checked_add(t.0).unwrap_or(self.wall_base)
     }
 
     /// The wall time now.
@@ -110,5 +111,14 @@ mod tests {
             c.instant_of(Tick::default() + Duration::from_secs(60)),
             Some(start)
         );
+    }
+
+    #[test]
+    fn points_too_far_away_do_not_overflow() {
+        let mut c = Clock::real();
+        let far = Tick::default() + Duration::MAX;
+        assert_eq!(c.instant_of(far), None);
+        c.advance(Duration::MAX);
+        let _ = (c.now(), c.wall_now());
     }
 }
