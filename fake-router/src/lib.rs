@@ -1,103 +1,157 @@
 //! An in-process, stateful emulator of the AgentTier Router, for tests and examples.
 //!
-//! [`FakeRouter`](crate::FakeRouter) serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
-//! Router's wire behaviour: the 64 operations in [`OPERATIONS`](crate::OPERATIONS), its status codes and error
-//! bodies, its quirks (`null` lists, text/plain 401s, Go-format `createdAt`, the mux's
-//! `404 page not found`, 301 for `//` paths, the ~96 KiB practical upload limit, …) and a
-//! sandbox lifecycle that moves `""` → `Creating` → `Running` on its own clock.
+//! [`FakeRouter`] serves the Router's HTTP API on `127.0.0.1:<free port>` with the real
+//! Router's wire behaviour, so a client can be tested without a cluster. It does not depend
+//! on the `agenttier` SDK: it keeps its own wire types and its own implementation of the
+//! Router's rules, so it checks the client rather than sharing its assumptions. The SDK
+//! re-exports it as `agenttier::testing` (feature `testing`).
 //!
-//! Commands are not run for real unless you opt in: exec, configure's install command and
-//! the invoke entrypoint are answered by [`ExecRule`](crate::ExecRule)s you register (first match wins); with
-//! no matching rule, `echo …`, `cat <file>`, `true`, `false` and `exit N` are emulated and
-//! anything else exits 0 with no output. Files live in an in-memory tree per sandbox.
+//! ```no_run
+//! use std::time::Duration;
+//! use agenttier_fake_router::FakeRouter;
 //!
-//! [`FakeRouterBuilder::local_exec`](crate::FakeRouterBuilder::local_exec) switches to running commands with `sh -c` in a
-//! per-sandbox temporary directory. **That gives no isolation at all**: commands run as the
-//! test process's user on the host; only the literal `/workspace` prefix is rewritten to the
-//! sandbox's directory.
+//! # async fn demo() -> Result<(), reqwest::Error> {
+//! let router = FakeRouter::builder().manual_clock().start().await;
+//! let http = reqwest::Client::new();
+//! http.post(format!("{}/api/v1/sandboxes", router.url()))
+//!     .json(&serde_json::json!({
+//!         "name": "demo",
+//!         "templateRef": {"name": "general-coding", "kind": "ClusterSandboxTemplate"},
+//!     }))
+//!     .send()
+//!     .await?;
+//! assert_eq!(router.phase("demo").as_deref(), Some(""));
+//! router.advance(Duration::from_millis(300)); // the default creating delay
+//! assert_eq!(router.phase("demo").as_deref(), Some("Running"));
+//! # Ok(()) }
+//! ```
 //!
-//! For client tests: [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) injects faults (status, connection reset,
-//! delay), [`FakeRouter::set_latency`](crate::FakeRouter::set_latency) slows every answer, [`FakeRouter::requests`](crate::FakeRouter::requests) shows
-//! what was received, and [`FakeRouter::invocations`](crate::FakeRouter::invocations) how each invoke ended.
+//! # What is emulated
 //!
-//! Not emulated: the preview proxy, the WebSocket terminal, `/metrics`, CORS (as on a Router
-//! with no allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
-//! [`FakeRouter::fail_next`](crate::FakeRouter::fail_next) instead) and webhook delivery.
+//! * **Every REST operation** of the Router's `openapi.yaml`: the table in [`OPERATIONS`] is
+//!   generated from the spec by the crate's build step, and an operation added to the spec
+//!   does not compile until the emulator handles it.
+//! * **Status codes, error bodies and quirks**: `null` lists where the Router sends them,
+//!   text/plain 401s and admin 403s, Go-format `createdAt`, HTML-safe JSON escaping, the
+//!   mux's text/plain `404 page not found` for unknown paths under `/api/v1` (405 elsewhere
+//!   and for a wrong method on `/invoke/cancel`), 301 for `//`, `/./` and `/../` paths,
+//!   Kubernetes errors as 500, the ~96 KiB practical upload limit
+//!   ([`FakeRouterBuilder::upload_limit`]).
+//! * **Authentication** ([`FakeAuth`]): dev-auth (the admin dev user, credentials ignored),
+//!   API keys (registered with [`FakeRouterBuilder::api_key`] or minted through the API;
+//!   never admin; sandbox-scoped keys limited to the routes and action groups the spec
+//!   allows them) and a test-supplied Bearer check standing in for OIDC.
+//! * **The sandbox lifecycle**: `""` → `Creating` → `Running` after create (or `Error` when
+//!   the template cannot be resolved), `Stopped` after stop, `Creating` → `Running` after
+//!   resume, and DELETE answered at once while the sandbox reads back until the finalizer
+//!   delay has passed. Snapshots (backups, clone sources) become ready after the creating
+//!   delay; clone and restore make new sandboxes with a copy of the files.
+//! * **Files** live in an in-memory tree per sandbox.
+//! * **Commands** (exec, configure's install command, the invoke entrypoint) are answered by
+//!   the [`ExecRule`]s you register (first match wins); with no matching rule, `echo …`,
+//!   `cat <file>`, `true`, `false` and `exit N` are emulated and anything else exits 0 with
+//!   no output. Agent configure and invoke stream Server-Sent Events like the Router,
+//!   keepalives and concurrency cap included.
+//! * **Governance** policies are stored, merged and enforced on create, bulk create, PATCH
+//!   and restore; templates, webhooks subscriptions, API keys, preferences, sharing, the
+//!   warm pool and the cluster views answer like the Router's (over a pretend one-node
+//!   cluster).
+//! * **`GET /metrics`** answers the Prometheus text format, without auth, with the
+//!   Router's agent metrics as the emulator counts them: `agenttier_invoke_requests_total`
+//!   and `agenttier_configure_requests_total` (labels `template`, `outcome`),
+//!   `agenttier_invoke_duration_seconds` and `agenttier_configure_duration_seconds`
+//!   (histograms by `template`), `agenttier_invoke_throttled_total` (by `template`).
+//!
+//! Not emulated: the preview proxy, the WebSocket terminal, CORS (as on a Router with no
+//! allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
+//! [`FakeRouter::fail_next`] instead) and webhook delivery (deliveries are always `[]`).
+//!
+//! # Time: the real clock, the manual clock, waiting for a phase
+//!
+//! By default the lifecycle follows real time (tokio's clock, so `tokio::time::pause`
+//! pauses it too): a sandbox is `Running` [`creating_delay`](FakeRouterBuilder::creating_delay)
+//! after its create. A test that asserts an intermediate phase would then depend on the
+//! machine's speed. With [`FakeRouterBuilder::manual_clock`] nothing moves on its own:
+//! [`FakeRouter::advance`] moves the clock and applies every transition that falls due, in
+//! time order, before it returns. [`FakeRouter::wait_for_phase`] and
+//! [`FakeRouter::wait_for_invocation`] wait on the emulator's change notifications (and, on
+//! the real clock, on the time the next transition is due) instead of polling.
+//!
+//! # Visibility lag
+//!
+//! [`FakeRouterBuilder::visibility_lag`] makes a new sandbox answer 404 to GET and stay out
+//! of lists for a while after its create, although it exists (a second create of the name
+//! answers 500 `already exists`). That is the situation a client's handling of an ambiguous
+//! create (timeout, read-back, retry) must survive. With the manual clock the lag follows
+//! [`FakeRouter::advance`].
+//!
+//! # Faults and recording
+//!
+//! [`FakeRouter::fail_next`] makes the next requests matching a [`RouteMatch`] fail with a
+//! [`Fault`]: a status and body of your choice (for example a 503 with `Retry-After`), a
+//! connection closed without an answer, or a delay. [`FakeRouter::set_latency`] slows every
+//! answer, [`FakeRouter::requests`] shows what was received (as sent, faulted and unmatched
+//! requests included), and [`FakeRouter::invocations`] how each agent invoke ended.
+//!
+//! # Webhook hosts and DNS
+//!
+//! Like the Router, `POST /api/v1/webhooks` resolves the URL's host in DNS when the
+//! subscription is created: a host that does not resolve (the lookup is bounded by 2 s, so
+//! an offline machine answers promptly) answers 400 `invalid url: failed to resolve host
+//! "<host>": …`, and a host that resolves to a loopback, link-local, RFC 1918 or IPv6
+//! unique-local address answers 400 `invalid url: host "<host>" resolves to a disallowed
+//! address range (<ip>)`. Tests that must run offline turn the lookup off with
+//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(false)`: IP literals and `localhost` are
+//! still judged, any other `https` host name is accepted.
+//!
+//! # Local exec gives no isolation
+//!
+//! [`FakeRouterBuilder::local_exec`] runs commands for real with `sh -c` in a per-sandbox
+//! temporary directory. **That gives no isolation at all**: commands run as the test
+//! process's user on the host, with its network and its files; only the literal
+//! `/workspace` prefix is rewritten to the sandbox's directory. Use it for trusted test
+//! commands only.
+//!
+//! # The standalone binary
+//!
+//! `cargo run -p agenttier-fake-router -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]`
+//! serves the emulator to any HTTP client (another language's SDK, a shell script) and
+//! prints exactly one line on stdout, `listening on http://ADDR`, once it accepts
+//! connections. Dev-auth by default; `--api-key KEY` switches to API-key auth with KEY
+//! registered. A non-loopback `--listen` address prints a warning on stderr (dev-auth checks
+//! no credentials), and `--local-exec` on one is refused (exit 2) unless both `--api-key`
+//! and `--allow-remote-exec` are given: otherwise anyone who reaches the port could run any
+//! command on the host.
 
+#![warn(missing_docs)]
 // Handlers return their early answer as `Err(Response)`; boxing every one of them would only
 // add noise to a test server.
 #![allow(clippy::result_large_err)]
 
-mod admin;
-mod agent;
-mod auth;
-mod backups;
-mod cluster;
-mod exec;
-mod faults;
-mod files;
-mod governance;
-mod ports;
-mod routes;
-mod sandboxes;
-mod server;
-mod sharing;
-mod state;
-mod templates;
-mod user;
-mod webhooks;
-mod wire;
-mod zip;
+mod areas;
+mod core;
+mod dispatch;
+mod http;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
-pub use auth::{BearerCheck, FakeAuth, FakeIdentity};
-pub use exec::ExecRule;
-pub use faults::{Fault, RecordedRequest, RouteMatch};
-pub use http::Method;
-pub use routes::OPERATIONS;
+pub use crate::core::exec::ExecRule;
+pub use crate::core::identity::{BearerCheck, FakeAuth, FakeIdentity};
+pub use crate::core::invocations::{InvocationOutcome, InvocationRecord};
+pub use crate::core::ops::OPERATIONS;
+pub use crate::http::faults::{Fault, RecordedRequest, RouteMatch};
+pub use ::http::Method;
 
-use state::{Config, Shared, State, Template};
-
-/// How an agent invocation ended (see [`FakeRouter::invocations`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum InvocationOutcome {
-    /// Still running.
-    InFlight,
-    /// The entrypoint exited on its own (`exit.reason = "completed"`, any exit code).
-    Completed,
-    /// Canceled through `/invoke/cancel` or because the client dropped the stream.
-    Canceled,
-    /// The invoke timeout passed (`exit.reason = "timeout"`).
-    TimedOut,
-    /// The entrypoint could not be started (`exit.reason = "error"`).
-    Error,
-}
-
-/// One agent invocation as the FakeRouter saw it.
-#[derive(Clone, Debug)]
-pub struct InvocationRecord {
-    /// `inv-<24 hex>`.
-    pub invoke_id: String,
-    /// Sandbox name.
-    pub sandbox: String,
-    /// The `?prompt=` query parameter, if sent.
-    pub prompt: Option<String>,
-    /// What the entrypoint got on stdin.
-    pub stdin: Bytes,
-    /// How it ended.
-    pub outcome: InvocationOutcome,
-    /// The exit code sent in the `exit` event (`-1` for canceled/timeout/error).
-    pub exit_code: Option<i32>,
-    /// Whether it was canceled because the client dropped the HTTP stream.
-    pub client_disconnected: bool,
-}
+use crate::core::config::Config;
+use crate::core::identity::ApiKey;
+use crate::core::state::{Shared, State, Template};
+use crate::http::faults::Knobs;
+use crate::http::server::App;
 
 /// Builder for a [`FakeRouter`] (see [`FakeRouter::builder`]).
 #[derive(Debug)]
@@ -112,15 +166,7 @@ pub struct FakeRouterBuilder {
 impl Default for FakeRouterBuilder {
     fn default() -> Self {
         FakeRouterBuilder {
-            cfg: Config {
-                creating_delay: Duration::from_millis(300),
-                finalizer_delay: Duration::from_millis(200),
-                upload_limit: 98_304,
-                local_exec: false,
-                auth: FakeAuth::DevAuth,
-                keepalive: Duration::from_secs(15),
-                namespace: "default".to_string(),
-            },
+            cfg: Config::default(),
             templates: Vec::new(),
             default_templates: true,
             api_keys: Vec::new(),
@@ -131,17 +177,21 @@ impl Default for FakeRouterBuilder {
 
 impl FakeRouterBuilder {
     /// Time from create (or resume) to `Running`. The phase is `""` for the first third,
-    /// then `Creating`. Stop takes a third of it. Default 300 ms.
+    /// then `Creating`. Stop takes a third of it, and a snapshot is ready after all of it.
+    /// Default 300 ms.
     ///
     /// The lifecycle runs on tokio's clock, so a test that pauses time
-    /// (`tokio::time::pause`) also pauses phase changes until it advances time.
+    /// (`tokio::time::pause`) also pauses phase changes until it advances time; with
+    /// [`manual_clock`](FakeRouterBuilder::manual_clock) it moves only with
+    /// [`FakeRouter::advance`].
     pub fn creating_delay(mut self, delay: Duration) -> Self {
         self.cfg.creating_delay = delay;
         self
     }
 
     /// How long a deleted sandbox still reads back (the controller's finalizer) before GET
-    /// answers 404. Default 200 ms.
+    /// answers 404. Default 200 ms. Follows the [manual clock](FakeRouterBuilder::manual_clock)
+    /// when there is one.
     pub fn finalizer_delay(mut self, delay: Duration) -> Self {
         self.cfg.finalizer_delay = delay;
         self
@@ -184,6 +234,47 @@ impl FakeRouterBuilder {
         if matches!(self.cfg.auth, FakeAuth::DevAuth) {
             self.cfg.auth = FakeAuth::ApiKeys;
         }
+        self
+    }
+
+    /// Phases move only when the test says so: after this, create, stop, resume, the
+    /// finalizer, snapshot readiness and the [visibility lag](FakeRouterBuilder::visibility_lag)
+    /// never advance on their own, and [`FakeRouter::advance`] moves them. The wall-clock
+    /// times the emulator writes (`createdAt`, event timestamps, key and share-link expiry)
+    /// follow the same clock. Everything else (exec rule delays, invoke timeouts,
+    /// keepalives, injected latency) keeps real time.
+    ///
+    /// A test that asserts an intermediate phase (`""` right after create, `Creating` after
+    /// resume, a deleted sandbox that still reads back) is then independent of machine speed.
+    pub fn manual_clock(mut self) -> Self {
+        self.cfg.manual_clock = true;
+        self
+    }
+
+    /// For `lag` after it is created (by `POST /sandboxes`, bulk create, clone or restore),
+    /// a sandbox answers 404 `sandbox <name> not found` to `GET /sandboxes/{id}` and is left
+    /// out of `GET /sandboxes` and `GET /admin/sandboxes`, although it exists: a second
+    /// create of the same name answers the Router's 500 `failed to create sandbox:
+    /// sandboxes.agenttier.io "<name>" already exists`, and the other routes see it at once.
+    /// This is what a client's handling of an ambiguous create (a timeout, then a read-back
+    /// that finds nothing) has to survive. Default zero. With
+    /// [`manual_clock`](FakeRouterBuilder::manual_clock) the lag follows
+    /// [`FakeRouter::advance`].
+    pub fn visibility_lag(mut self, lag: Duration) -> Self {
+        self.cfg.visibility_lag = lag;
+        self
+    }
+
+    /// Whether `POST /api/v1/webhooks` resolves the URL's host in DNS, as the Router does
+    /// (default `true`). When it does, a host that does not resolve within 2 s answers 400
+    /// `invalid url: failed to resolve host "<host>": ...`, and one that resolves to a
+    /// loopback, link-local, RFC 1918 or IPv6 unique-local address answers 400
+    /// `invalid url: host "<host>" resolves to a disallowed address range (<ip>)`.
+    ///
+    /// `false` is for tests that must run offline: IP literals and `localhost` names are
+    /// still judged, and any other `https` host name is accepted without a lookup.
+    pub fn resolve_webhook_hosts(mut self, on: bool) -> Self {
+        self.cfg.resolve_webhook_hosts = on;
         self
     }
 
@@ -231,7 +322,7 @@ impl FakeRouterBuilder {
         let local = listener.local_addr()?;
         let mut state = State::new(self.cfg);
         let seeds = if self.default_templates {
-            templates::defaults()
+            crate::core::seed::defaults()
         } else {
             Vec::new()
         };
@@ -246,15 +337,22 @@ impl FakeRouterBuilder {
             );
         }
         for (key, owner) in &self.api_keys {
-            let record = auth::ApiKey::new(key, owner, "registered");
+            let record = ApiKey::new(key, owner, "registered", state.wall_now());
             state.api_keys.insert(record.hash.clone(), record);
         }
         let shared = Arc::new(Shared::new(state));
-        let task = tokio::spawn(server::serve(listener, shared.clone()));
+        let knobs = Arc::new(Knobs::default());
+        let app = Arc::new(App {
+            core: shared.clone(),
+            knobs: knobs.clone(),
+            handlers: dispatch::HANDLERS,
+        });
+        let task = tokio::spawn(crate::http::server::serve(listener, app));
         Ok(FakeRouter {
             url: format!("http://{local}"),
             addr: local,
             shared,
+            knobs,
             task,
         })
     }
@@ -288,6 +386,7 @@ pub struct FakeRouter {
     url: String,
     addr: SocketAddr,
     shared: Arc<Shared>,
+    knobs: Arc<Knobs>,
     task: JoinHandle<()>,
 }
 
@@ -300,7 +399,8 @@ impl std::fmt::Debug for FakeRouter {
 }
 
 impl FakeRouter {
-    /// Start with the defaults: dev-auth, 300 ms creating delay, seeded templates.
+    /// Start with the defaults: dev-auth, the real-time clock, 300 ms creating delay,
+    /// seeded templates, webhook hosts resolved in DNS.
     pub async fn start() -> FakeRouter {
         FakeRouterBuilder::default().start().await
     }
@@ -340,35 +440,28 @@ impl FakeRouter {
     /// Apply `fault` to the next `n` requests that match `when`. Faults are checked in
     /// registration order; each request takes at most one. Faulted requests are recorded too.
     pub fn fail_next(&self, n: usize, when: RouteMatch, fault: Fault) {
-        if n == 0 {
-            return;
-        }
-        self.shared.lock().faults.push(faults::ArmedFault {
-            when,
-            remaining: n,
-            fault,
-        });
+        self.knobs.lock().arm(n, when, fault);
     }
 
     /// Drop every pending fault.
     pub fn clear_faults(&self) {
-        self.shared.lock().faults.clear();
+        self.knobs.lock().clear_faults();
     }
 
     /// Delay every response by `latency` (zero turns it off).
     pub fn set_latency(&self, latency: Duration) {
-        self.shared.lock().latency = latency;
+        self.knobs.lock().latency = latency;
     }
 
     /// Every request received so far, in order (including faulted and unmatched ones; the
     /// most recent 10 000 are kept).
     pub fn requests(&self) -> Vec<RecordedRequest> {
-        self.shared.lock().requests.iter().cloned().collect()
+        self.knobs.lock().requests()
     }
 
     /// Forget the recorded requests.
     pub fn clear_requests(&self) {
-        self.shared.lock().requests.clear();
+        self.knobs.lock().clear_requests();
     }
 
     /// Every agent invocation so far, in start order.
@@ -384,7 +477,7 @@ impl FakeRouter {
         let Ok(key) = st.resolve(id) else {
             return false;
         };
-        let now = std::time::SystemTime::now();
+        let now = st.wall_now();
         let sb = st.sb_mut(&key);
         sb.pending.clear();
         let event = sb.enter(phase, message, now);
@@ -392,7 +485,90 @@ impl FakeRouter {
         if let Some((reason, msg)) = event {
             st.event(now, &key.0, &key.1, reason, &msg);
         }
+        st.notify();
         true
+    }
+
+    /// Move the lifecycle clock forward by `by` and apply every phase change, finalizer and
+    /// snapshot readiness that falls due, earliest first, each stamped with the time it fell
+    /// due. Returns once they are applied.
+    ///
+    /// Meant for [`FakeRouterBuilder::manual_clock`]; on the default real-time clock it
+    /// moves the lifecycle ahead of real time by `by`.
+    ///
+    /// ```no_run
+    /// # use std::time::Duration;
+    /// # use agenttier_fake_router::FakeRouter;
+    /// # async fn demo() {
+    /// let router = FakeRouter::builder()
+    ///     .manual_clock()
+    ///     .creating_delay(Duration::from_secs(3))
+    ///     .start()
+    ///     .await;
+    /// // ... POST /api/v1/sandboxes {"name": "demo", ...}: its phase stays "" ...
+    /// router.advance(Duration::from_secs(1)); // "" → Creating
+    /// router.advance(Duration::from_secs(2)); // Creating → Running
+    /// # }
+    /// ```
+    pub fn advance(&self, by: Duration) {
+        self.shared.lock().advance(by);
+    }
+
+    /// Resolve once the sandbox `id` is in `phase` (`""`, `Creating`, `Running`, `Stopped`,
+    /// `Error`). It waits on the emulator's change notifications and, on the real-time
+    /// clock, on the time the next transition falls due; it does not poll.
+    ///
+    /// It waits for a sandbox that does not exist yet, and waits forever when the phase is
+    /// never reached (with a manual clock nothing moves unless the test advances it): wrap
+    /// it in `tokio::time::timeout` as a guard against a hung test.
+    pub async fn wait_for_phase(&self, id: &str, phase: &str) {
+        loop {
+            let (mut changes, wake_at) = {
+                let st = self.shared.lock();
+                let key = st.resolve(id).ok();
+                if key.as_ref().is_some_and(|k| st.sb(k).phase == phase) {
+                    return;
+                }
+                let due = key.and_then(|k| st.sb(&k).next_due());
+                (st.subscribe(), due.and_then(|t| st.clock.instant_of(t)))
+            };
+            match wake_at {
+                Some(at) => {
+                    tokio::select! {
+                        _ = changes.changed() => {}
+                        _ = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                None => {
+                    if changes.changed().await.is_err() {
+                        // The state is gone with the router; nothing will change any more.
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Resolve with the record of the invocation `invoke_id` once it has ended (its outcome
+    /// is no longer [`InvocationOutcome::InFlight`]). Waits on change notifications, not by
+    /// polling; waits forever for an id that never ends.
+    pub async fn wait_for_invocation(&self, invoke_id: &str) -> InvocationRecord {
+        loop {
+            let mut changes = {
+                let st = self.shared.lock();
+                let done = st
+                    .invocations
+                    .iter()
+                    .find(|r| r.invoke_id == invoke_id && r.outcome != InvocationOutcome::InFlight);
+                if let Some(r) = done {
+                    return r.clone();
+                }
+                st.subscribe()
+            };
+            if changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// The current phase of a sandbox, or `None` when it does not exist.

@@ -4,9 +4,14 @@
 //! cargo run -p agenttier-fake-router -- --listen 127.0.0.1:8089 [--api-key KEY] [--local-exec]
 //! ```
 //!
-//! Prints `listening on http://ADDR` once it accepts connections, then serves until killed.
-//! Dev-auth by default; `--api-key KEY` switches to API-key auth and registers KEY.
-//! `--local-exec` runs commands for real with `sh -c` in temp directories (no isolation).
+//! Prints `listening on http://ADDR` (its only line on stdout) once it accepts connections,
+//! then serves until killed. Dev-auth by default (no credentials at all); `--api-key KEY`
+//! switches to API-key auth and registers KEY. `--local-exec` runs commands for real with
+//! `sh -c` in temporary directories, as this user, with no isolation.
+//!
+//! Listening on an address that is not loopback prints a warning on stderr. `--local-exec` on
+//! such an address is refused (exit 2) unless `--api-key` is given and `--allow-remote-exec`
+//! says the risk is accepted: whoever reaches the port could otherwise run any command.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,12 +19,13 @@ use std::process::ExitCode;
 
 use agenttier_fake_router::{FakeAuth, FakeRouter};
 
-const USAGE: &str = "usage: agenttier-fake-router [--listen ADDR] [--api-key KEY] [--local-exec]   (default ADDR 127.0.0.1:8089)";
+const USAGE: &str = "usage: agenttier-fake-router [--listen ADDR] [--api-key KEY] [--local-exec [--allow-remote-exec]]   (default ADDR 127.0.0.1:8089)";
 
 struct Args {
     listen: SocketAddr,
     api_key: Option<String>,
     local_exec: bool,
+    allow_remote_exec: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -27,6 +33,7 @@ fn parse_args() -> Result<Args, String> {
         listen: SocketAddr::from(([127, 0, 0, 1], 8089)),
         api_key: None,
         local_exec: false,
+        allow_remote_exec: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -49,11 +56,35 @@ fn parse_args() -> Result<Args, String> {
             }
             "--api-key" => args.api_key = Some(value("--api-key")?),
             "--local-exec" => args.local_exec = true,
+            "--allow-remote-exec" => args.allow_remote_exec = true,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
     Ok(args)
+}
+
+/// Warn about a non-loopback listen address; `Err` is the refusal for `--local-exec` on one.
+fn check_exposure(args: &Args) -> Result<(), String> {
+    if args.listen.ip().is_loopback() {
+        return Ok(());
+    }
+    let auth = if args.api_key.is_some() {
+        "anyone who can reach it and holds the API key can use the API"
+    } else {
+        "anyone who can reach it can use the API: dev-auth checks no credentials at all"
+    };
+    eprintln!(
+        "agenttier-fake-router: warning: {} is not a loopback address; {auth}",
+        args.listen
+    );
+    if args.local_exec && !(args.api_key.is_some() && args.allow_remote_exec) {
+        return Err(format!(
+            "refusing --local-exec on {}: it runs any shell command a client sends, as this user, with no isolation. Listen on a loopback address (127.0.0.1, [::1]), or pass both --api-key KEY and --allow-remote-exec to accept the risk.",
+            args.listen
+        ));
+    }
+    Ok(())
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -68,6 +99,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Err(refusal) = check_exposure(&args) {
+        eprintln!("agenttier-fake-router: {refusal}");
+        return ExitCode::from(2);
+    }
     let mut builder = FakeRouter::builder()
         .listen(args.listen)
         .local_exec(args.local_exec);

@@ -12,6 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 const FAST: Duration = Duration::from_millis(60);
+/// Only a guard against a hung test: every wait below is event-driven and ends as soon as
+/// the awaited state is reached.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()
@@ -26,6 +29,16 @@ async fn fast() -> FakeRouter {
     FakeRouter::builder()
         .creating_delay(FAST)
         .finalizer_delay(FAST)
+        .start()
+        .await
+}
+
+/// A router whose phases move only with `advance`.
+async fn manual(creating: Duration) -> FakeRouter {
+    FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(creating)
+        .finalizer_delay(creating)
         .start()
         .await
 }
@@ -87,20 +100,19 @@ async fn get_sandbox(r: &FakeRouter, name: &str) -> (StatusCode, Value) {
     (status, body_json(resp).await)
 }
 
-/// Poll until the sandbox reports `phase` (bounded).
+/// Wait until the sandbox is in `phase` (event-driven; the guard only catches a hang).
 async fn wait_phase(r: &FakeRouter, name: &str, phase: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let (_, v) = get_sandbox(r, name).await;
-        if v["status"] == phase {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{name} never reached {phase:?}: {v}"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    if tokio::time::timeout(HANG_GUARD, r.wait_for_phase(name, phase))
+        .await
+        .is_err()
+    {
+        panic!("{name} never reached {phase:?}; it is {:?}", r.phase(name));
     }
+}
+
+/// The phase as GET reports it.
+async fn status(r: &FakeRouter, name: &str) -> Value {
+    get_sandbox(r, name).await.1["status"].clone()
 }
 
 async fn running(r: &FakeRouter, name: &str, template: &str) {
@@ -176,19 +188,12 @@ async fn agent(r: &FakeRouter, name: &str, entrypoint: &[&str]) {
     assert_eq!(frames.last().unwrap().0, "result", "{frames:?}");
 }
 
+/// Wait until the invocation ended and check how (event-driven; the guard only catches a hang).
 async fn wait_outcome(r: &FakeRouter, invoke_id: &str, want: InvocationOutcome) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let rec = r
-            .invocations()
-            .into_iter()
-            .find(|i| i.invoke_id == invoke_id);
-        if rec.as_ref().is_some_and(|i| i.outcome == want) {
-            return;
-        }
-        assert!(Instant::now() < deadline, "outcome never {want:?}: {rec:?}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let rec = tokio::time::timeout(HANG_GUARD, r.wait_for_invocation(invoke_id))
+        .await
+        .unwrap_or_else(|_| panic!("{invoke_id} never ended: {:?}", r.invocations()));
+    assert_eq!(rec.outcome, want, "{rec:?}");
 }
 
 // ----------------------------------------------------------------------------------------
@@ -196,10 +201,7 @@ async fn wait_outcome(r: &FakeRouter, invoke_id: &str, want: InvocationOutcome) 
 
 #[tokio::test]
 async fn create_answers_creating_then_phase_goes_empty_creating_running() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(600))
-        .start()
-        .await;
+    let r = manual(Duration::from_millis(600)).await;
     let resp = create(&r, "demo", "general-coding").await;
     assert_eq!(resp.status(), 201);
     assert_eq!(
@@ -210,9 +212,15 @@ async fn create_answers_creating_then_phase_goes_empty_creating_running() {
     assert_eq!(v["status"], "");
     assert_eq!(v["templateRef"], "");
     assert_eq!(v["pvcName"], "");
-    wait_phase(&r, "demo", "Creating").await;
-    wait_phase(&r, "demo", "Running").await;
+    r.advance(Duration::from_millis(199));
+    assert_eq!(status(&r, "demo").await, "");
+    r.advance(Duration::from_millis(1));
     let (_, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(v["status"], "Creating");
+    assert_eq!(v["pvcName"], "");
+    r.advance(Duration::from_millis(400));
+    let (_, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(v["status"], "Running");
     assert_eq!(v["pvcName"], "demo-workspace");
     assert_eq!(v["templateRef"], "general-coding");
     assert_eq!(v["mode"], "code");
@@ -221,6 +229,179 @@ async fn create_answers_creating_then_phase_goes_empty_creating_running() {
         json!({"email": "dev@agenttier.local", "displayName": "Dev User"})
     );
     assert!(v.get("lastActivityAt").is_some());
+}
+
+#[tokio::test]
+async fn manual_clock_phases_never_advance_on_their_own() {
+    let r = manual(Duration::from_millis(3)).await;
+    create(&r, "demo", "general-coding").await;
+    // Real time passing (far more than the creating delay) changes nothing.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(status(&r, "demo").await, "");
+    assert_eq!(r.phase("demo").as_deref(), Some(""));
+    r.advance(Duration::from_millis(3));
+    assert_eq!(status(&r, "demo").await, "Running");
+}
+
+#[tokio::test]
+async fn advance_applies_due_transitions_in_time_order_across_sandboxes() {
+    let r = manual(Duration::from_millis(300)).await;
+    create(&r, "b-first", "general-coding").await;
+    r.advance(Duration::from_millis(150));
+    create(&r, "a-second", "general-coding").await;
+    // Due: b-first Creating@100 (already applied), a-second Creating@250,
+    // b-first Running@300, a-second Running@450.
+    r.advance(Duration::from_millis(300));
+    let v = body_json(get(&r, "/audit/events").await).await;
+    let events: Vec<String> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["sandboxId"].as_str().unwrap(),
+                e["eventType"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        events,
+        [
+            "b-first Creating",
+            "a-second Creating",
+            "b-first Running",
+            "a-second Running"
+        ]
+    );
+    let stamps: Vec<&str> = v["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| e["timestamp"].as_str().unwrap())
+        .collect();
+    assert!(
+        stamps.windows(2).all(|w| w[0] < w[1]),
+        "each event carries the time it fell due: {stamps:?}"
+    );
+}
+
+#[tokio::test]
+async fn wait_for_phase_resolves_when_advance_applies_the_phase() {
+    let r = manual(Duration::from_millis(90)).await;
+    let waiter = r.wait_for_phase("demo", "Running");
+    tokio::pin!(waiter);
+    assert!(
+        futures::poll!(&mut waiter).is_pending(),
+        "no such sandbox yet"
+    );
+    create(&r, "demo", "general-coding").await;
+    r.advance(Duration::from_millis(30));
+    assert!(futures::poll!(&mut waiter).is_pending(), "only Creating");
+    r.advance(Duration::from_millis(60));
+    tokio::time::timeout(HANG_GUARD, waiter)
+        .await
+        .expect("Running was applied by advance");
+}
+
+#[tokio::test]
+async fn wait_for_phase_on_the_real_clock_wakes_when_the_transition_falls_due() {
+    let r = FakeRouter::builder()
+        .creating_delay(Duration::from_millis(30))
+        .start()
+        .await;
+    create(&r, "demo", "general-coding").await;
+    // Nothing else touches the router: the wait itself must wake up at the due time.
+    wait_phase(&r, "demo", "Running").await;
+    post_empty(&r, "/sandboxes/demo/stop").await;
+    wait_phase(&r, "demo", "Stopped").await;
+}
+
+#[tokio::test]
+async fn advance_on_the_real_clock_moves_the_lifecycle_ahead() {
+    let r = FakeRouter::builder()
+        .creating_delay(Duration::from_secs(3600))
+        .start()
+        .await;
+    create(&r, "demo", "general-coding").await;
+    assert_eq!(status(&r, "demo").await, "");
+    r.advance(Duration::from_secs(3600));
+    assert_eq!(status(&r, "demo").await, "Running");
+}
+
+#[tokio::test]
+async fn visibility_lag_hides_a_new_sandbox_from_get_and_list_but_it_exists() {
+    let r = FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(FAST)
+        .visibility_lag(Duration::from_millis(500))
+        .start()
+        .await;
+    assert_eq!(create(&r, "demo", "general-coding").await.status(), 201);
+    let (status, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(status, 404);
+    assert_eq!(v, json!({"error": "sandbox demo not found"}));
+    let v = body_json(get(&r, "/sandboxes").await).await;
+    assert_eq!(v, json!({"sandboxes": null}));
+    let v = body_json(get(&r, "/admin/sandboxes").await).await;
+    assert_eq!(v, json!({"sandboxes": []}));
+    let resp = create(&r, "demo", "general-coding").await;
+    assert_eq!(resp.status(), 500);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "failed to create sandbox: sandboxes.agenttier.io \"demo\" already exists"})
+    );
+    r.advance(Duration::from_millis(499));
+    assert_eq!(get_sandbox(&r, "demo").await.0, 404);
+    r.advance(Duration::from_millis(1));
+    let (status, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(status, 200);
+    assert_eq!(v["status"], "Running", "the lifecycle ran during the lag");
+    let v = body_json(get(&r, "/sandboxes").await).await;
+    assert_eq!(v["sandboxes"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn visibility_lag_applies_to_bulk_clone_and_restore() {
+    let lag = Duration::from_millis(200);
+    let r = FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(FAST)
+        .visibility_lag(lag)
+        .start()
+        .await;
+    create(&r, "src", "general-coding").await;
+    r.advance(lag);
+    assert_eq!(status(&r, "src").await, "Running");
+    let resp = post(
+        &r,
+        "/sandboxes/bulk",
+        json!({"items": [create_body("w1", "general-coding")]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = post(&r, "/sandboxes/src/clone", json!({"name": "copy"})).await;
+    assert_eq!(resp.status(), 202);
+    let snap = body_json(post_empty(&r, "/sandboxes/src/backups").await).await["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let resp = post(
+        &r,
+        &format!("/sandboxes/src/backups/{snap}/restore"),
+        json!({"name": "back"}),
+    )
+    .await;
+    assert_eq!(resp.status(), 202);
+    for name in ["w1", "copy", "back"] {
+        assert_eq!(get_sandbox(&r, name).await.0, 404, "{name}");
+    }
+    r.advance(lag);
+    for name in ["w1", "copy", "back"] {
+        assert_eq!(get_sandbox(&r, name).await.0, 200, "{name}");
+    }
 }
 
 #[tokio::test]
@@ -316,18 +497,26 @@ async fn template_ref_without_kind_or_unknown_template_ends_in_error_phase() {
 #[tokio::test]
 async fn delete_answers_204_then_reads_back_until_finalizer() {
     let r = FakeRouter::builder()
+        .manual_clock()
         .creating_delay(FAST)
         .finalizer_delay(Duration::from_millis(400))
         .start()
         .await;
-    running(&r, "demo", "general-coding").await;
+    create(&r, "demo", "general-coding").await;
+    r.advance(FAST);
     let resp = delete(&r, "/sandboxes/demo").await;
     assert_eq!(resp.status(), 204);
     assert_eq!(resp.text().await.unwrap(), "");
     let (status, v) = get_sandbox(&r, "demo").await;
     assert_eq!(status, 200);
     assert_eq!(v["status"], "Running", "the phase never becomes Deleting");
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    r.advance(Duration::from_millis(399));
+    assert_eq!(
+        get_sandbox(&r, "demo").await.0,
+        200,
+        "the finalizer is still running"
+    );
+    r.advance(Duration::from_millis(1));
     let (status, v) = get_sandbox(&r, "demo").await;
     assert_eq!(status, 404);
     assert_eq!(v, json!({"error": "sandbox demo not found"}));
@@ -335,10 +524,7 @@ async fn delete_answers_204_then_reads_back_until_finalizer() {
 
 #[tokio::test]
 async fn stop_only_from_running_else_409() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(300))
-        .start()
-        .await;
+    let r = manual(Duration::from_millis(300)).await;
     create(&r, "demo", "general-coding").await;
     let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 409);
@@ -346,11 +532,12 @@ async fn stop_only_from_running_else_409() {
         body_json(resp).await,
         json!({"error": "cannot stop sandbox in phase "})
     );
-    wait_phase(&r, "demo", "Running").await;
+    r.advance(Duration::from_millis(300));
     let resp = post_empty(&r, "/sandboxes/demo/stop").await;
     assert_eq!(resp.status(), 200);
     assert_eq!(body_json(resp).await, json!({"status": "stopping"}));
-    wait_phase(&r, "demo", "Stopped").await;
+    assert_eq!(status(&r, "demo").await, "Running", "stop is asynchronous");
+    r.advance(Duration::from_millis(100));
     let (_, v) = get_sandbox(&r, "demo").await;
     assert_eq!(v["message"], "User requested stop");
     assert_eq!(v["podName"], "");
@@ -364,11 +551,9 @@ async fn stop_only_from_running_else_409() {
 
 #[tokio::test]
 async fn resume_goes_creating_resuming_then_running() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(300))
-        .start()
-        .await;
-    running(&r, "demo", "general-coding").await;
+    let r = manual(Duration::from_millis(300)).await;
+    create(&r, "demo", "general-coding").await;
+    r.advance(Duration::from_millis(300));
     let resp = post_empty(&r, "/sandboxes/demo/resume").await;
     assert_eq!(resp.status(), 409);
     assert_eq!(
@@ -376,13 +561,19 @@ async fn resume_goes_creating_resuming_then_running() {
         json!({"error": "cannot resume sandbox in phase Running"})
     );
     post_empty(&r, "/sandboxes/demo/stop").await;
-    wait_phase(&r, "demo", "Stopped").await;
+    r.advance(Duration::from_millis(100));
+    assert_eq!(status(&r, "demo").await, "Stopped");
     let resp = post_empty(&r, "/sandboxes/demo/resume").await;
     assert_eq!(body_json(resp).await, json!({"status": "resuming"}));
     let (_, v) = get_sandbox(&r, "demo").await;
     assert_eq!(v["status"], "Creating");
     assert_eq!(v["message"], "Resuming");
-    wait_phase(&r, "demo", "Running").await;
+    r.advance(Duration::from_millis(299));
+    assert_eq!(status(&r, "demo").await, "Creating");
+    r.advance(Duration::from_millis(1));
+    let (_, v) = get_sandbox(&r, "demo").await;
+    assert_eq!(v["status"], "Running");
+    assert_eq!(v["message"], "");
 }
 
 #[tokio::test]
@@ -437,10 +628,7 @@ async fn patch_requires_a_field_and_reports_applied() {
 
 #[tokio::test]
 async fn clone_answers_202_with_name_and_copies_files() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(900))
-        .start()
-        .await;
+    let r = manual(Duration::from_millis(900)).await;
     let resp = post_empty(&r, "/sandboxes/ghost/clone").await;
     assert_eq!(resp.status(), 404);
     create(&r, "src", "general-coding").await;
@@ -451,7 +639,7 @@ async fn clone_answers_202_with_name_and_copies_files() {
         msg.starts_with("sandbox src has no PVC to clone (phase="),
         "{msg}"
     );
-    wait_phase(&r, "src", "Running").await;
+    r.advance(Duration::from_millis(900));
     put_file(&r, "src", "workspace/a.txt", b"hello".to_vec()).await;
     let resp = post(&r, "/sandboxes/src/clone", json!({"name": "Bad Name"})).await;
     assert_eq!(resp.status(), 400);
@@ -465,7 +653,8 @@ async fn clone_answers_202_with_name_and_copies_files() {
     assert!(v["snapshot"].as_str().unwrap().starts_with("src-snap-"));
     let (_, c) = get_sandbox(&r, "copy").await;
     assert_eq!(c["status"], "");
-    wait_phase(&r, "copy", "Running").await;
+    r.advance(Duration::from_millis(900));
+    assert_eq!(status(&r, "copy").await, "Running");
     let (_, out) = exec(&r, "copy", "cat /workspace/a.txt").await;
     assert_eq!(out["stdout"], "hello");
 }
@@ -681,6 +870,81 @@ async fn healthz_and_readyz_answer_ok_without_newline() {
         assert_eq!(resp.status(), 200);
         assert_eq!(resp.text().await.unwrap(), "ok");
     }
+}
+
+#[tokio::test]
+async fn metrics_answers_prometheus_text_without_auth() {
+    let r = FakeRouter::builder().auth(FakeAuth::ApiKeys).start().await;
+    let resp = http()
+        .get(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    assert!(resp.headers().get("x-request-id").is_some());
+    let text = resp.text().await.unwrap();
+    for family in [
+        "agenttier_invoke_requests_total counter",
+        "agenttier_invoke_duration_seconds histogram",
+        "agenttier_invoke_throttled_total counter",
+        "agenttier_configure_requests_total counter",
+    ] {
+        assert!(
+            text.contains(&format!("# TYPE {family}\n")),
+            "{family}: {text}"
+        );
+    }
+    let resp = http()
+        .post(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.text().await.unwrap(), "");
+}
+
+#[tokio::test]
+async fn metrics_count_configures_invokes_and_throttles_by_template() {
+    let r = FakeRouter::builder()
+        .creating_delay(FAST)
+        .template(
+            "solo-agent",
+            json!({"mode": "agent", "harness": {"agent": {"maxConcurrentInvokes": 1}}}),
+        )
+        .start()
+        .await;
+    agent_with_template(&r, "bot", "solo-agent").await;
+    r.on_exec(ExecRule::exact("agent").exit_code(3));
+    sse_frames(post_empty(&r, "/sandboxes/bot/invoke").await).await;
+    r.clear_exec_rules();
+    r.on_exec(ExecRule::exact("agent").delay(Duration::from_secs(30)));
+    let slow = post_empty(&r, "/sandboxes/bot/invoke").await;
+    assert_eq!(post_empty(&r, "/sandboxes/bot/invoke").await.status(), 429);
+    // The slow invoke is still in flight: it is not counted yet.
+    let text = http()
+        .get(format!("{}/metrics", r.url()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for line in [
+        "agenttier_configure_requests_total{outcome=\"success\",template=\"solo-agent\"} 1",
+        "agenttier_invoke_requests_total{outcome=\"completed\",template=\"solo-agent\"} 1",
+        "agenttier_invoke_duration_seconds_count{template=\"solo-agent\"} 1",
+        "agenttier_invoke_throttled_total{template=\"solo-agent\"} 1",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "{line} missing in:\n{text}"
+        );
+    }
+    drop(slow);
 }
 
 #[tokio::test]
@@ -990,32 +1254,12 @@ async fn scoped_key_denied_on_other_sandbox() {
         body_json(resp).await,
         json!({"error": "scoped key lacks the \"stop\" action group"})
     );
-    wait_phase_with_key(&r, "mine", "atk_owner").await;
+    wait_phase(&r, "mine", "Running").await;
     let resp = call(reqwest::Method::POST, "/sandboxes/mine/exec")
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
     assert_eq!(body_json(resp).await["stdout"], "hi\n");
-}
-
-async fn wait_phase_with_key(r: &FakeRouter, name: &str, key: &str) {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let v = body_json(
-            http()
-                .get(api(r, &format!("/sandboxes/{name}")))
-                .header("x-api-key", key)
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if v["status"] == "Running" {
-            return;
-        }
-        assert!(Instant::now() < deadline, "{v}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
 }
 
 #[tokio::test]
@@ -1101,10 +1345,7 @@ async fn exec_rules_first_match_wins_and_echo_is_emulated() {
 
 #[tokio::test]
 async fn exec_checks_running_then_body_then_command() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_secs(60))
-        .start()
-        .await;
+    let r = manual(FAST).await;
     create(&r, "demo", "general-coding").await;
     let (status, v) = exec(&r, "demo", "true").await;
     assert_eq!(status, 409);
@@ -1734,10 +1975,7 @@ async fn agent_with_template(r: &FakeRouter, name: &str, template: &str) {
 
 #[tokio::test]
 async fn invoke_in_code_mode_is_400_and_not_running_is_409() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_secs(60))
-        .start()
-        .await;
+    let r = manual(FAST).await;
     create(&r, "bot", "agent-python").await;
     let resp = post_empty(&r, "/sandboxes/bot/invoke").await;
     assert_eq!(resp.status(), 409);
@@ -1946,7 +2184,7 @@ async fn sharing_is_403_for_missing_sandbox_and_upserts() {
 
 #[tokio::test]
 async fn backups_create_list_restore_delete() {
-    let r = fast().await;
+    let r = manual(FAST).await;
     create(&r, "demo", "general-coding").await;
     let resp = post_empty(&r, "/sandboxes/demo/backups").await;
     assert_eq!(resp.status(), 400);
@@ -1955,7 +2193,7 @@ async fn backups_create_list_restore_delete() {
         msg.starts_with("sandbox demo has no PVC to back up (phase="),
         "{msg}"
     );
-    wait_phase(&r, "demo", "Running").await;
+    r.advance(FAST);
     put_file(&r, "demo", "workspace/keep.txt", b"v1".to_vec()).await;
     let resp = post_empty(&r, "/sandboxes/demo/backups").await;
     assert_eq!(resp.status(), 201);
@@ -1983,7 +2221,12 @@ async fn backups_create_list_restore_delete() {
     assert_eq!(v["name"], "demo-back");
     assert_eq!(v["restoredFrom"], "demo");
     assert_eq!(v["phase"], "Pending");
-    wait_phase(&r, "demo-back", "Running").await;
+    assert_eq!(status(&r, "demo-back").await, "");
+    r.advance(FAST);
+    assert_eq!(status(&r, "demo-back").await, "Running");
+    let v = body_json(get(&r, "/sandboxes/demo/backups").await).await;
+    assert_eq!(v["backups"][0]["readyToUse"], true);
+    assert_eq!(v["backups"][0]["restoreSize"], "10Gi");
     let (_, out) = exec(&r, "demo-back", "cat /workspace/keep.txt").await;
     assert_eq!(out["stdout"], "v1");
     let resp = delete(&r, &format!("/sandboxes/demo/backups/{snap}")).await;
@@ -2001,7 +2244,11 @@ async fn backups_create_list_restore_delete() {
 
 #[tokio::test]
 async fn webhooks_https_only_and_zero_created_at_on_create() {
-    let r = fast().await;
+    // Offline: no DNS lookups; IP literals and localhost are still judged.
+    let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
+        .start()
+        .await;
     let hook = |body: Value| post(&r, "/webhooks", body);
     for (body, msg) in [
         (
@@ -2057,8 +2304,51 @@ async fn webhooks_https_only_and_zero_created_at_on_create() {
 }
 
 #[tokio::test]
+async fn webhook_host_that_does_not_resolve_is_400_failed_to_resolve() {
+    // The default resolves hosts; `.invalid` never resolves (RFC 6761), online or offline,
+    // and the lookup is bounded, so this needs no network.
+    let r = fast().await;
+    let resp = post(
+        &r,
+        "/webhooks",
+        json!({"url": "https://hooks.invalid/in", "eventTypes": ["sandbox.running"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    let v = body_json(resp).await;
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("invalid url: failed to resolve host \"hooks.invalid\": "),
+        "{msg}"
+    );
+    assert!(
+        body_json(get(&r, "/webhooks").await).await["webhooks"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn webhook_to_a_private_address_is_400_disallowed_range() {
+    let r = fast().await;
+    let resp = post(
+        &r,
+        "/webhooks",
+        json!({"url": "https://10.1.2.3/hook", "eventTypes": ["sandbox.running"]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "invalid url: host \"10.1.2.3\" resolves to a disallowed address range (10.1.2.3)"})
+    );
+}
+
+#[tokio::test]
 async fn webhook_without_sandbox_needs_admin() {
     let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
         .auth(FakeAuth::ApiKeys)
         .api_key("atk_user")
         .start()
@@ -2263,10 +2553,7 @@ async fn audit_events_are_null_then_follow_the_lifecycle() {
 
 #[tokio::test]
 async fn analytics_are_snake_case() {
-    let r = FakeRouter::builder()
-        .creating_delay(Duration::from_secs(60))
-        .start()
-        .await;
+    let r = manual(FAST).await;
     let v = body_json(get(&r, "/analytics/costs").await).await;
     assert_eq!(v["per_template"], Value::Null);
     create(&r, "demo", "general-coding").await;

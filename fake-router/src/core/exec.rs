@@ -1,25 +1,22 @@
-//! `POST /sandboxes/{id}/exec` and the command runner shared with configure and invoke:
+//! The command runner behind exec, configure's install command and the invoke entrypoint:
 //! test-registered [`ExecRule`]s, a tiny built-in emulation, or (opt-in) a real `sh -c`.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use http::Response;
-use serde::Deserialize;
-use serde_json::json;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::process::Command;
 use tokio::sync::mpsc;
 
-use super::server::{Call, decode};
-use super::state::{Shared, State};
 use super::wire;
+use super::workspace::Workspace;
 
 /// The Router caps exec stdout and stderr at 1 MiB each (SPDY path).
-const EXEC_OUTPUT_CAP: usize = 1 << 20;
+pub(crate) const EXEC_OUTPUT_CAP: usize = 1 << 20;
+
+/// Invoke's stdin cap (16 MiB).
+pub(crate) const INVOKE_BODY_CAP: usize = 16 << 20;
 
 #[derive(Clone, Debug)]
 enum Matcher {
@@ -30,7 +27,8 @@ enum Matcher {
 }
 
 /// A canned answer for commands run in a sandbox (exec, configure's install command, and the
-/// invoke entrypoint), registered with `FakeRouter::on_exec`. The first matching rule wins.
+/// invoke entrypoint), registered with [`FakeRouter::on_exec`](crate::FakeRouter::on_exec).
+/// The first matching rule wins.
 ///
 /// ```
 /// use agenttier_fake_router::ExecRule;
@@ -103,7 +101,7 @@ impl ExecRule {
         self
     }
 
-    pub(crate) fn matches(&self, command: &str) -> bool {
+    fn matches(&self, command: &str) -> bool {
         match &self.matcher {
             Matcher::Exact(s) => command == s,
             Matcher::Prefix(s) => command.starts_with(s.as_str()),
@@ -112,7 +110,7 @@ impl ExecRule {
         }
     }
 
-    pub(crate) fn output(&self) -> Output {
+    fn output(&self) -> Output {
         Output {
             stdout: self.stdout.clone().into_bytes(),
             stderr: self.stderr.clone().into_bytes(),
@@ -120,7 +118,7 @@ impl ExecRule {
         }
     }
 
-    pub(crate) fn wait(&self) -> Duration {
+    fn wait(&self) -> Duration {
         self.delay
     }
 }
@@ -134,17 +132,13 @@ pub(crate) struct Output {
 }
 
 /// The first rule matching `command`, if any.
-pub(crate) fn find_rule(state: &State, command: &str) -> Option<ExecRule> {
-    state
-        .exec_rules
-        .iter()
-        .find(|r| r.matches(command))
-        .cloned()
+fn find_rule<'a>(rules: &'a [ExecRule], command: &str) -> Option<&'a ExecRule> {
+    rules.iter().find(|r| r.matches(command))
 }
 
 /// Answer a command with no rule and no local execution: `echo`, `cat`, `true`, `false`
 /// and `exit N` are emulated; anything else exits 0 with no output.
-pub(crate) fn builtin(state: &State, key: &super::state::Key, command: &str) -> Output {
+fn builtin(workspace: &Workspace, command: &str) -> Output {
     let cmd = command.trim();
     let simple = !cmd.contains(['|', ';', '&', '>', '<', '$', '`', '(', ')', '\n', '*', '?']);
     let mut ok = Output::default();
@@ -166,7 +160,7 @@ pub(crate) fn builtin(state: &State, key: &super::state::Key, command: &str) -> 
         Some("cat") => {
             for path in &words[1..] {
                 let full = wire::clean_path(&absolute(path));
-                match state.sb(key).workspace.read(&full) {
+                match workspace.read(&full) {
                     Ok(data) => ok.stdout.extend_from_slice(&data),
                     Err(_) => {
                         ok.stderr.extend_from_slice(
@@ -352,74 +346,24 @@ pub(crate) async fn run_collect(command: &str, cwd: &Path) -> Output {
     out
 }
 
-#[derive(Deserialize)]
-struct ExecRequest {
-    #[serde(default)]
-    command: String,
-    #[allow(dead_code)]
-    #[serde(default)]
-    timeout: i64,
-}
-
 /// What to do for one command, decided under the lock.
 pub(crate) enum Plan {
+    /// Answer with this output after this delay.
     Canned(Output, Duration),
+    /// Run it for real with this directory as the container root.
     Local(PathBuf),
 }
 
-/// Decide how `command` runs in the sandbox `key`.
-pub(crate) fn plan(state: &State, key: &super::state::Key, command: &str) -> Plan {
-    if let Some(rule) = find_rule(state, command) {
+/// Decide how `command` runs in a sandbox with this filesystem: the first matching rule,
+/// else the local directory (`local_exec`), else the built-in emulation.
+pub(crate) fn plan(rules: &[ExecRule], workspace: &Workspace, command: &str) -> Plan {
+    if let Some(rule) = find_rule(rules, command) {
         return Plan::Canned(rule.output(), rule.wait());
     }
-    match state.sb(key).workspace.local_root() {
+    match workspace.local_root() {
         Some(root) => Plan::Local(root),
-        None => Plan::Canned(builtin(state, key, command), Duration::ZERO),
+        None => Plan::Canned(builtin(workspace, command), Duration::ZERO),
     }
-}
-
-/// `POST /sandboxes/{id}/exec`.
-pub(crate) async fn exec_command(shared: Arc<Shared>, call: Call) -> Response<Body> {
-    let plan = {
-        let st = shared.lock();
-        let key = match st.owned(&call.caller, call.param("id")) {
-            Ok(k) => k,
-            Err(e) => return wire::error(404, e),
-        };
-        if st.sb(&key).phase != "Running" {
-            return wire::error(409, "sandbox is not running");
-        }
-        let req: ExecRequest = match decode(&call.body) {
-            Ok(r) => r,
-            Err(_) => return wire::error(400, "invalid request body"),
-        };
-        if req.command.is_empty() {
-            return wire::error(400, "command is required");
-        }
-        (plan(&st, &key, &req.command), req.command)
-    };
-    let out = match plan {
-        (Plan::Canned(out, delay), _) => {
-            tokio::time::sleep(delay).await;
-            out
-        }
-        (Plan::Local(root), command) => {
-            let cwd = root.join("workspace");
-            run_collect(&localize(&command, &root), &cwd).await
-        }
-    };
-    let mut stdout = out.stdout;
-    let mut stderr = out.stderr;
-    stdout.truncate(EXEC_OUTPUT_CAP);
-    stderr.truncate(EXEC_OUTPUT_CAP);
-    wire::json(
-        200,
-        &json!({
-            "stdout": String::from_utf8_lossy(&stdout),
-            "stderr": String::from_utf8_lossy(&stderr),
-            "exitCode": out.exit_code,
-        }),
-    )
 }
 
 #[cfg(test)]

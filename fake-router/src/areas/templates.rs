@@ -1,13 +1,13 @@
 //! ClusterSandboxTemplates: list, get, create, replace, delete (router-api.md §4.10).
 
-use axum::body::Body;
 use http::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::server::{Call, decode};
-use super::state::{Shared, Template};
-use super::wire;
+use crate::core::state::{Shared, Template};
+use crate::core::wire;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 /// `GET /templates` (`null` when there are none).
 pub(crate) fn list(shared: &Shared, _call: &Call) -> Response<Body> {
@@ -22,7 +22,7 @@ pub(crate) fn list(shared: &Shared, _call: &Call) -> Response<Body> {
     } else {
         Value::Array(items)
     };
-    wire::json(200, &json!({ "templates": list }))
+    respond::json(200, &json!({ "templates": list }))
 }
 
 /// `GET /templates/{name}`.
@@ -30,8 +30,8 @@ pub(crate) fn get(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     let name = call.param("name");
     match st.templates.get(name) {
-        Some(t) => wire::json(200, &t.to_json(name)),
-        None => wire::error(404, "template not found"),
+        Some(t) => respond::json(200, &t.to_json(name)),
+        None => respond::error(404, "template not found"),
     }
 }
 
@@ -48,16 +48,16 @@ fn valid_name(name: &str) -> bool {
 
 /// `POST /templates` (admin).
 pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: TemplateBody = match decode(&call.body) {
+    let req: TemplateBody = match wire::decode(&call.body) {
         Ok(r) => r,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     if req.name.is_empty() {
-        return wire::error(400, "name is required");
+        return respond::error(400, "name is required");
     }
     let mut st = shared.lock();
     if !valid_name(&req.name) {
-        return wire::error(
+        return respond::error(
             500,
             format!(
                 "failed to create template: ClusterSandboxTemplate.agenttier.io \"{}\" is invalid: metadata.name: Invalid value: \"{}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
@@ -66,7 +66,7 @@ pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
         );
     }
     if st.templates.contains_key(&req.name) {
-        return wire::error(
+        return respond::error(
             500,
             format!(
                 "failed to create template: clustersandboxtemplates.agenttier.io \"{}\" already exists",
@@ -80,19 +80,19 @@ pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
     };
     let body = t.to_json(&req.name);
     st.templates.insert(req.name, t);
-    wire::json(201, &body)
+    respond::json(201, &body)
 }
 
 /// `PUT /templates/{name}` (admin; the whole spec is replaced).
 pub(crate) fn update(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: TemplateBody = match decode(&call.body) {
+    let req: TemplateBody = match wire::decode(&call.body) {
         Ok(r) => r,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     let mut st = shared.lock();
     let name = call.param("name");
     if !st.templates.contains_key(name) {
-        return wire::error(404, "template not found");
+        return respond::error(404, "template not found");
     }
     let version = st.bump_version();
     let t = Template {
@@ -101,7 +101,7 @@ pub(crate) fn update(shared: &Shared, call: &Call) -> Response<Body> {
     };
     let body = t.to_json(name);
     st.templates.insert(name.to_string(), t);
-    wire::json(200, &body)
+    respond::json(200, &body)
 }
 
 /// `DELETE /templates/{name}` (admin; 409 while a Running sandbox uses it).
@@ -113,7 +113,7 @@ pub(crate) fn delete(shared: &Shared, call: &Call) -> Response<Body> {
         .values()
         .find(|s| s.phase == "Running" && s.resolved_template == name)
     {
-        return wire::error(
+        return respond::error(
             409,
             format!(
                 "cannot delete template: sandbox \"{}\" is still using it",
@@ -122,43 +122,7 @@ pub(crate) fn delete(shared: &Shared, call: &Call) -> Response<Body> {
         );
     }
     if st.templates.remove(name).is_none() {
-        return wire::error(404, "template not found");
+        return respond::error(404, "template not found");
     }
-    wire::empty(204)
-}
-
-/// The templates every FakeRouter starts with.
-pub(crate) fn defaults() -> Vec<(String, Value)> {
-    vec![
-        (
-            "general-coding".to_string(),
-            json!({
-                "mode": "code",
-                "description": "General-purpose coding sandbox",
-                "image": {"repository": "ghcr.io/agenttier/sandbox-general", "pullPolicy": "IfNotPresent"},
-                "resources": {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
-                "storage": {"size": "10Gi", "mountPath": "/workspace"},
-                "timeout": "8h0m0s",
-                "idleTimeout": "30m0s",
-            }),
-        ),
-        (
-            "agent-python".to_string(),
-            json!({
-                "mode": "agent",
-                "description": "Python agent runtime",
-                "image": {"repository": "ghcr.io/agenttier/sandbox-python", "pullPolicy": "IfNotPresent"},
-                "resources": {"limits": {"cpu": "2", "memory": "4Gi"}, "requests": {"cpu": "500m", "memory": "1Gi"}},
-                "storage": {"size": "10Gi", "mountPath": "/workspace"},
-                "harness": {
-                    "agent": {
-                        "entrypoint": ["python", "/workspace/agent.py"],
-                        "workingDir": "/workspace",
-                        "maxConcurrentInvokes": 4,
-                        "defaultInvokeTimeout": "30m0s",
-                    }
-                },
-            }),
-        ),
-    ]
+    respond::empty(204)
 }

@@ -1,16 +1,24 @@
-//! Authentication modes, the caller's identity, the scoped-key gate and the admin gate
-//! (router-api.md §1.5–§1.7).
+//! Who is calling: identities, the authentication modes, API-key records and the caller of
+//! one request (router-api.md §1.5–§1.7).
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use axum::body::Body;
-use http::{HeaderMap, Response};
-
-use super::routes;
-use super::state::State;
 use super::wire;
+
+/// The eight action groups a sandbox-scoped key may carry, in the order a key minted without
+/// `scopes` lists them (the Router's default set).
+pub(crate) const ACTION_GROUPS: &[&str] = &[
+    "run-command",
+    "files:read",
+    "files:write",
+    "ports",
+    "agent:invoke",
+    "agent:configure",
+    "resume",
+    "stop",
+];
 
 /// Who a request is, as the Router's auth middleware stamps it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -92,9 +100,10 @@ pub enum FakeAuth {
     /// scoped-key rules are not enforced.
     #[default]
     DevAuth,
-    /// Only API keys (`X-API-Key`) are accepted: keys minted through `POST /user/api-keys` and
-    /// keys registered with `FakeRouterBuilder::api_key`. API-key callers are never admin.
-    /// `Authorization: Bearer` fails as on a Router without OIDC.
+    /// Only API keys (`X-API-Key`) are accepted: keys minted through `POST /user/api-keys`
+    /// and keys registered with
+    /// [`FakeRouterBuilder::api_key`](crate::FakeRouterBuilder::api_key). API-key callers
+    /// are never admin. `Authorization: Bearer` fails as on a Router without OIDC.
     ApiKeys,
     /// API keys as in [`FakeAuth::ApiKeys`], plus `Authorization: Bearer <token>` checked by
     /// this function (it stands in for OIDC).
@@ -126,6 +135,20 @@ pub(crate) struct Caller {
 }
 
 impl Caller {
+    /// The caller of a route that checks no credentials (`x-access: none`).
+    pub(crate) fn anonymous() -> Caller {
+        Caller {
+            id: FakeIdentity {
+                sub: String::new(),
+                email: String::new(),
+                name: String::new(),
+                groups: None,
+                is_admin: false,
+            },
+            scope: None,
+        }
+    }
+
     pub(crate) fn sub(&self) -> &str {
         &self.id.sub
     }
@@ -171,8 +194,13 @@ impl ApiKey {
         serde_json::Value::Object(m)
     }
 
-    /// Build a key record for `key` owned by `owner`.
-    pub(crate) fn new(key: &str, owner: &FakeIdentity, name: &str) -> ApiKey {
+    /// Build a key record for `key` owned by `owner`, minted at `created_at`.
+    pub(crate) fn new(
+        key: &str,
+        owner: &FakeIdentity,
+        name: &str,
+        created_at: SystemTime,
+    ) -> ApiKey {
         let hash = wire::sha256_hex(key.as_bytes());
         ApiKey {
             id: format!("agenttier-apikey-{}", &hash[..40]),
@@ -182,105 +210,8 @@ impl ApiKey {
             name: name.to_string(),
             sandbox_id: String::new(),
             action_groups: None,
-            created_at: SystemTime::now(),
+            created_at,
             expires_at: None,
         }
     }
-}
-
-fn unauthorized(body: &str) -> Response<Body> {
-    wire::http_error(401, body)
-}
-
-/// Run the auth middleware. `Err` is the 401 to send.
-pub(crate) fn authenticate(
-    mode: &FakeAuth,
-    headers: &HeaderMap,
-    state: &State,
-) -> Result<Caller, Response<Body>> {
-    if matches!(mode, FakeAuth::DevAuth) {
-        return Ok(Caller {
-            id: FakeIdentity::dev_user(),
-            scope: None,
-        });
-    }
-    let api_key = headers
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if !api_key.is_empty() {
-        let hash = wire::sha256_hex(api_key.as_bytes());
-        let Some(k) = state.api_keys.get(&hash) else {
-            return Err(unauthorized(r#"{"error":"invalid_api_key"}"#));
-        };
-        if k.expires_at.is_some_and(|e| e <= SystemTime::now()) {
-            return Err(unauthorized(r#"{"error":"invalid_api_key"}"#));
-        }
-        let scope = (!k.sandbox_id.is_empty()).then(|| Scope {
-            sandbox: k.sandbox_id.clone(),
-            groups: k.action_groups.clone().unwrap_or_default(),
-        });
-        return Ok(Caller {
-            id: FakeIdentity {
-                sub: k.user_id.clone(),
-                email: k.email.clone(),
-                name: k.name.clone(),
-                groups: None,
-                is_admin: false,
-            },
-            scope,
-        });
-    }
-    let Some(authz) = headers.get(http::header::AUTHORIZATION) else {
-        return Err(unauthorized(r#"{"error":"missing_authorization"}"#));
-    };
-    let authz = String::from_utf8_lossy(authz.as_bytes());
-    let Some(token) = authz.strip_prefix("Bearer ") else {
-        return Err(unauthorized(r#"{"error":"invalid_authorization_format"}"#));
-    };
-    match mode {
-        FakeAuth::Bearer(check) => match check(token) {
-            Some(id) => Ok(Caller { id, scope: None }),
-            // http.Error pastes the message in without JSON escaping, as the Router does.
-            None => Err(unauthorized(
-                r#"{"error":"invalid_token","message":"token rejected by the FakeRouter's Bearer check"}"#,
-            )),
-        },
-        _ => Err(unauthorized(
-            r#"{"error":"invalid_token","message":"OIDC authentication is not configured on this server"}"#,
-        )),
-    }
-}
-
-/// `requireSandboxScope`: the 403 for a scoped key outside its allowance, if any.
-pub(crate) fn scope_gate(
-    caller: &Caller,
-    op: &str,
-    params: &[(&'static str, String)],
-) -> Option<Response<Body>> {
-    let scope = caller.scope.as_ref()?;
-    let Some(group) = routes::scope_group(op) else {
-        return Some(wire::error(403, "scoped key not permitted for this route"));
-    };
-    let id = params
-        .iter()
-        .find(|(k, _)| *k == "id")
-        .map(|(_, v)| v.as_str())
-        .unwrap_or("");
-    if id != scope.sandbox {
-        return Some(wire::error(403, "scoped key is not bound to this sandbox"));
-    }
-    if !scope.groups.iter().any(|g| g == group) {
-        return Some(wire::error(
-            403,
-            format!("scoped key lacks the \"{group}\" action group"),
-        ));
-    }
-    None
-}
-
-/// `requireAdmin`: the text/plain 403 for non-admins on admin routes.
-pub(crate) fn admin_gate(caller: &Caller, op: &str) -> Option<Response<Body>> {
-    (routes::admin_only(op) && !caller.is_admin())
-        .then(|| wire::http_error(403, r#"{"error":"admin_required"}"#))
 }

@@ -2,22 +2,22 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Body;
 use http::Response;
 use serde_json::{Value, json};
 
-use super::server::Call;
-use super::state::{Sandbox, Shared};
-use super::wire;
+use crate::core::sandbox::Sandbox;
+use crate::core::state::Shared;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 /// `GET /audit/events`: newest first (the reverse of list order), `null` when none.
 pub(crate) fn audit_events(shared: &Shared, _call: &Call) -> Response<Body> {
     let st = shared.lock();
     if st.audit.is_empty() {
-        return wire::json(200, &json!({ "events": null }));
+        return respond::json(200, &json!({ "events": null }));
     }
     let events: Vec<&_> = st.audit.iter().rev().collect();
-    wire::json(200, &json!({ "events": events }))
+    respond::json(200, &json!({ "events": events }))
 }
 
 /// `GET /analytics/usage` (snake_case).
@@ -52,7 +52,7 @@ pub(crate) fn usage(shared: &Shared, _call: &Call) -> Response<Body> {
     } else {
         startup_ms.iter().sum::<i64>() / startup_ms.len() as i64
     };
-    wire::json(
+    respond::json(
         200,
         &json!({
             "total_sandboxes": st.sandboxes.len(),
@@ -102,7 +102,7 @@ pub(crate) fn costs(shared: &Shared, _call: &Call) -> Response<Body> {
                 .collect(),
         )
     };
-    wire::json(
+    respond::json(
         200,
         &json!({
             "running_sandboxes": running.len(),
@@ -115,6 +115,11 @@ pub(crate) fn costs(shared: &Shared, _call: &Call) -> Response<Body> {
     )
 }
 
+/// `GET /admin/sharing`: a permanent `{}` placeholder.
+pub(crate) fn sharing(_shared: &Shared, _call: &Call) -> Response<Body> {
+    respond::json(200, &json!({}))
+}
+
 /// `GET /admin/sandboxes` (`[]` when empty, scoped keys joined by name).
 pub(crate) fn sandboxes(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
@@ -122,6 +127,7 @@ pub(crate) fn sandboxes(shared: &Shared, call: &Call) -> Response<Body> {
     let items: Vec<Value> = st
         .sandboxes
         .values()
+        .filter(|s| st.visible(s))
         .filter(|s| ns.is_none_or(|n| s.namespace == n))
         .map(|s| {
             let mut v = s.to_json();
@@ -137,5 +143,5 @@ pub(crate) fn sandboxes(shared: &Shared, call: &Call) -> Response<Body> {
             v
         })
         .collect();
-    wire::json(200, &json!({ "sandboxes": items }))
+    respond::json(200, &json!({ "sandboxes": items }))
 }

@@ -1,24 +1,24 @@
 //! Port forwarding: list, forward (upsert), remove (router-api.md §4.6). No phase check.
 
-use axum::body::Body;
 use http::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::server::{Call, decode};
-use super::state::Shared;
-use super::wire;
+use crate::core::state::Shared;
+use crate::core::wire;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 fn internal_url(sandbox: &str, ns: &str, port: i64) -> String {
     format!("http://pf-{sandbox}-{port}.{ns}.svc.cluster.local:{port}")
 }
 
 /// `GET /sandboxes/{id}/ports`: `protocol` is always `"http"` here.
-pub(crate) fn list_ports(shared: &Shared, call: &Call) -> Response<Body> {
+pub(crate) fn list(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(404, e),
+        Err(e) => return respond::error(404, e),
     };
     let sb = st.sb(&key);
     let ports: Vec<Value> = sb
@@ -28,7 +28,7 @@ pub(crate) fn list_ports(shared: &Shared, call: &Call) -> Response<Body> {
             json!({"port": p, "protocol": "http", "internalUrl": internal_url(&sb.name, &sb.namespace, *p)})
         })
         .collect();
-    wire::json(200, &json!({ "ports": ports }))
+    respond::json(200, &json!({ "ports": ports }))
 }
 
 #[derive(Deserialize)]
@@ -40,21 +40,21 @@ struct ForwardRequest {
 }
 
 /// `POST /sandboxes/{id}/ports` (201 on a re-create too).
-pub(crate) fn forward_port(shared: &Shared, call: &Call) -> Response<Body> {
+pub(crate) fn forward(shared: &Shared, call: &Call) -> Response<Body> {
     let mut st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(404, e),
+        Err(e) => return respond::error(404, e),
     };
-    let req: ForwardRequest = match decode(&call.body) {
+    let req: ForwardRequest = match wire::decode(&call.body) {
         Ok(r) => r,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     if req.port <= 0 {
-        return wire::error(400, "port must be > 0");
+        return respond::error(400, "port must be > 0");
     }
     if req.port > 65535 {
-        return wire::error(
+        return respond::error(
             500,
             format!(
                 "failed to create port forward: port must be 1-65535 (got {})",
@@ -70,25 +70,25 @@ pub(crate) fn forward_port(shared: &Shared, call: &Call) -> Response<Body> {
     let port = i64::from(req.port);
     let sb = st.sb_mut(&key);
     sb.ports.insert(port, protocol.clone());
-    wire::json(
+    respond::json(
         201,
         &json!({"port": port, "protocol": protocol, "internalUrl": internal_url(&sb.name, &sb.namespace, port)}),
     )
 }
 
 /// `DELETE /sandboxes/{id}/ports/{port}` (idempotent 204).
-pub(crate) fn remove_port(shared: &Shared, call: &Call) -> Response<Body> {
+pub(crate) fn remove(shared: &Shared, call: &Call) -> Response<Body> {
     let mut st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(404, e),
+        Err(e) => return respond::error(404, e),
     };
     let raw = call.param("port");
     match raw.parse::<i32>() {
         Ok(p) if p > 0 => {
             st.sb_mut(&key).ports.remove(&i64::from(p));
-            wire::empty(204)
+            respond::empty(204)
         }
-        _ => wire::error(400, format!("invalid port: {raw}")),
+        _ => respond::error(400, format!("invalid port: {raw}")),
     }
 }

@@ -1,15 +1,14 @@
 //! Sharing and share links (router-api.md §4.7). Every lookup failure is a 403 here.
 
-use std::time::SystemTime;
-
-use axum::body::Body;
 use http::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::server::{Call, decode};
-use super::state::{Sandbox, ShareLink, Shared};
-use super::wire;
+use crate::core::sandbox::{Sandbox, ShareLink};
+use crate::core::state::Shared;
+use crate::core::wire;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 fn level_ok(level: &str) -> bool {
     matches!(level, "viewer" | "collaborator")
@@ -45,11 +44,11 @@ fn sharing_json(sb: &Sandbox) -> Value {
 }
 
 /// `GET /sandboxes/{id}/share`.
-pub(crate) fn get_sharing(shared: &Shared, call: &Call) -> Response<Body> {
+pub(crate) fn get(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     match st.owned(&call.caller, call.param("id")) {
-        Err(e) => wire::error(403, e),
-        Ok(key) => wire::json(200, &sharing_json(st.sb(&key))),
+        Err(e) => respond::error(403, e),
+        Ok(key) => respond::json(200, &sharing_json(st.sb(&key))),
     }
 }
 
@@ -63,20 +62,20 @@ struct ShareRequest {
 
 /// `POST /sandboxes/{id}/share` (upsert; validation before lookup).
 pub(crate) fn share(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: ShareRequest = match decode(&call.body) {
+    let req: ShareRequest = match wire::decode(&call.body) {
         Ok(r) => r,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     if req.identity.is_empty() {
-        return wire::error(400, "identity is required");
+        return respond::error(400, "identity is required");
     }
     if !level_ok(&req.level) {
-        return wire::error(400, LEVEL_RULE);
+        return respond::error(400, LEVEL_RULE);
     }
     let mut st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(403, e),
+        Err(e) => return respond::error(403, e),
     };
     let sb = st.sb_mut(&key);
     sb.sharing.present = true;
@@ -90,37 +89,33 @@ pub(crate) fn share(shared: &Shared, call: &Call) -> Response<Body> {
         None => list.push((req.identity.clone(), req.level.clone())),
     }
     let body = sharing_json(sb);
-    st.event(
-        SystemTime::now(),
-        &key.0,
-        &key.1,
+    st.event_now(
+        &key,
         "ShareGranted",
         &format!("Shared with {} ({})", req.identity, req.level),
     );
-    wire::json(200, &body)
+    respond::json(200, &body)
 }
 
 /// `DELETE /sandboxes/{id}/share/{userId}` (idempotent 200).
-pub(crate) fn revoke_share(shared: &Shared, call: &Call) -> Response<Body> {
+pub(crate) fn revoke(shared: &Shared, call: &Call) -> Response<Body> {
     let mut st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(403, e),
+        Err(e) => return respond::error(403, e),
     };
     let identity = call.param("userId").to_string();
     let sb = st.sb_mut(&key);
     sb.sharing.users.retain(|(who, _)| *who != identity);
     sb.sharing.groups.retain(|(who, _)| *who != identity);
     if sb.sharing.present {
-        st.event(
-            SystemTime::now(),
-            &key.0,
-            &key.1,
+        st.event_now(
+            &key,
             "ShareRevoked",
             &format!("Revoked access for {identity}"),
         );
     }
-    wire::json(200, &json!({"status": "revoked", "identity": identity}))
+    respond::json(200, &json!({"status": "revoked", "identity": identity}))
 }
 
 #[derive(Deserialize, Default)]
@@ -132,11 +127,11 @@ struct LinkRequest {
 }
 
 /// `POST /sandboxes/{id}/share-links` (optional body; validation before lookup).
-pub(crate) fn create_share_link(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: LinkRequest = if call.has_sized_body() {
-        match decode(&call.body) {
+pub(crate) fn create_link(shared: &Shared, call: &Call) -> Response<Body> {
+    let req: LinkRequest = if let Some(body) = call.sized_body() {
+        match wire::decode(body) {
             Ok(r) => r,
-            Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+            Err(e) => return respond::error(400, format!("invalid request body: {e}")),
         }
     } else {
         LinkRequest::default()
@@ -147,15 +142,15 @@ pub(crate) fn create_share_link(shared: &Shared, call: &Call) -> Response<Body> 
         req.level
     };
     if !level_ok(&level) {
-        return wire::error(400, LEVEL_RULE);
+        return respond::error(400, LEVEL_RULE);
     }
-    let expires_at = if req.expires_in.is_empty() {
+    let expires_in = if req.expires_in.is_empty() {
         None
     } else {
         match wire::positive_duration(&req.expires_in) {
-            Ok(d) => Some(SystemTime::now() + d),
+            Ok(d) => Some(d),
             Err(_) => {
-                return wire::error(
+                return respond::error(
                     400,
                     "expiresIn must be a positive Go duration (e.g. \"24h\")",
                 );
@@ -163,13 +158,14 @@ pub(crate) fn create_share_link(shared: &Shared, call: &Call) -> Response<Body> 
         }
     };
     if req.max_uses < 0 {
-        return wire::error(400, "maxUses must be >= 0 (0 = unlimited)");
+        return respond::error(400, "maxUses must be >= 0 (0 = unlimited)");
     }
     let mut st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(403, e),
+        Err(e) => return respond::error(403, e),
     };
+    let expires_at = expires_in.map(|d| st.wall_now() + d);
     let link = ShareLink {
         id: wire::random_hex(8),
         level: level.clone(),
@@ -187,5 +183,5 @@ pub(crate) fn create_share_link(shared: &Shared, call: &Call) -> Response<Body> 
     let sb = st.sb_mut(&key);
     sb.sharing.present = true;
     sb.sharing.links.push(link);
-    wire::json(201, &body)
+    respond::json(201, &body)
 }

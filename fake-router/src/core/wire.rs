@@ -1,13 +1,16 @@
-//! How the Router writes things on the wire: Go's JSON encoder, `http.Error`, time and
-//! duration formats, IDs. Everything here is about bytes, not state.
+//! How the Router writes values: Go's JSON encoder, time and duration formats, IDs, paths and
+//! quantities. Everything here is about bytes and text, not state or HTTP.
 
 use std::io;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::body::Body;
+use base64::Engine as _;
+use base64::alphabet;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use bytes::Bytes;
-use http::{HeaderValue, Response, StatusCode, header};
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// serde_json formatter that escapes like Go's `encoding/json` (HTML-safe: `<`, `>`, `&`,
@@ -65,45 +68,16 @@ pub(crate) fn encode<T: Serialize + ?Sized>(v: &T) -> Vec<u8> {
     out
 }
 
-/// A JSON response the way the Router's `respondJSON` writes it.
-pub(crate) fn json<T: Serialize + ?Sized>(status: u16, v: &T) -> Response<Body> {
-    raw(status, "application/json", encode(v))
-}
-
-/// `respondError`: `{"error":"<msg>"}` as application/json.
-pub(crate) fn error(status: u16, msg: impl AsRef<str>) -> Response<Body> {
-    json(status, &serde_json::json!({ "error": msg.as_ref() }))
-}
-
-/// Go's `http.Error`: text/plain, `nosniff`, body plus `\n`.
-pub(crate) fn http_error(status: u16, body: &str) -> Response<Body> {
-    let mut r = raw(
-        status,
-        "text/plain; charset=utf-8",
-        format!("{body}\n").into_bytes(),
-    );
-    r.headers_mut().insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    r
-}
-
-/// A response with the given content type and body.
-pub(crate) fn raw(status: u16, content_type: &str, body: impl Into<Bytes>) -> Response<Body> {
-    let mut r = Response::new(Body::from(body.into()));
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        r.headers_mut().insert(header::CONTENT_TYPE, v);
+/// Decode the first JSON value of a body like Go's `json.NewDecoder(r).Decode`; the error
+/// is the decoder's message (`EOF` for an empty body).
+pub(crate) fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+    let mut it = serde_json::Deserializer::from_slice(body).into_iter::<T>();
+    match it.next() {
+        None => Err("EOF".to_string()),
+        Some(Ok(v)) => Ok(v),
+        Some(Err(e)) if e.is_eof() => Err("unexpected EOF".to_string()),
+        Some(Err(e)) => Err(format!("json: {e}")),
     }
-    r
-}
-
-/// A response with no body and no content type (204, mux 405/301).
-pub(crate) fn empty(status: u16) -> Response<Body> {
-    let mut r = Response::new(Body::empty());
-    *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    r
 }
 
 /// One SSE frame: `event: <name>\ndata: <json>\n\n`.
@@ -286,67 +260,23 @@ pub(crate) fn sha256_hex(data: &[u8]) -> String {
 pub(crate) fn random_token() -> String {
     let mut buf = [0u8; 32];
     rand::fill(&mut buf[..]);
-    base64_encode(&buf, true)
+    URL_SAFE_NO_PAD.encode(buf)
 }
 
-const STD_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-const URL_ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+/// Go's `base64.StdEncoding`: the standard alphabet with padding; bits past the last full
+/// byte may be set.
+const GO_STD_BASE64: GeneralPurpose = GeneralPurpose::new(
+    &alphabet::STANDARD,
+    GeneralPurposeConfig::new()
+        .with_decode_allow_trailing_bits(true)
+        .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+);
 
-/// Base64: `url` selects unpadded base64url, otherwise padded standard base64.
-pub(crate) fn base64_encode(data: &[u8], url: bool) -> String {
-    let alphabet = if url { URL_ALPHABET } else { STD_ALPHABET };
-    let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(alphabet[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else if !url {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-/// Standard padded base64 decoding (Go's `base64.StdEncoding`); `None` when malformed.
+/// Decode standard padded base64 like Go's `base64.StdEncoding` (which skips CR and LF);
+/// `None` when malformed.
 pub(crate) fn base64_decode(s: &str) -> Option<Vec<u8>> {
-    let s = s.as_bytes();
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for (ci, chunk) in s.chunks(4).enumerate() {
-        let last = ci == s.len() / 4 - 1;
-        let mut n: u32 = 0;
-        let mut pad = 0;
-        for (i, &c) in chunk.iter().enumerate() {
-            let v = match c {
-                b'A'..=b'Z' => c - b'A',
-                b'a'..=b'z' => c - b'a' + 26,
-                b'0'..=b'9' => c - b'0' + 52,
-                b'+' => 62,
-                b'/' => 63,
-                b'=' if last && i >= 2 => {
-                    pad += 1;
-                    0
-                }
-                _ => return None,
-            };
-            if pad > 0 && c != b'=' {
-                return None;
-            }
-            n = (n << 6) | u32::from(v);
-        }
-        let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    let compact: String = s.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+    GO_STD_BASE64.decode(compact).ok()
 }
 
 /// Go's `strconv.Quote`: the way the Router's `%q` renders the install log.
@@ -562,13 +492,32 @@ mod tests {
     }
 
     #[test]
-    fn base64_round_trip() {
-        for data in [&b""[..], b"a", b"ab", b"abc", b"abcd", b"\xff\x00\x10"] {
-            let enc = base64_encode(data, false);
-            assert_eq!(base64_decode(&enc).unwrap(), data);
-        }
-        assert_eq!(base64_encode(&[0xfb, 0xff], true), "-_8");
+    fn base64_like_go_std_encoding() {
+        assert_eq!(base64_decode("cmVxdWVzdHMK").unwrap(), b"requests\n");
+        assert_eq!(base64_decode("YQ==").unwrap(), b"a");
+        assert_eq!(
+            base64_decode("YR==").unwrap(),
+            b"a",
+            "trailing bits are allowed"
+        );
+        assert_eq!(
+            base64_decode("YWJj\nZA==").unwrap(),
+            b"abcd",
+            "newlines are skipped"
+        );
+        assert!(base64_decode("YQ").is_none(), "padding is required");
         assert!(base64_decode("abc").is_none());
+        assert!(base64_decode("a-_b").is_none(), "not the URL alphabet");
+    }
+
+    #[test]
+    fn tokens_are_43_base64url_characters() {
+        let t = random_token();
+        assert_eq!(t.len(), 43);
+        assert!(
+            t.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        );
     }
 
     #[test]

@@ -1,19 +1,14 @@
-//! Governance: stored policies, the effective merge, and the checks create / bulk / PATCH /
-//! restore / configure run (router-api.md §4.12, §1.10).
+//! The governance checks create, bulk create, PATCH and restore run (router-api.md §4.12,
+//! §1.10).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use axum::body::Body;
-use http::Response;
 use serde_json::{Value, json};
 
-use super::server::{Call, decode};
-use super::state::{Policy, Shared, State};
+use super::policy::Policy;
+use super::state::State;
 use super::wire;
-
-/// The reserved `{namespace}` value that addresses the cluster policy.
-const CLUSTER_KEY: &str = "__cluster__";
 
 /// One `PolicyViolation`.
 #[derive(Clone, Debug)]
@@ -22,19 +17,12 @@ pub(crate) struct Violation {
     pub message: String,
 }
 
+/// The `violations` array of the policy bodies.
 pub(crate) fn violations_json(v: &[Violation]) -> Value {
     Value::Array(
         v.iter()
             .map(|v| json!({"code": v.code, "message": v.message}))
             .collect(),
-    )
-}
-
-/// The 403 body create, PATCH and restore answer with.
-pub(crate) fn policy_violation(v: &[Violation]) -> Response<Body> {
-    wire::json(
-        403,
-        &json!({"error": "policy_violation", "violations": violations_json(v)}),
     )
 }
 
@@ -139,11 +127,7 @@ pub(crate) fn check(st: &State, ask: &Ask<'_>) -> Vec<Violation> {
     if let Some(t) = template
         && !p.approved_registries.is_empty()
     {
-        let image = t
-            .spec
-            .get("image")
-            .map(|i| wire::str_field(i, "repository"))
-            .unwrap_or("");
+        let image = t.image();
         if !image.is_empty()
             && !p
                 .approved_registries
@@ -227,98 +211,6 @@ pub(crate) fn check_bulk(st: &State, namespace: &str, owner: &str, adding: i64) 
         });
     }
     out
-}
-
-fn policy_json(p: &Policy) -> Value {
-    serde_json::to_value(p).unwrap_or_else(|_| json!({}))
-}
-
-fn decode_policy(call: &Call) -> Result<Policy, Response<Body>> {
-    decode::<Policy>(&call.body).map_err(|e| wire::error(400, format!("invalid request body: {e}")))
-}
-
-/// `GET /governance/policies`.
-pub(crate) fn list(shared: &Shared, _call: &Call) -> Response<Body> {
-    let st = shared.lock();
-    let namespaces: Vec<Value> = st
-        .ns_policies
-        .iter()
-        .map(|(ns, p)| json!({"namespace": ns, "policy": policy_json(p)}))
-        .collect();
-    wire::json(
-        200,
-        &json!({
-            "cluster": st.cluster_policy.as_ref().map(policy_json),
-            "namespaces": namespaces,
-        }),
-    )
-}
-
-/// `PUT /governance/policies` (replace).
-pub(crate) fn set_cluster(shared: &Shared, call: &Call) -> Response<Body> {
-    let p = match decode_policy(call) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let mut st = shared.lock();
-    st.cluster_policy = Some(p.clone());
-    wire::json(200, &json!({"scope": "cluster", "policy": policy_json(&p)}))
-}
-
-fn stored<'a>(st: &'a State, ns: &str) -> Option<&'a Policy> {
-    if ns == CLUSTER_KEY {
-        st.cluster_policy.as_ref()
-    } else {
-        st.ns_policies.get(ns)
-    }
-}
-
-/// `GET /governance/policies/{namespace}`.
-pub(crate) fn get_namespace(shared: &Shared, call: &Call) -> Response<Body> {
-    let st = shared.lock();
-    let ns = call.param("namespace");
-    let p = stored(&st, ns).cloned().unwrap_or_default();
-    wire::json(200, &json!({"namespace": ns, "policy": policy_json(&p)}))
-}
-
-/// `PUT /governance/policies/{namespace}` (replace).
-pub(crate) fn set_namespace(shared: &Shared, call: &Call) -> Response<Body> {
-    let p = match decode_policy(call) {
-        Ok(p) => p,
-        Err(r) => return r,
-    };
-    let mut st = shared.lock();
-    let ns = call.param("namespace");
-    if ns == CLUSTER_KEY {
-        st.cluster_policy = Some(p.clone());
-    } else {
-        st.ns_policies.insert(ns.to_string(), p.clone());
-    }
-    wire::json(200, &json!({"namespace": ns, "policy": policy_json(&p)}))
-}
-
-/// `DELETE /governance/policies/{namespace}` (204 even when nothing was stored).
-pub(crate) fn delete_namespace(shared: &Shared, call: &Call) -> Response<Body> {
-    let mut st = shared.lock();
-    let ns = call.param("namespace");
-    if ns == CLUSTER_KEY {
-        st.cluster_policy = None;
-    } else {
-        st.ns_policies.remove(ns);
-    }
-    wire::empty(204)
-}
-
-/// `GET /governance/effective?namespace=`.
-pub(crate) fn effective(shared: &Shared, call: &Call) -> Response<Body> {
-    let st = shared.lock();
-    let ns = call
-        .query("namespace")
-        .filter(|n| !n.is_empty())
-        .unwrap_or(&st.cfg.namespace)
-        .to_string();
-    let p = st.effective_policy(&ns);
-    wire::json(200, &json!({"namespace": ns, "policy": policy_json(&p)}))
 }
 
 /// Group bulk items per namespace and owner for the up-front quota check.

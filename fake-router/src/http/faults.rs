@@ -1,12 +1,13 @@
 //! Fault injection and request recording: what a client's retry and error tests need.
 
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Response};
 
-use super::wire;
+use super::respond::{self, Body};
 
 /// Which requests a fault applies to: a method (or any) and an exact path or a path prefix.
 ///
@@ -61,7 +62,7 @@ impl RouteMatch {
         self
     }
 
-    pub(crate) fn matches(&self, method: &Method, path: &str) -> bool {
+    fn matches(&self, method: &Method, path: &str) -> bool {
         if self.method.as_ref().is_some_and(|m| m != method) {
             return false;
         }
@@ -117,7 +118,7 @@ impl Fault {
         body: &str,
         headers: &[(String, String)],
     ) -> Response<Body> {
-        let mut r = wire::raw(status, "application/json", Bytes::from(body.to_string()));
+        let mut r = respond::raw(status, "application/json", Bytes::from(body.to_string()));
         if body.is_empty() {
             r.headers_mut().remove(http::header::CONTENT_TYPE);
         }
@@ -151,26 +152,85 @@ pub struct RecordedRequest {
 
 /// A registered fault with its remaining count.
 #[derive(Debug)]
-pub(crate) struct ArmedFault {
-    pub when: RouteMatch,
-    pub remaining: usize,
-    pub fault: Fault,
+struct ArmedFault {
+    when: RouteMatch,
+    remaining: usize,
+    fault: Fault,
 }
 
-/// Take the first armed fault that matches, decrementing its count.
-pub(crate) fn take_fault(
-    faults: &mut Vec<ArmedFault>,
-    method: &Method,
-    path: &str,
-) -> Option<Fault> {
-    let idx = faults
-        .iter()
-        .position(|f| f.remaining > 0 && f.when.matches(method, path))?;
-    let armed = &mut faults[idx];
-    armed.remaining -= 1;
-    let fault = armed.fault.clone();
-    if armed.remaining == 0 {
-        faults.remove(idx);
+/// The request log keeps the most recent requests only (a long-running standalone server
+/// would otherwise grow without bound).
+const MAX_RECORDED_REQUESTS: usize = 10_000;
+
+/// The test knobs of the HTTP layer: armed faults, the request log and the added latency.
+#[derive(Debug, Default)]
+pub(crate) struct Knobs {
+    inner: Mutex<KnobState>,
+}
+
+/// What [`Knobs`] guards.
+#[derive(Debug, Default)]
+pub(crate) struct KnobState {
+    faults: Vec<ArmedFault>,
+    requests: VecDeque<RecordedRequest>,
+    /// Added before every answer.
+    pub latency: Duration,
+}
+
+impl Knobs {
+    /// Lock the knobs. Never held across `.await`.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, KnobState> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
-    Some(fault)
+}
+
+impl KnobState {
+    /// Apply `fault` to the next `n` requests matching `when`.
+    pub(crate) fn arm(&mut self, n: usize, when: RouteMatch, fault: Fault) {
+        if n > 0 {
+            self.faults.push(ArmedFault {
+                when,
+                remaining: n,
+                fault,
+            });
+        }
+    }
+
+    /// Drop every armed fault.
+    pub(crate) fn clear_faults(&mut self) {
+        self.faults.clear();
+    }
+
+    /// Append to the request log.
+    pub(crate) fn record(&mut self, req: RecordedRequest) {
+        if self.requests.len() >= MAX_RECORDED_REQUESTS {
+            self.requests.pop_front();
+        }
+        self.requests.push_back(req);
+    }
+
+    /// The request log, oldest first.
+    pub(crate) fn requests(&self) -> Vec<RecordedRequest> {
+        self.requests.iter().cloned().collect()
+    }
+
+    /// Forget the request log.
+    pub(crate) fn clear_requests(&mut self) {
+        self.requests.clear();
+    }
+
+    /// Take the first armed fault that matches, decrementing its count.
+    pub(crate) fn take_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
+        let idx = self
+            .faults
+            .iter()
+            .position(|f| f.remaining > 0 && f.when.matches(method, path))?;
+        let armed = &mut self.faults[idx];
+        armed.remaining -= 1;
+        let fault = armed.fault.clone();
+        if armed.remaining == 0 {
+            self.faults.remove(idx);
+        }
+        Some(fault)
+    }
 }

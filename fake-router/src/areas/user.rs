@@ -1,21 +1,18 @@
 //! The caller: `/user/me`, preferences, API keys (router-api.md §4.14).
 
-use std::time::SystemTime;
-
-use axum::body::Body;
 use http::Response;
 use serde_json::{Value, json};
 
-use super::auth::ApiKey;
-use super::routes::ACTION_GROUPS;
-use super::server::{Call, decode};
-use super::state::Shared;
-use super::wire;
+use crate::core::identity::{ACTION_GROUPS, ApiKey};
+use crate::core::state::Shared;
+use crate::core::wire;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 /// `GET /user/me`.
 pub(crate) fn me(_shared: &Shared, call: &Call) -> Response<Body> {
     let id = &call.caller.id;
-    wire::json(
+    respond::json(
         200,
         &json!({
             "sub": id.sub,
@@ -35,14 +32,14 @@ pub(crate) fn get_preferences(shared: &Shared, call: &Call) -> Response<Body> {
         .get(call.caller.sub())
         .cloned()
         .unwrap_or_else(|| json!({}));
-    wire::json(200, &prefs)
+    respond::json(200, &prefs)
 }
 
 /// `PUT /user/preferences` (replace; an object or `null`).
 pub(crate) fn set_preferences(shared: &Shared, call: &Call) -> Response<Body> {
-    let v: Value = match decode(&call.body) {
+    let v: Value = match wire::decode(&call.body) {
         Ok(v) => v,
-        Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+        Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };
     let kind = match &v {
         Value::Object(_) | Value::Null => None,
@@ -52,7 +49,7 @@ pub(crate) fn set_preferences(shared: &Shared, call: &Call) -> Response<Body> {
         Value::Bool(_) => Some("bool"),
     };
     if let Some(kind) = kind {
-        return wire::error(
+        return respond::error(
             400,
             format!(
                 "invalid request body: json: cannot unmarshal {kind} into Go value of type map[string]interface {{}}"
@@ -63,7 +60,7 @@ pub(crate) fn set_preferences(shared: &Shared, call: &Call) -> Response<Body> {
         .lock()
         .preferences
         .insert(call.caller.sub().to_string(), v.clone());
-    wire::json(200, &v)
+    respond::json(200, &v)
 }
 
 /// `GET /user/api-keys`: only the caller's own keys.
@@ -76,16 +73,16 @@ pub(crate) fn list_keys(shared: &Shared, call: &Call) -> Response<Body> {
         .collect();
     keys.sort_by_key(|k| k.created_at);
     let keys: Vec<Value> = keys.into_iter().map(ApiKey::metadata).collect();
-    wire::json(200, &json!({ "keys": keys }))
+    respond::json(200, &json!({ "keys": keys }))
 }
 
 const MINT_FIELDS: &[&str] = &["name", "expiresIn", "sandboxId", "scopes"];
 
 /// `POST /user/api-keys`: the only route that rejects unknown JSON fields.
 pub(crate) fn create_key(shared: &Shared, call: &Call) -> Response<Body> {
-    let bad = |e: String| wire::error(400, format!("invalid request body: {e}"));
-    let body: Value = if call.has_sized_body() {
-        match decode(&call.body) {
+    let bad = |e: String| respond::error(400, format!("invalid request body: {e}"));
+    let body: Value = if let Some(body) = call.sized_body() {
+        match wire::decode(body) {
             Ok(v) => v,
             Err(e) => return bad(e),
         }
@@ -131,13 +128,13 @@ pub(crate) fn create_key(shared: &Shared, call: &Call) -> Response<Body> {
             }
         },
     };
-    let expires_at = if expires_in.is_empty() {
+    let expires_in = if expires_in.is_empty() {
         None
     } else {
         match wire::positive_duration(&expires_in) {
-            Ok(d) => Some(SystemTime::now() + d),
+            Ok(d) => Some(d),
             Err(_) => {
-                return wire::error(
+                return respond::error(
                     400,
                     "expiresIn must be a positive Go duration (e.g. \"720h\")",
                 );
@@ -146,31 +143,32 @@ pub(crate) fn create_key(shared: &Shared, call: &Call) -> Response<Body> {
     };
     let scopes = scopes.filter(|s| !s.is_empty());
     if scopes.is_some() && sandbox_id.is_empty() {
-        return wire::error(
+        return respond::error(
             400,
             "scopes requires sandboxId — user-level keys do not carry action-group scopes",
         );
     }
     for s in scopes.iter().flatten() {
         if s == "delete" {
-            return wire::error(
+            return respond::error(
                 400,
                 "\"delete\" is not a valid action group — a sandbox-scoped key can never delete the sandbox it is bound to",
             );
         }
         if !ACTION_GROUPS.contains(&s.as_str()) {
-            return wire::error(400, format!("unknown action group: {s}"));
+            return respond::error(400, format!("unknown action group: {s}"));
         }
     }
     let mut st = shared.lock();
     if !sandbox_id.is_empty()
         && let Err(e) = st.owned(&call.caller, &sandbox_id)
     {
-        return wire::error(404, e);
+        return respond::error(404, e);
     }
     let key = format!("atk_{}", wire::random_token());
-    let mut record = ApiKey::new(&key, &call.caller.id, &name);
-    record.expires_at = expires_at;
+    let now = st.wall_now();
+    let mut record = ApiKey::new(&key, &call.caller.id, &name, now);
+    record.expires_at = expires_in.map(|d| now + d);
     if !sandbox_id.is_empty() {
         record.sandbox_id = sandbox_id.clone();
         record.action_groups =
@@ -187,7 +185,7 @@ pub(crate) fn create_key(shared: &Shared, call: &Call) -> Response<Body> {
         "warning": "Store this key now — it cannot be retrieved again.",
     });
     st.api_keys.insert(record.hash.clone(), record);
-    wire::json(201, &body)
+    respond::json(201, &body)
 }
 
 /// `DELETE /user/api-keys/{keyId}` (200 with a body).
@@ -200,11 +198,11 @@ pub(crate) fn revoke_key(shared: &Shared, call: &Call) -> Response<Body> {
         .find(|(_, k)| k.id == id)
         .map(|(h, k)| (h.clone(), k.user_id.clone()))
     else {
-        return wire::error(404, "api key not found");
+        return respond::error(404, "api key not found");
     };
     if owner != call.caller.sub() && !call.caller.is_admin() {
-        return wire::error(403, "you do not own this API key");
+        return respond::error(403, "you do not own this API key");
     }
     st.api_keys.remove(&hash);
-    wire::json(200, &json!({"status": "revoked", "id": id}))
+    respond::json(200, &json!({"status": "revoked", "id": id}))
 }

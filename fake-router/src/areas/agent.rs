@@ -1,9 +1,8 @@
 //! Agent mode: configure (SSE), install log, invoke (SSE), cancel (router-api.md §4.8, §4.9, §6).
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderValue, Response};
 use serde::{Deserialize, Serialize};
@@ -12,16 +11,26 @@ use sha2::Digest;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::exec::{self, Line, Plan};
-use super::files::FILE_CAP;
-use super::server::{Call, decode, sse_response};
-use super::state::{InFlight, Key, Shared, State};
-use super::{InvocationOutcome, InvocationRecord, wire};
+use crate::core::exec::{self, INVOKE_BODY_CAP, Line, Plan};
+use crate::core::invocations::{InvocationOutcome, InvocationRecord};
+use crate::core::state::{InFlight, Key, Shared, State};
+use crate::core::wire;
+use crate::core::workspace::FILE_CAP;
+use crate::http::call::Call;
+use crate::http::respond::{self, Body};
 
 const MAX_FILES: usize = 200;
 const TOTAL_FILES_CAP: usize = 128 << 20;
 const INSTALL_LOG_CAP: usize = 8 << 10;
 const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// The longest keepalive interval honoured (a year: no invoke lasts that long).
+const KEEPALIVE_MAX: Duration = Duration::from_secs(365 * 24 * 3600);
+
+/// How a configure stream ended, as `/metrics` labels it.
+const SUCCESS: &str = "success";
+const FAILURE: &str = "failure";
+const ERROR: &str = "error";
+const CANCELED: &str = "canceled";
 
 #[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
@@ -79,7 +88,7 @@ fn lines(text: &[u8]) -> Vec<&[u8]> {
 fn agent_sandbox(st: &State, call: &Call, configure: bool) -> Result<Key, Response<Body>> {
     let key = st
         .owned(&call.caller, call.param("id"))
-        .map_err(|e| wire::error(404, e))?;
+        .map_err(|e| respond::error(404, e))?;
     let sb = st.sb(&key);
     if sb.mode != "agent" {
         let msg = if configure {
@@ -93,7 +102,7 @@ fn agent_sandbox(st: &State, call: &Call, configure: bool) -> Result<Key, Respon
                 sb.name, sb.mode
             )
         };
-        return Err(wire::error(400, msg));
+        return Err(respond::error(400, msg));
     }
     if sb.phase != "Running" {
         let msg = if configure {
@@ -107,7 +116,7 @@ fn agent_sandbox(st: &State, call: &Call, configure: bool) -> Result<Key, Respon
                 sb.phase
             )
         };
-        return Err(wire::error(409, msg));
+        return Err(respond::error(409, msg));
     }
     Ok(key)
 }
@@ -118,7 +127,7 @@ type CheckedFile = (String, Vec<u8>, String);
 /// Validate the files.
 fn check_files(files: &[ConfigureFile]) -> Result<Vec<CheckedFile>, Response<Body>> {
     if files.len() > MAX_FILES {
-        return Err(wire::error(
+        return Err(respond::error(
             403,
             format!("too many files in request: {} > {MAX_FILES}", files.len()),
         ));
@@ -127,35 +136,35 @@ fn check_files(files: &[ConfigureFile]) -> Result<Vec<CheckedFile>, Response<Bod
     let mut total = 0usize;
     for (i, f) in files.iter().enumerate() {
         if f.path.is_empty() {
-            return Err(wire::error(400, format!("files[{i}].path is required")));
+            return Err(respond::error(400, format!("files[{i}].path is required")));
         }
         if !f.path.starts_with('/') {
-            return Err(wire::error(
+            return Err(respond::error(
                 400,
                 format!("files[{i}].path must be absolute (got \"{}\")", f.path),
             ));
         }
         if f.path.contains("..") {
-            return Err(wire::error(
+            return Err(respond::error(
                 400,
                 format!("files[{i}].path must not contain '..'"),
             ));
         }
         if f.path.contains(['\'', '`', '\\', '\n', '\r']) {
-            return Err(wire::error(
+            return Err(respond::error(
                 400,
                 format!("files[{i}].path contains disallowed characters"),
             ));
         }
         let (data, encoded) = match (&f.content, &f.content_base64) {
             (None, None) => {
-                return Err(wire::error(
+                return Err(respond::error(
                     400,
                     format!("files[{i}] must set content or contentBase64"),
                 ));
             }
             (Some(_), Some(_)) => {
-                return Err(wire::error(
+                return Err(respond::error(
                     400,
                     format!("files[{i}]: set content OR contentBase64, not both"),
                 ));
@@ -164,7 +173,7 @@ fn check_files(files: &[ConfigureFile]) -> Result<Vec<CheckedFile>, Response<Bod
             (None, Some(b)) => match wire::base64_decode(b) {
                 Some(d) => (d, b.clone()),
                 None => {
-                    return Err(wire::error(
+                    return Err(respond::error(
                         400,
                         format!("files[{i}].contentBase64 is not valid base64"),
                     ));
@@ -172,7 +181,7 @@ fn check_files(files: &[ConfigureFile]) -> Result<Vec<CheckedFile>, Response<Bod
             },
         };
         if encoded.len() > FILE_CAP {
-            return Err(wire::error(
+            return Err(respond::error(
                 403,
                 format!(
                     "files[{i}] ({}): {} bytes exceeds per-file cap of {FILE_CAP} bytes",
@@ -183,7 +192,7 @@ fn check_files(files: &[ConfigureFile]) -> Result<Vec<CheckedFile>, Response<Bod
         }
         total += encoded.len();
         if total > TOTAL_FILES_CAP {
-            return Err(wire::error(
+            return Err(respond::error(
                 403,
                 format!(
                     "aggregate file size {total} bytes exceeds total cap of {TOTAL_FILES_CAP} bytes"
@@ -219,7 +228,7 @@ fn configure_policy(st: &State, key: &Key) -> Option<Response<Body>> {
     let sb = st.sb(key);
     let eff = st.effective_policy(&sb.namespace);
     if !eff.allowed_templates.is_empty() && !eff.allowed_templates.contains(&sb.template) {
-        return Some(wire::error(
+        return Some(respond::error(
             403,
             format!(
                 "template \"{}\" is not permitted in this namespace (allowed: {})",
@@ -231,8 +240,7 @@ fn configure_policy(st: &State, key: &Key) -> Option<Response<Body>> {
     let image = st
         .templates
         .get(&sb.template)
-        .and_then(|t| t.spec.get("image"))
-        .map(|i| wire::str_field(i, "repository").to_string())
+        .map(|t| t.image().to_string())
         .unwrap_or_default();
     if !eff.allowed_agent_images.is_empty()
         && !eff
@@ -240,7 +248,7 @@ fn configure_policy(st: &State, key: &Key) -> Option<Response<Body>> {
             .iter()
             .any(|p| image.starts_with(p.as_str()))
     {
-        return Some(wire::error(
+        return Some(respond::error(
             403,
             format!(
                 "agent image \"{image}\" is not approved (allowed: {})",
@@ -253,22 +261,22 @@ fn configure_policy(st: &State, key: &Key) -> Option<Response<Body>> {
 
 /// `POST /sandboxes/{id}/configure`.
 pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body> {
-    let (key, req, files, hash, skipped, plan, upload_limit) = {
+    let (key, req, files, hash, skipped, plan, upload_limit, template) = {
         let st = shared.lock();
         let key = match agent_sandbox(&st, &call, true) {
             Ok(k) => k,
             Err(r) => return r,
         };
-        let req: ConfigureRequest = match decode(&call.body) {
+        let req: ConfigureRequest = match wire::decode(&call.body) {
             Ok(r) => r,
-            Err(e) => return wire::error(400, format!("invalid request body: {e}")),
+            Err(e) => return respond::error(400, format!("invalid request body: {e}")),
         };
         let files = match check_files(&req.files) {
             Ok(f) => f,
             Err(r) => return r,
         };
         if req.files.is_empty() && req.install_command.is_empty() && req.entrypoint.is_empty() {
-            return wire::error(
+            return respond::error(
                 400,
                 "at least one of files, installCommand, or entrypoint is required",
             );
@@ -280,158 +288,175 @@ pub(crate) async fn configure(shared: Arc<Shared>, call: Call) -> Response<Body>
         let skipped = !st.sb(&key).agent.hash.is_empty() && st.sb(&key).agent.hash == hash;
         let plan = (!req.install_command.is_empty()).then(|| {
             let line = req.install_command.join(" ");
-            match exec::find_rule(&st, &line) {
-                Some(rule) => Plan::Canned(rule.output(), rule.wait()),
-                None => match st.sb(&key).workspace.local_root() {
-                    Some(root) => Plan::Local(root),
-                    None => Plan::Canned(exec::builtin(&st, &key, &line), Duration::ZERO),
-                },
-            }
+            exec::plan(&st.exec_rules, &st.sb(&key).workspace, &line)
         });
-        (key, req, files, hash, skipped, plan, st.cfg.upload_limit)
+        let template = st.sb(&key).template.clone();
+        (
+            key,
+            req,
+            files,
+            hash,
+            skipped,
+            plan,
+            st.cfg.upload_limit,
+            template,
+        )
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
     tokio::spawn(async move {
-        let error = |phase: &str, message: String| {
-            wire::sse_frame("error", &json!({"phase": phase, "message": message}))
-        };
-        let mut exit_code = 0;
-        let mut log: Option<Vec<u8>> = None;
-        if !skipped {
-            for (path, data, _) in &files {
-                if tx
-                    .send(stdout_frame(&format!("[configure] uploading {path}")))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let written = if data.len() > upload_limit {
-                    Err("sh: argument list too long".to_string())
-                } else {
-                    let mut st = shared.lock();
-                    match st.sandboxes.get_mut(&key) {
-                        Some(sb) => sb.workspace.write(path, data),
-                        None => Err("sandbox is gone".to_string()),
+        let started = Instant::now();
+        let outcome = async {
+            let error = |phase: &str, message: String| {
+                wire::sse_frame("error", &json!({"phase": phase, "message": message}))
+            };
+            let mut exit_code = 0;
+            let mut log: Option<Vec<u8>> = None;
+            if !skipped {
+                for (path, data, _) in &files {
+                    if tx
+                        .send(stdout_frame(&format!("[configure] uploading {path}")))
+                        .await
+                        .is_err()
+                    {
+                        return CANCELED;
                     }
-                };
-                if let Err(e) = written {
-                    let _ = tx
-                        .send(error("files", format!("write {path} exited 1: {e}")))
-                        .await;
-                    return;
+                    let written = if data.len() > upload_limit {
+                        Err("sh: argument list too long".to_string())
+                    } else {
+                        let mut st = shared.lock();
+                        match st.sandboxes.get_mut(&key) {
+                            Some(sb) => sb.workspace.write(path, data),
+                            None => Err("sandbox is gone".to_string()),
+                        }
+                    };
+                    if let Err(e) = written {
+                        let _ = tx
+                            .send(error("files", format!("write {path} exited 1: {e}")))
+                            .await;
+                        return ERROR;
+                    }
                 }
-            }
-            if let Some(plan) = plan {
-                let argv = &req.install_command;
-                if tx
-                    .send(stdout_frame(&format!(
-                        "[configure] running install: {}",
-                        argv.join(" ")
-                    )))
-                    .await
-                    .is_err()
-                {
-                    return;
-                }
-                let mut collected = Vec::new();
-                match plan {
-                    Plan::Canned(out, delay) => {
-                        for (is_err, text) in [(false, &out.stdout), (true, &out.stderr)] {
-                            for l in lines(text) {
-                                collected.extend_from_slice(l);
-                                collected.push(b'\n');
-                                if tx.send(log_frame(is_err, l)).await.is_err() {
-                                    return;
+                if let Some(plan) = plan {
+                    let argv = &req.install_command;
+                    if tx
+                        .send(stdout_frame(&format!(
+                            "[configure] running install: {}",
+                            argv.join(" ")
+                        )))
+                        .await
+                        .is_err()
+                    {
+                        return CANCELED;
+                    }
+                    let mut collected = Vec::new();
+                    match plan {
+                        Plan::Canned(out, delay) => {
+                            for (is_err, text) in [(false, &out.stdout), (true, &out.stderr)] {
+                                for l in lines(text) {
+                                    collected.extend_from_slice(l);
+                                    collected.push(b'\n');
+                                    if tx.send(log_frame(is_err, l)).await.is_err() {
+                                        return CANCELED;
+                                    }
+                                }
+                            }
+                            // A disconnected client cancels the install, as the request context would.
+                            tokio::select! {
+                                _ = tokio::time::sleep(delay) => {}
+                                _ = tx.closed() => return CANCELED,
+                            }
+                            exit_code = out.exit_code;
+                        }
+                        Plan::Local(root) => {
+                            let argv: Vec<String> =
+                                argv.iter().map(|a| exec::localize(a, &root)).collect();
+                            let cwd = root.join("workspace");
+                            let (ltx, mut lrx) = mpsc::channel::<Line>(64);
+                            let run = exec::run_streaming(&argv, &cwd, None, ltx);
+                            let forward = async {
+                                while let Some(l) = lrx.recv().await {
+                                    collected.extend_from_slice(&l.data);
+                                    collected.push(b'\n');
+                                    let _ = tx.send(log_frame(l.stderr, &l.data)).await;
+                                }
+                            };
+                            let (code, ()) = tokio::select! {
+                                both = async { tokio::join!(run, forward) } => both,
+                                // Dropping `run` kills the install process.
+                                _ = tx.closed() => return CANCELED,
+                            };
+                            match code {
+                                Ok(c) => exit_code = c,
+                                Err(e) => {
+                                    let _ = tx
+                                        .send(error("install", format!("exec failed: {e}")))
+                                        .await;
+                                    return ERROR;
                                 }
                             }
                         }
-                        // A disconnected client cancels the install, as the request context would.
-                        tokio::select! {
-                            _ = tokio::time::sleep(delay) => {}
-                            _ = tx.closed() => return,
-                        }
-                        exit_code = out.exit_code;
                     }
-                    Plan::Local(root) => {
-                        let argv: Vec<String> =
-                            argv.iter().map(|a| exec::localize(a, &root)).collect();
-                        let cwd = root.join("workspace");
-                        let (ltx, mut lrx) = mpsc::channel::<Line>(64);
-                        let run = exec::run_streaming(&argv, &cwd, None, ltx);
-                        let forward = async {
-                            while let Some(l) = lrx.recv().await {
-                                collected.extend_from_slice(&l.data);
-                                collected.push(b'\n');
-                                let _ = tx.send(log_frame(l.stderr, &l.data)).await;
-                            }
-                        };
-                        let (code, ()) = tokio::select! {
-                            both = async { tokio::join!(run, forward) } => both,
-                            // Dropping `run` kills the install process.
-                            _ = tx.closed() => return,
-                        };
-                        match code {
-                            Ok(c) => exit_code = c,
-                            Err(e) => {
-                                let _ =
-                                    tx.send(error("install", format!("exec failed: {e}"))).await;
-                                return;
-                            }
-                        }
-                    }
+                    let start = collected.len().saturating_sub(INSTALL_LOG_CAP);
+                    log = Some(collected[start..].to_vec());
                 }
-                let start = collected.len().saturating_sub(INSTALL_LOG_CAP);
-                log = Some(collected[start..].to_vec());
             }
-        }
-        let now = SystemTime::now();
-        let entrypoint = req.entrypoint.clone();
-        if exit_code == 0 {
-            let mut st = shared.lock();
-            let cluster_cap = st
-                .cluster_policy
-                .as_ref()
-                .map(|p| p.max_concurrent_invokes_per_sandbox)
-                .unwrap_or(0);
-            let Some(sb) = st.sandboxes.get(&key) else {
-                return;
+            let entrypoint = req.entrypoint.clone();
+            let now = {
+                let mut st = shared.lock();
+                let now = st.wall_now();
+                if exit_code == 0 {
+                    let cluster_cap = st
+                        .cluster_policy
+                        .as_ref()
+                        .map(|p| p.max_concurrent_invokes_per_sandbox)
+                        .unwrap_or(0);
+                    let Some(sb) = st.sandboxes.get(&key) else {
+                        return ERROR;
+                    };
+                    let template = st.templates.get(&sb.template);
+                    let mut cap = template
+                        .and_then(|t| t.agent_field("maxConcurrentInvokes"))
+                        .and_then(|v| v.as_i64())
+                        .unwrap_or(0);
+                    if cluster_cap > 0 && (cap == 0 || cap > cluster_cap) {
+                        cap = cluster_cap;
+                    }
+                    let default_timeout = template
+                        .and_then(|t| t.agent_field("defaultInvokeTimeout"))
+                        .and_then(|v| v.as_str())
+                        .and_then(|s| wire::positive_duration(s).ok());
+                    let sb = st.sb_mut(&key);
+                    sb.agent.entrypoint = entrypoint.clone();
+                    sb.agent.hash = hash.clone();
+                    sb.agent.max_concurrent = u32::try_from(cap.max(0)).unwrap_or(u32::MAX);
+                    sb.agent.default_timeout = default_timeout;
+                    if skipped {
+                        sb.agent.install_log = None;
+                    } else if log.is_some() {
+                        sb.agent.install_log = log;
+                    }
+                    st.event(now, &key.0, &key.1, "AgentConfigured", "Agent configured");
+                }
+                now
             };
-            let template = st.templates.get(&sb.template);
-            let mut cap = template
-                .and_then(|t| t.agent_field("maxConcurrentInvokes"))
-                .and_then(|v| v.as_i64())
-                .unwrap_or(0);
-            if cluster_cap > 0 && (cap == 0 || cap > cluster_cap) {
-                cap = cluster_cap;
-            }
-            let default_timeout = template
-                .and_then(|t| t.agent_field("defaultInvokeTimeout"))
-                .and_then(|v| v.as_str())
-                .and_then(|s| wire::positive_duration(s).ok());
-            let sb = st.sb_mut(&key);
-            sb.agent.entrypoint = entrypoint.clone();
-            sb.agent.hash = hash.clone();
-            sb.agent.max_concurrent = u32::try_from(cap.max(0)).unwrap_or(u32::MAX);
-            sb.agent.default_timeout = default_timeout;
-            if skipped {
-                sb.agent.install_log = None;
-            } else if log.is_some() {
-                sb.agent.install_log = log;
-            }
-            st.event(now, &key.0, &key.1, "AgentConfigured", "Agent configured");
+            let result = ConfigureResult {
+                last_configured_at: wire::rfc3339(now),
+                install_command_hash: hash,
+                entrypoint,
+                install_exit_code: exit_code,
+                skipped,
+            };
+            let _ = tx.send(wire::sse_frame("result", &result)).await;
+            if exit_code == 0 { SUCCESS } else { FAILURE }
         }
-        let result = ConfigureResult {
-            last_configured_at: wire::rfc3339(now),
-            install_command_hash: hash,
-            entrypoint,
-            install_exit_code: exit_code,
-            skipped,
-        };
-        let _ = tx.send(wire::sse_frame("result", &result)).await;
+        .await;
+        shared
+            .lock()
+            .metrics
+            .configure_ended(&template, outcome, started.elapsed());
     });
-    sse_response(rx)
+    respond::sse(rx)
 }
 
 /// `GET /sandboxes/{id}/configure/install-log` (Go `%q` body, no trailing newline).
@@ -439,11 +464,11 @@ pub(crate) fn install_log(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(404, e),
+        Err(e) => return respond::error(404, e),
     };
     match &st.sb(&key).agent.install_log {
-        None => wire::error(404, "no install log available for this sandbox"),
-        Some(log) => wire::raw(
+        None => respond::error(404, "no install log available for this sandbox"),
+        Some(log) => respond::raw(
             200,
             "application/json",
             format!("{{\"log\":{}}}", wire::go_quote(log)),
@@ -470,7 +495,7 @@ struct ExitEvent<'a> {
 /// `POST /sandboxes/{id}/invoke`.
 pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
     let prompt = call.query("prompt").map(str::to_string);
-    let (key, invoke_id, plan, argv, stdin, timeout, mut cancel_rx, keepalive) = {
+    let (key, invoke_id, plan, argv, stdin, timeout, mut cancel_rx, keepalive, template) = {
         let mut st = shared.lock();
         let key = match agent_sandbox(&st, &call, false) {
             Ok(k) => k,
@@ -478,7 +503,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
         };
         let sb = st.sb(&key);
         if sb.agent.entrypoint.is_empty() {
-            return wire::error(
+            return respond::error(
                 424,
                 format!(
                     "sandbox {} has no entrypoint — call POST /configure first to set one",
@@ -487,9 +512,11 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             );
         }
         let limit = sb.agent.max_concurrent as usize;
+        let template = sb.template.clone();
         let inflight = st.inflight_for(&key.1);
         if limit > 0 && inflight >= limit {
-            let mut r = wire::json(
+            st.metrics.invoke_throttled(&template);
+            let mut r = respond::json(
                 429,
                 &json!({
                     "error": "concurrency_exceeded",
@@ -503,13 +530,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             return r;
         }
         if call.body_over {
-            return wire::error(
-                413,
-                format!(
-                    "request body exceeds {} bytes",
-                    super::server::INVOKE_BODY_CAP
-                ),
-            );
+            return respond::error(413, format!("request body exceeds {INVOKE_BODY_CAP} bytes"));
         }
         let sb = st.sb(&key);
         let mut argv = sb.agent.entrypoint.clone();
@@ -531,7 +552,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             .map(|a| exec::shell_quote(a))
             .collect::<Vec<_>>()
             .join(" ");
-        let plan = exec::plan(&st, &key, &line);
+        let plan = exec::plan(&st.exec_rules, &st.sb(&key).workspace, &line);
         let invoke_id = format!("inv-{}", wire::random_hex(12));
         let (cancel_tx, cancel_rx) = watch::channel(false);
         st.inflight.insert(
@@ -552,10 +573,8 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             exit_code: None,
             client_disconnected: false,
         });
-        st.event(
-            SystemTime::now(),
-            &key.0,
-            &key.1,
+        st.event_now(
+            &key,
             "AgentInvokeStarted",
             &format!("Invoke {invoke_id} started"),
         );
@@ -568,11 +587,12 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
             timeout,
             cancel_rx,
             st.cfg.keepalive,
+            template,
         )
     };
 
     let (tx, rx) = mpsc::channel::<Bytes>(64);
-    let started_wall = SystemTime::now();
+    let started_wall = shared.lock().wall_now();
     let started = Instant::now();
     let _ = tx
         .send(wire::sse_frame(
@@ -617,6 +637,8 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
         tokio::pin!(run);
         let deadline = tokio::time::sleep(timeout);
         tokio::pin!(deadline);
+        // `interval_at` panics on a zero period and on instants past its range.
+        let keepalive = keepalive.clamp(Duration::from_millis(1), KEEPALIVE_MAX);
         let mut ticks = tokio::time::interval_at(started + keepalive, keepalive);
         let (outcome, code, reason, disconnected) = loop {
             tokio::select! {
@@ -628,32 +650,30 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
                     }
                 }
                 _ = &mut deadline => break (InvocationOutcome::TimedOut, -1, "timeout", false),
+                // A keepalive that fell due is written before an exit that is also ready.
+                _ = ticks.tick() => {
+                    let _ = tx.send(Bytes::from_static(b": keepalive\n\n")).await;
+                }
                 code = &mut run => break match code {
                     Ok(c) => (InvocationOutcome::Completed, c, "completed", false),
                     Err(_) => (InvocationOutcome::Error, -1, "error", false),
                 },
-                _ = ticks.tick() => {
-                    let _ = tx.send(Bytes::from_static(b": keepalive\n\n")).await;
-                }
             }
         };
         let duration_ms = started.elapsed().as_millis() as i64;
         {
             let mut st = shared.lock();
-            st.finish_invocation(&invoke_id, outcome, code);
-            if let Some(r) = st.invocations.iter_mut().find(|r| r.invoke_id == invoke_id) {
-                r.client_disconnected = disconnected;
-            }
+            st.metrics
+                .invoke_ended(&template, reason, started.elapsed());
+            st.finish_invocation(&invoke_id, outcome, code, disconnected);
             let reason_event = if outcome == InvocationOutcome::Completed && code == 0 {
                 "AgentInvokeCompleted"
             } else {
                 "AgentInvokeFailed"
             };
             if st.sandboxes.contains_key(&key) {
-                st.event(
-                    SystemTime::now(),
-                    &key.0,
-                    &key.1,
+                st.event_now(
+                    &key,
                     reason_event,
                     &format!("Invoke {invoke_id} {reason} (exit {code})"),
                 );
@@ -673,7 +693,7 @@ pub(crate) async fn invoke(shared: Arc<Shared>, call: Call) -> Response<Body> {
                 .await;
         }
     });
-    sse_response(rx)
+    respond::sse(rx)
 }
 
 #[derive(Deserialize, Default)]
@@ -687,26 +707,26 @@ pub(crate) fn cancel(shared: &Shared, call: &Call) -> Response<Body> {
     let st = shared.lock();
     let key = match st.owned(&call.caller, call.param("id")) {
         Ok(k) => k,
-        Err(e) => return wire::error(404, e),
+        Err(e) => return respond::error(404, e),
     };
     if st.sb(&key).mode != "agent" {
-        return wire::error(400, "sandbox is not in mode: agent");
+        return respond::error(400, "sandbox is not in mode: agent");
     }
-    let req: CancelRequest = decode(&call.body).unwrap_or_default();
+    let req: CancelRequest = wire::decode(&call.body).unwrap_or_default();
     if req.invoke_id.is_empty() {
-        return wire::error(400, "invokeId is required in request body");
+        return respond::error(400, "invokeId is required in request body");
     }
     match st.inflight.get(&req.invoke_id) {
         Some(f) if f.sandbox != key.1 || f.namespace != key.0 => {
-            wire::error(404, "invoke does not belong to this sandbox")
+            respond::error(404, "invoke does not belong to this sandbox")
         }
         Some(f) if f.owner != call.caller.sub() && !call.caller.is_admin() => {
-            wire::error(403, "you do not own this invoke")
+            respond::error(403, "you do not own this invoke")
         }
         Some(f) => {
             let _ = f.cancel.send(true);
-            wire::empty(204)
+            respond::empty(204)
         }
-        None => wire::error(404, format!("invoke {} not in flight", req.invoke_id)),
+        None => respond::error(404, format!("invoke {} not in flight", req.invoke_id)),
     }
 }

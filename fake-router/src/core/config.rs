@@ -1,0 +1,47 @@
+//! Settings fixed when a FakeRouter starts.
+
+use std::time::Duration;
+
+use super::identity::FakeAuth;
+
+/// Settings fixed at start (what `FakeRouterBuilder` collects).
+#[derive(Clone, Debug)]
+pub(crate) struct Config {
+    /// Create (or resume) to `Running`.
+    pub creating_delay: Duration,
+    /// DELETE to gone (the controller's finalizer).
+    pub finalizer_delay: Duration,
+    /// The practical single-request upload limit (the `sh -c` argument cap).
+    pub upload_limit: usize,
+    /// Run commands for real in temporary directories.
+    pub local_exec: bool,
+    /// How `/api/v1` requests authenticate.
+    pub auth: FakeAuth,
+    /// Interval of invoke's `: keepalive` comments.
+    pub keepalive: Duration,
+    /// The Router's own sandbox namespace (`SANDBOX_NAMESPACE`).
+    pub namespace: String,
+    /// Phases move only when the test advances the clock.
+    pub manual_clock: bool,
+    /// How long a new sandbox answers 404 to GET and is left out of lists.
+    pub visibility_lag: Duration,
+    /// Resolve webhook hosts in DNS at create time, like the Router.
+    pub resolve_webhook_hosts: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            creating_delay: Duration::from_millis(300),
+            finalizer_delay: Duration::from_millis(200),
+            upload_limit: 98_304,
+            local_exec: false,
+            auth: FakeAuth::DevAuth,
+            keepalive: Duration::from_secs(15),
+            namespace: "default".to_string(),
+            manual_clock: false,
+            visibility_lag: Duration::ZERO,
+            resolve_webhook_hosts: true,
+        }
+    }
+}
