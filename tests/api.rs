@@ -479,7 +479,7 @@ async fn exec_env_and_workdir_reach_the_command_quoted_and_check_types_a_failure
         .exec_argv_with(&["printf", "%s", "a b"], ExecOptions::default())
         .await
         .unwrap();
-    assert_eq!(out.stdout.trim_end(), "a b");
+    assert_eq!(out.stdout, "a b");
     let err = sb.exec_checked("echo oops >&2; exit 3").await.unwrap_err();
     match &err {
         Error::CommandFailed {

@@ -95,14 +95,22 @@
 //!
 //! # Webhook hosts and DNS
 //!
-//! Like the Router, `POST /api/v1/webhooks` resolves the URL's host in DNS when the
-//! subscription is created: a host that does not resolve (the lookup is bounded by 2 s, so
-//! an offline machine answers promptly) answers 400 `invalid url: failed to resolve host
-//! "<host>": …`, and a host that resolves to a loopback, link-local, RFC 1918 or IPv6
-//! unique-local address answers 400 `invalid url: host "<host>" resolves to a disallowed
-//! address range (<ip>)`. Tests that must run offline turn the lookup off with
-//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(false)`: IP literals and `localhost` are
-//! still judged, any other `https` host name is accepted.
+//! Like the Router, `POST /api/v1/webhooks` resolves the URL's host when the subscription is
+//! created, and refuses a host that resolves to a loopback, link-local, RFC 1918 or IPv6
+//! unique-local address: 400 `invalid url: host "<host>" resolves to a disallowed address
+//! range (<ip>)`; a host that does not resolve answers 400 `invalid url: failed to resolve
+//! host "<host>": lookup <host>: no such host`.
+//!
+//! The emulator never sends a DNS query unless asked to, so tests stay on loopback and give
+//! the same answer online and offline. It resolves from its own table:
+//!
+//! - IP literals are judged as they are; `localhost` and `*.localhost` are `127.0.0.1`;
+//! - names given with [`FakeRouterBuilder::webhook_host`] resolve to the addresses given;
+//! - names under `.invalid` never resolve (RFC 6761 reserves them for exactly that);
+//! - any other name counts as a public address and is accepted.
+//!
+//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(true)` sends the names not in the table to
+//! the system resolver instead (bounded by 2 s), as the Router does.
 //!
 //! # Local exec gives no isolation
 //!
@@ -265,16 +273,39 @@ impl FakeRouterBuilder {
         self
     }
 
-    /// Whether `POST /api/v1/webhooks` resolves the URL's host in DNS, as the Router does
-    /// (default `true`). When it does, a host that does not resolve within 2 s answers 400
-    /// `invalid url: failed to resolve host "<host>": ...`, and one that resolves to a
-    /// loopback, link-local, RFC 1918 or IPv6 unique-local address answers 400
-    /// `invalid url: host "<host>" resolves to a disallowed address range (<ip>)`.
-    ///
-    /// `false` is for tests that must run offline: IP literals and `localhost` names are
-    /// still judged, and any other `https` host name is accepted without a lookup.
+    /// Whether `POST /api/v1/webhooks` sends webhook host names that are not in the
+    /// emulator's table (see [`webhook_host`](Self::webhook_host)) to the system resolver,
+    /// as the Router does. Default `false`: no DNS query is ever sent, names under
+    /// `.invalid` fail to resolve and any other name counts as public. With `true`, a host
+    /// that does not resolve within 2 s answers 400 `invalid url: failed to resolve host
+    /// "<host>": ...`.
     pub fn resolve_webhook_hosts(mut self, on: bool) -> Self {
         self.cfg.resolve_webhook_hosts = on;
+        self
+    }
+
+    /// Makes webhook URLs with host `name` resolve to `addresses`, as a DNS record would
+    /// (the Router then judges every address). An empty list makes the name fail to
+    /// resolve.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use std::net::IpAddr;
+    /// let router = agenttier_fake_router::FakeRouter::builder()
+    ///     .webhook_host("hooks.internal.example", [IpAddr::from([10, 0, 0, 7])])
+    ///     .start()
+    ///     .await;
+    /// # drop(router); }
+    /// ```
+    pub fn webhook_host(
+        mut self,
+        name: impl Into<String>,
+        addresses: impl IntoIterator<Item = std::net::IpAddr>,
+    ) -> Self {
+        let name = name.into().trim_end_matches('.').to_ascii_lowercase();
+        self.cfg
+            .webhook_hosts
+            .insert(name, addresses.into_iter().collect());
         self
     }
 

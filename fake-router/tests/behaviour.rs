@@ -1526,6 +1526,10 @@ async fn local_exec_sees_files_written_through_api() {
     let (_, v) = exec(&r, "demo", "echo oops >&2; false").await;
     assert_eq!(v["stderr"], "oops\n");
     assert_eq!(v["exitCode"], 1);
+    // Output is returned byte for byte: a last line without `\n` gets none added.
+    let (_, v) = exec(&r, "demo", "printf 'a\\nb'; printf 'no newline' >&2").await;
+    assert_eq!(v["stdout"], "a\nb", "{v}");
+    assert_eq!(v["stderr"], "no newline", "{v}");
 }
 
 // ----------------------------------------------------------------------------------------
@@ -2244,11 +2248,8 @@ async fn backups_create_list_restore_delete() {
 
 #[tokio::test]
 async fn webhooks_https_only_and_zero_created_at_on_create() {
-    // Offline: no DNS lookups; IP literals and localhost are still judged.
-    let r = FakeRouter::builder()
-        .resolve_webhook_hosts(false)
-        .start()
-        .await;
+    // No DNS lookups by default; IP literals and localhost are still judged.
+    let r = FakeRouter::start().await;
     let hook = |body: Value| post(&r, "/webhooks", body);
     for (body, msg) in [
         (
@@ -2305,8 +2306,7 @@ async fn webhooks_https_only_and_zero_created_at_on_create() {
 
 #[tokio::test]
 async fn webhook_host_that_does_not_resolve_is_400_failed_to_resolve() {
-    // The default resolves hosts; `.invalid` never resolves (RFC 6761), online or offline,
-    // and the lookup is bounded, so this needs no network.
+    // `.invalid` never resolves (RFC 6761): answered without a query, online or offline.
     let r = fast().await;
     let resp = post(
         &r,
@@ -2317,9 +2317,9 @@ async fn webhook_host_that_does_not_resolve_is_400_failed_to_resolve() {
     assert_eq!(resp.status(), 400);
     let v = body_json(resp).await;
     let msg = v["error"].as_str().unwrap();
-    assert!(
-        msg.starts_with("invalid url: failed to resolve host \"hooks.invalid\": "),
-        "{msg}"
+    assert_eq!(
+        msg,
+        "invalid url: failed to resolve host \"hooks.invalid\": lookup hooks.invalid: no such host"
     );
     assert!(
         body_json(get(&r, "/webhooks").await).await["webhooks"]
@@ -2327,6 +2327,38 @@ async fn webhook_host_that_does_not_resolve_is_400_failed_to_resolve() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn webhook_host_table_resolves_names_without_dns() {
+    let r = FakeRouter::builder()
+        .webhook_host(
+            "hooks.corp.example",
+            [std::net::IpAddr::from([10, 0, 0, 7])],
+        )
+        .webhook_host("Gone.Example.", [])
+        .start()
+        .await;
+    let hook = |url: &str| {
+        post(
+            &r,
+            "/webhooks",
+            json!({"url": url, "eventTypes": ["sandbox.running"]}),
+        )
+    };
+    let resp = hook("https://hooks.corp.example/in").await;
+    assert_eq!(resp.status(), 400);
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "invalid url: host \"hooks.corp.example\" resolves to a disallowed address range (10.0.0.7)"})
+    );
+    let resp = hook("https://gone.example/in").await;
+    assert_eq!(
+        body_json(resp).await,
+        json!({"error": "invalid url: failed to resolve host \"gone.example\": lookup gone.example: no such host"})
+    );
+    // A name outside the table counts as public.
+    assert_eq!(hook("https://hooks.example.com/in").await.status(), 201);
 }
 
 #[tokio::test]
@@ -2348,7 +2380,6 @@ async fn webhook_to_a_private_address_is_400_disallowed_range() {
 #[tokio::test]
 async fn webhook_without_sandbox_needs_admin() {
     let r = FakeRouter::builder()
-        .resolve_webhook_hosts(false)
         .auth(FakeAuth::ApiKeys)
         .api_key("atk_user")
         .start()

@@ -1,4 +1,4 @@
-//! Admin-only reads: audit events, analytics, the all-sandboxes list (router-api.md §4.13).
+//! Admin-only reads: audit events, analytics, the all-sandboxes list (the `admin` tag in openapi.yaml).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Agent mode: configure (SSE), install log, invoke (SSE), cancel (router-api.md §4.8, §4.9, §6).
+//! Agent mode: configure (SSE), install log, invoke (SSE), cancel (the `agent` tag in openapi.yaml).
 
 use std::sync::Arc;
 use std::time::Duration;

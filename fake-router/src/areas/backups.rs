@@ -1,5 +1,5 @@
 //! Backups (VolumeSnapshots): list, create, restore into a new sandbox, delete
-//! (router-api.md §4.3).
+//! (the `backups` tag in openapi.yaml).
 
 use http::Response;
 use serde_json::{Value, json};

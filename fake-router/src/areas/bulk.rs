@@ -1,4 +1,4 @@
-//! Bulk create and bulk action: per-item results in a 200 (router-api.md §4.2).
+//! Bulk create and bulk action: per-item results in a 200 (the `bulk` tag in openapi.yaml).
 
 use http::Response;
 use serde::Deserialize;

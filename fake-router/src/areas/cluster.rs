@@ -1,4 +1,4 @@
-//! Cluster capacity and headroom (router-api.md §4.16), over a pretend one-node cluster.
+//! Cluster capacity and headroom (the `cluster` tag in openapi.yaml), over a pretend one-node cluster.
 
 use http::Response;
 use serde_json::{Value, json};

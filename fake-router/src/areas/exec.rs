@@ -1,4 +1,4 @@
-//! `POST /sandboxes/{id}/exec` (router-api.md §4.4).
+//! `POST /sandboxes/{id}/exec` (the `exec` tag in openapi.yaml).
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The file routes: list, read, write, archive (router-api.md §4.5).
+//! The file routes: list, read, write, archive (the `files` tag in openapi.yaml).
 
 use bytes::Bytes;
 use http::{HeaderValue, Response, header};

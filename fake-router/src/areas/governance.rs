@@ -1,4 +1,4 @@
-//! Governance policies: list, set, get, delete, effective (router-api.md §4.12). The checks
+//! Governance policies: list, set, get, delete, effective (the `governance` tag in openapi.yaml). The checks
 //! the policies drive live in the core.
 
 use http::Response;

@@ -1,5 +1,5 @@
 //! The infrastructure routes outside `/api/v1`: liveness, readiness and Prometheus metrics
-//! (router-api.md §3).
+//! (the `health` tag in openapi.yaml).
 
 use http::Response;
 

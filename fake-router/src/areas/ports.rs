@@ -1,4 +1,4 @@
-//! Port forwarding: list, forward (upsert), remove (router-api.md §4.6). No phase check.
+//! Port forwarding: list, forward (upsert), remove (the `ports` tag in openapi.yaml). No phase check.
 
 use http::Response;
 use serde::Deserialize;

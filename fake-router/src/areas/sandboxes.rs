@@ -1,5 +1,5 @@
 //! Sandbox lifecycle: list, create, get, delete, PATCH, stop, resume, clone
-//! (router-api.md §4.1, §5).
+//! (the `sandboxes` tag in openapi.yaml).
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,4 @@
-//! Sharing and share links (router-api.md §4.7). Every lookup failure is a 403 here.
+//! Sharing and share links (the `sharing` tag in openapi.yaml). Every lookup failure is a 403 here.
 
 use http::Response;
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! ClusterSandboxTemplates: list, get, create, replace, delete (router-api.md §4.10).
+//! ClusterSandboxTemplates: list, get, create, replace, delete (the `templates` tag in openapi.yaml).
 
 use http::Response;
 use serde::Deserialize;

@@ -1,4 +1,4 @@
-//! The caller: `/user/me`, preferences, API keys (router-api.md §4.14).
+//! The caller: `/user/me`, preferences, API keys (the `user` tag in openapi.yaml).
 
 use http::Response;
 use serde_json::{Value, json};

@@ -1,4 +1,4 @@
-//! The warm pool: status and config (router-api.md §4.15). The FakeRouter's pools fill at
+//! The warm pool: status and config (the `warmpool` tag in openapi.yaml). The FakeRouter's pools fill at
 //! once: ready = desired, pending = 0.
 
 use http::Response;

@@ -1,5 +1,6 @@
-//! Webhook subscriptions: create, list, delete, deliveries (router-api.md §4.11, §9.49).
-//! Create resolves the URL's host like the Router (unless the builder turned that off).
+//! Webhook subscriptions: create, list, delete, deliveries (the `webhooks` tag in openapi.yaml).
+//! Create resolves the URL's host like the Router, from the emulator's own table unless the
+//! builder asked for the system resolver.
 //! Nothing is ever delivered, so deliveries are always `[]`.
 
 use std::net::IpAddr;
@@ -70,12 +71,42 @@ async fn resolve(host: &str) -> Result<Vec<IpAddr>, String> {
     }
 }
 
+/// What the URL check needs to resolve host names.
+struct Resolver {
+    system: bool,
+    table: std::collections::HashMap<String, Vec<IpAddr>>,
+}
+
+impl Resolver {
+    /// The table first, then `localhost` and `.invalid` (RFC 6761), then the system resolver
+    /// if it was asked for; otherwise the name counts as public (`None`: nothing to judge).
+    async fn lookup(&self, name: &str) -> Result<Option<Vec<IpAddr>>, String> {
+        let d = name.trim_end_matches('.').to_ascii_lowercase();
+        let no_such_host =
+            || format!("failed to resolve host \"{name}\": lookup {name}: no such host");
+        if let Some(ips) = self.table.get(&d) {
+            return if ips.is_empty() {
+                Err(no_such_host())
+            } else {
+                Ok(Some(ips.clone()))
+            };
+        }
+        if d == "localhost" || d.ends_with(".localhost") {
+            return Ok(Some(vec![IpAddr::from([127, 0, 0, 1])]));
+        }
+        if d == "invalid" || d.ends_with(".invalid") {
+            return Err(no_such_host());
+        }
+        if self.system {
+            return resolve(name).await.map(Some);
+        }
+        Ok(None)
+    }
+}
+
 /// The Router's URL check, in its order: parse, `https`, a host, the host's addresses, their
 /// ranges. The error is the text after `invalid url: `.
-///
-/// With `resolve` off (for tests that must run offline) only IP literals and `localhost`
-/// names are judged; any other host name is accepted.
-async fn check_url(raw: &str, resolve_hosts: bool) -> Result<(), String> {
+async fn check_url(raw: &str, resolver: &Resolver) -> Result<(), String> {
     let url = url::Url::parse(raw).map_err(|e| format!("parse \"{raw}\": {e}"))?;
     if url.scheme() != "https" {
         return Err("url must use https://".to_string());
@@ -85,15 +116,10 @@ async fn check_url(raw: &str, resolve_hosts: bool) -> Result<(), String> {
         Some(Host::Domain("")) => return Err("url must have a host".to_string()),
         Some(Host::Ipv4(ip)) => (ip.to_string(), vec![IpAddr::V4(ip)]),
         Some(Host::Ipv6(ip)) => (ip.to_string(), vec![IpAddr::V6(ip)]),
-        Some(Host::Domain(name)) if resolve_hosts => (name.to_string(), resolve(name).await?),
-        Some(Host::Domain(name)) => {
-            let d = name.trim_end_matches('.');
-            if d == "localhost" || d.ends_with(".localhost") {
-                (name.to_string(), vec![IpAddr::from([127, 0, 0, 1])])
-            } else {
-                return Ok(());
-            }
-        }
+        Some(Host::Domain(name)) => match resolver.lookup(name).await? {
+            Some(ips) => (name.to_string(), ips),
+            None => return Ok(()),
+        },
     };
     match ips.into_iter().find(|ip| disallowed(*ip)) {
         Some(ip) => Err(format!(
@@ -149,8 +175,14 @@ pub(crate) async fn create(shared: Arc<Shared>, call: Call) -> Response<Body> {
     {
         return respond::error(400, format!("unknown event type \"{bad}\""));
     }
-    let resolve_hosts = shared.lock().cfg.resolve_webhook_hosts;
-    if let Err(e) = check_url(&req.url, resolve_hosts).await {
+    let resolver = {
+        let st = shared.lock();
+        Resolver {
+            system: st.cfg.resolve_webhook_hosts,
+            table: st.cfg.webhook_hosts.clone(),
+        }
+    };
+    if let Err(e) = check_url(&req.url, &resolver).await {
         return respond::error(400, format!("invalid url: {e}"));
     }
     let mut st = shared.lock();
@@ -225,7 +257,7 @@ pub(crate) fn deliveries(shared: &Shared, call: &Call) -> Response<Body> {
 
 #[cfg(test)]
 mod tests {
-    use super::{check_url, disallowed};
+    use super::{Resolver, check_url, disallowed};
     use std::net::IpAddr;
 
     #[test]
@@ -257,30 +289,37 @@ mod tests {
         }
     }
 
+    fn offline() -> Resolver {
+        Resolver {
+            system: false,
+            table: Default::default(),
+        }
+    }
+
     #[tokio::test]
     async fn url_rules_without_resolution() {
         assert!(
-            check_url("https://hooks.example.com/x", false)
+            check_url("https://hooks.example.com/x", &offline())
                 .await
                 .is_ok()
         );
         assert_eq!(
-            check_url("http://hooks.example.com/x", false).await,
+            check_url("http://hooks.example.com/x", &offline()).await,
             Err("url must use https://".to_string())
         );
         assert_eq!(
-            check_url("https://localhost/x", false).await,
+            check_url("https://localhost/x", &offline()).await,
             Err(
                 "host \"localhost\" resolves to a disallowed address range (127.0.0.1)".to_string()
             )
         );
         assert_eq!(
-            check_url("https://[::1]/x", true).await,
+            check_url("https://[::1]/x", &offline()).await,
             Err("host \"::1\" resolves to a disallowed address range (::1)".to_string())
         );
-        assert!(check_url("https://8.8.8.8/x", true).await.is_ok());
+        assert!(check_url("https://8.8.8.8/x", &offline()).await.is_ok());
         assert!(
-            check_url("not a url", false)
+            check_url("not a url", &offline())
                 .await
                 .unwrap_err()
                 .starts_with("parse \"not a url\": ")

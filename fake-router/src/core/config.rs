@@ -25,8 +25,10 @@ pub(crate) struct Config {
     pub manual_clock: bool,
     /// How long a new sandbox answers 404 to GET and is left out of lists.
     pub visibility_lag: Duration,
-    /// Resolve webhook hosts in DNS at create time, like the Router.
+    /// Resolve webhook host names missing from `webhook_hosts` with the system resolver.
     pub resolve_webhook_hosts: bool,
+    /// Webhook host names and the addresses they resolve to, checked before any lookup.
+    pub webhook_hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
 }
 
 impl Default for Config {
@@ -41,7 +43,8 @@ impl Default for Config {
             namespace: "default".to_string(),
             manual_clock: false,
             visibility_lag: Duration::ZERO,
-            resolve_webhook_hosts: true,
+            resolve_webhook_hosts: false,
+            webhook_hosts: Default::default(),
         }
     }
 }

@@ -246,6 +246,8 @@ pub(crate) fn shell_quote(arg: &str) -> String {
 pub(crate) struct Line {
     pub stderr: bool,
     pub data: Vec<u8>,
+    /// Whether the line ended with `\n` (the last line of a stream may not).
+    pub ended: bool,
 }
 
 async fn pump<R: AsyncRead + Unpin>(reader: R, stderr: bool, tx: mpsc::Sender<Line>) {
@@ -255,10 +257,16 @@ async fn pump<R: AsyncRead + Unpin>(reader: R, stderr: bool, tx: mpsc::Sender<Li
         match reader.read_until(b'\n', &mut buf).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {
-                if buf.last() == Some(&b'\n') {
+                let ended = buf.last() == Some(&b'\n');
+                if ended {
                     buf.pop();
                 }
-                if tx.send(Line { stderr, data: buf }).await.is_err() {
+                let line = Line {
+                    stderr,
+                    data: buf,
+                    ended,
+                };
+                if tx.send(line).await.is_err() {
                     return;
                 }
             }
@@ -328,7 +336,9 @@ pub(crate) async fn run_collect(command: &str, cwd: &Path) -> Output {
             };
             if buf.len() < EXEC_OUTPUT_CAP {
                 buf.extend_from_slice(&line.data);
-                buf.push(b'\n');
+                if line.ended {
+                    buf.push(b'\n');
+                }
                 buf.truncate(EXEC_OUTPUT_CAP);
             }
         }

@@ -1,5 +1,5 @@
-//! The governance checks create, bulk create, PATCH and restore run (router-api.md §4.12,
-//! §1.10).
+//! The governance checks create, bulk create, PATCH and restore run (the `governance` tag in
+//! openapi.yaml).
 
 use std::collections::BTreeMap;
 use std::time::Duration;

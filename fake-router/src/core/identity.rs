@@ -1,5 +1,5 @@
 //! Who is calling: identities, the authentication modes, API-key records and the caller of
-//! one request (router-api.md §1.5–§1.7).
+//! one request (`x-access` and `x-scoped-key-action-group` in openapi.yaml).
 
 use std::fmt;
 use std::sync::Arc;

@@ -1,5 +1,5 @@
 //! What the apiserver and the controller do to sandboxes, shared by every route that creates,
-//! stops, resumes, deletes, clones or restores one (router-api.md §4.1–§4.3, §5).
+//! stops, resumes, deletes, clones or restores one (the `sandboxes` and `backups` tags in openapi.yaml).
 
 use std::collections::{BTreeMap, VecDeque};
 

@@ -1,5 +1,5 @@
 //! The counters `GET /metrics` exposes in the Prometheus text format: the Router's agent
-//! metrics (router-api.md §3.3), counted by the emulator.
+//! metrics (openapi.yaml names `GET /metrics` among the routes it cannot describe), counted by the emulator.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

@@ -52,7 +52,7 @@ impl Op {
     }
 
     /// The action group a sandbox-scoped key needs, or `None` when scoped keys may not call
-    /// it at all (router-api.md §1.7).
+    /// it at all (`x-access` in openapi.yaml).
     pub(crate) fn scope_group(self) -> Option<&'static str> {
         self.info().scope_group
     }

@@ -1,4 +1,4 @@
-//! Governance policies as stored, and the effective-policy merge (router-api.md §4.12, §8.19).
+//! Governance policies as stored, and the effective-policy merge (the `governance` tag in openapi.yaml).
 
 use serde::{Deserialize, Serialize};
 

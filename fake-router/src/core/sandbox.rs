@@ -1,5 +1,5 @@
 //! One Sandbox object: its spec, its status, and the controller's phase changes
-//! (router-api.md §5, §8.1).
+//! (the `SandboxSummary` schema in openapi.yaml).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, SystemTime};

@@ -376,7 +376,7 @@ impl State {
             .expect("sandbox key resolved under the same lock")
     }
 
-    /// The effective policy for a namespace (router-api.md §4.12 merge rule).
+    /// The effective policy for a namespace (the merge rule `getEffectivePolicy` describes in openapi.yaml).
     pub(crate) fn effective_policy(&self, namespace: &str) -> Policy {
         Policy::merged(
             self.cluster_policy.as_ref(),

@@ -1,5 +1,5 @@
 //! The auth middleware and the two gates after it: `requireSandboxScope` and `requireAdmin`
-//! (router-api.md §1.5–§1.7).
+//! (`x-access` and `x-scoped-key-action-group` in openapi.yaml).
 
 use std::time::SystemTime;
 

@@ -55,7 +55,7 @@ fn match_template(template: &'static str, path: &str) -> Option<Vec<(&'static st
     rest.is_empty().then_some(params)
 }
 
-/// Route a request the way the Router's mux does (see router-api.md §1.1).
+/// Route a request the way the Router's mux does (the spec's description of routing and `x-access`).
 pub(crate) fn route(method: &str, path: &str) -> Routed {
     for op in Op::ALL {
         if let Some(params) = match_template(op.path(), path) {
