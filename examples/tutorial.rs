@@ -57,7 +57,7 @@ fn name(flow: &str) -> String {
 }
 
 /// 3. Create a sandbox: `client.create_sandbox(name=..., template=...)`, then
-/// `sandbox.wait_until_running(timeout=120)`. One call here, and it cleans up after itself.
+///    `sandbox.wait_until_running(timeout=120)`. One call here, and it cleans up after itself.
 async fn create(client: &Client) -> agenttier::Result<()> {
     let sb = client
         .create_sandbox(name("create"))
@@ -78,7 +78,9 @@ async fn exec(client: &Client) -> agenttier::Result<()> {
         .wait_until_running();
     client
         .with_sandbox(create, |sb| async move {
-            let out = sb.exec("python3 -c 'print(2+2)' 2>/dev/null || echo 4").await?;
+            let out = sb
+                .exec("python3 -c 'print(2+2)' 2>/dev/null || echo 4")
+                .await?;
             println!("stdout {:?}, exit {}", out.stdout, out.exit_code);
             // The list form: each argument quoted for the shell.
             let out = sb.exec_argv(&["sh", "-c", "echo $0", "argv form"]).await?;
@@ -118,7 +120,7 @@ async fn files(client: &Client) -> agenttier::Result<()> {
 }
 
 /// 6. Lifecycle: `stop()`, `resume()`, `refresh()`, `delete()`; each answers at once, and
-/// `.wait()` waits for the change.
+///    `.wait()` waits for the change.
 async fn lifecycle(client: &Client) -> agenttier::Result<()> {
     let mut sb = client
         .create_sandbox(name("lifecycle"))
@@ -159,7 +161,7 @@ async fn ports(client: &Client) -> agenttier::Result<()> {
 }
 
 /// 8. Find existing sandboxes: `client.list_sandboxes(status=..., template=...)`,
-/// `client.get_sandbox(name)`.
+///    `client.get_sandbox(name)`.
 async fn find(client: &Client) -> agenttier::Result<()> {
     let create = client
         .create_sandbox(name("find"))
@@ -174,7 +176,10 @@ async fn find(client: &Client) -> agenttier::Result<()> {
             let running = SandboxFilter::default()
                 .phase(Phase::Running)
                 .template(template());
-            println!("{} running", client.list_sandboxes_with(running).await?.len());
+            println!(
+                "{} running",
+                client.list_sandboxes_with(running).await?.len()
+            );
             let existing = client.get_sandbox(sb.id()).await?;
             existing.exec("ls /workspace").await?;
             Ok(())
@@ -183,7 +188,7 @@ async fn find(client: &Client) -> agenttier::Result<()> {
 }
 
 /// 9. Async: Rust is async already. Several sandboxes at once, each in its own task (handles
-/// are owned and cheap to clone).
+///    are owned and cheap to clone).
 async fn concurrent(client: &Client) -> agenttier::Result<()> {
     let tasks: Vec<_> = (0..3)
         .map(|i| {
@@ -239,7 +244,7 @@ async fn errors(client: &Client) -> agenttier::Result<()> {
 }
 
 /// 11. Clean up: `sandbox.delete()`, `client.close()`. A guard deletes on every way out; the
-/// client needs no closing.
+///     client needs no closing.
 async fn cleanup(client: &Client) -> agenttier::Result<()> {
     let sb = client
         .create_sandbox(name("cleanup"))
@@ -249,6 +254,9 @@ async fn cleanup(client: &Client) -> agenttier::Result<()> {
     // An early `?` here would still delete the sandbox (in the background, with a warning).
     sb.close().await
 }
+
+/// One flow of the tutorial, run against a connected client.
+type Flow = fn(&Client) -> futures::future::BoxFuture<'_, agenttier::Result<()>>;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -260,7 +268,7 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    let flows: [(&str, fn(&Client) -> futures::future::BoxFuture<'_, agenttier::Result<()>>); 9] = [
+    let flows: [(&str, Flow); 9] = [
         ("create", |c| Box::pin(create(c))),
         ("exec", |c| Box::pin(exec(c))),
         ("files", |c| Box::pin(files(c))),
