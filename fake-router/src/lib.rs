@@ -99,18 +99,17 @@
 //! created, and refuses a host that resolves to a loopback, link-local, RFC 1918 or IPv6
 //! unique-local address: 400 `invalid url: host "<host>" resolves to a disallowed address
 //! range (<ip>)`; a host that does not resolve answers 400 `invalid url: failed to resolve
-//! host "<host>": lookup <host>: no such host`.
-//!
-//! The emulator never sends a DNS query unless asked to, so tests stay on loopback and give
-//! the same answer online and offline. It resolves from its own table:
+//! host "<host>": lookup <host>: …`. The order of the lookup:
 //!
 //! - IP literals are judged as they are; `localhost` and `*.localhost` are `127.0.0.1`;
 //! - names given with [`FakeRouterBuilder::webhook_host`] resolve to the addresses given;
-//! - names under `.invalid` never resolve (RFC 6761 reserves them for exactly that);
-//! - any other name counts as a public address and is accepted.
+//! - names under `.invalid` never resolve (RFC 6761 reserves them for exactly that), answered
+//!   without a query;
+//! - any other name goes to the system resolver, bounded by 2 s, as on the Router.
 //!
-//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(true)` sends the names not in the table to
-//! the system resolver instead (bounded by 2 s), as the Router does.
+//! Tests that must stay on loopback or run offline turn the last step off with
+//! [`FakeRouterBuilder::resolve_webhook_hosts`]`(false)`: any other name then counts as a
+//! public address and is accepted, and no DNS query is ever sent.
 //!
 //! # Local exec gives no isolation
 //!
@@ -275,10 +274,12 @@ impl FakeRouterBuilder {
 
     /// Whether `POST /api/v1/webhooks` sends webhook host names that are not in the
     /// emulator's table (see [`webhook_host`](Self::webhook_host)) to the system resolver,
-    /// as the Router does. Default `false`: no DNS query is ever sent, names under
-    /// `.invalid` fail to resolve and any other name counts as public. With `true`, a host
-    /// that does not resolve within 2 s answers 400 `invalid url: failed to resolve host
-    /// "<host>": ...`.
+    /// as the Router does (default `true`; a host that does not resolve within 2 s answers
+    /// 400 `invalid url: failed to resolve host "<host>": ...`).
+    ///
+    /// `false` is for tests that must stay on loopback or run offline: no DNS query is ever
+    /// sent, names under `.invalid` still fail to resolve, and any other name counts as a
+    /// public address.
     pub fn resolve_webhook_hosts(mut self, on: bool) -> Self {
         self.cfg.resolve_webhook_hosts = on;
         self

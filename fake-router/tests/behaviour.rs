@@ -2248,8 +2248,11 @@ async fn backups_create_list_restore_delete() {
 
 #[tokio::test]
 async fn webhooks_https_only_and_zero_created_at_on_create() {
-    // No DNS lookups by default; IP literals and localhost are still judged.
-    let r = FakeRouter::start().await;
+    // No DNS lookups in tests; IP literals and localhost are still judged.
+    let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
+        .start()
+        .await;
     let hook = |body: Value| post(&r, "/webhooks", body);
     for (body, msg) in [
         (
@@ -2337,6 +2340,7 @@ async fn webhook_host_table_resolves_names_without_dns() {
             [std::net::IpAddr::from([10, 0, 0, 7])],
         )
         .webhook_host("Gone.Example.", [])
+        .resolve_webhook_hosts(false)
         .start()
         .await;
     let hook = |url: &str| {
@@ -2380,6 +2384,7 @@ async fn webhook_to_a_private_address_is_400_disallowed_range() {
 #[tokio::test]
 async fn webhook_without_sandbox_needs_admin() {
     let r = FakeRouter::builder()
+        .resolve_webhook_hosts(false)
         .auth(FakeAuth::ApiKeys)
         .api_key("atk_user")
         .start()

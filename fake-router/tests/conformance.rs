@@ -274,6 +274,8 @@ async fn wait_phase(router: &FakeRouter, id: &str, phase: &str) {
 #[tokio::test]
 async fn fake_router_serves_every_operation_with_spec_shaped_bodies() {
     let router = FakeRouter::builder()
+        // The webhook below names hooks.example.com: no DNS lookup in tests.
+        .resolve_webhook_hosts(false)
         .creating_delay(Duration::from_millis(60))
         .finalizer_delay(Duration::from_millis(60))
         .keepalive_interval(Duration::from_millis(20))

@@ -43,7 +43,7 @@ impl Default for Config {
             namespace: "default".to_string(),
             manual_clock: false,
             visibility_lag: Duration::ZERO,
-            resolve_webhook_hosts: false,
+            resolve_webhook_hosts: true,
             webhook_hosts: Default::default(),
         }
     }
