@@ -169,7 +169,8 @@ pub enum Connection {
         url: Option<String>,
         /// The kubectl process, while one runs.
         pid: Option<u32>,
-        /// How many times the forward was restarted after kubectl exited.
+        /// How many times kubectl exited while forwarding (each time it is started again: at
+        /// once, or by the next call when it exited again within 5 s of a restart).
         restarts: u32,
     },
     /// At the public URL found in the cluster ([`Client::discover`](crate::Client::discover)).

@@ -40,6 +40,9 @@ const MAX_STDERR: usize = 16 * 1024;
 const STDERR_IN_MESSAGE: usize = 2048;
 /// How long an exited kubectl is given to finish writing stderr and to be reaped.
 const EXIT_GRACE: Duration = Duration::from_secs(2);
+/// kubectl is restarted in the background at most this often; a forward that keeps dying
+/// sooner is restarted by the next call instead, so a crash loop never spins.
+const MIN_RESTART_INTERVAL: Duration = Duration::from_secs(5);
 
 /// How to open a `kubectl port-forward` tunnel to the Router Service (see
 /// [`Client::tunnel`](crate::Client::tunnel)).
@@ -49,6 +52,13 @@ const EXIT_GRACE: Duration = Duration::from_secs(2);
 /// reads its credentials from its kubeconfig, none are put on its command line. The defaults
 /// are AgentTier's chart: namespace `agenttier`, Service `agenttier-router`, port 8080, a local
 /// port kubectl picks, the current context, 15 s to come up.
+///
+/// kubectl is started by the first call; a call waits for its `Forwarding from
+/// 127.0.0.1:<port>` line. When kubectl exits while forwarding (its forward drops when the
+/// Router's pod restarts) it is started again at once (at most every 5 s; sooner than that,
+/// by the next call), asking for the same local port, and calls go wherever the new forward
+/// listens. A start that fails is reported to the calls waiting for it, and the next call
+/// tries again. kubectl is killed and reaped when the last clone of the client is dropped.
 ///
 /// ```no_run
 /// # async fn demo() -> agenttier::Result<()> {
@@ -272,6 +282,8 @@ struct State {
     phase: Phase,
     process: Option<Process>,
     restarts: u32,
+    /// When kubectl was last restarted in the background.
+    last_restart: Option<Instant>,
     /// The local port of the last forward that came up (a restart asks for it again).
     last_port: Option<u16>,
 }
@@ -322,6 +334,7 @@ impl Tunnel {
                     phase: Phase::Idle,
                     process: None,
                     restarts: 0,
+                    last_restart: None,
                     last_port: None,
                 }),
                 changed,
@@ -366,8 +379,8 @@ impl Tunnel {
                         Next::Fail(failure(*kind, message.clone(), vec![command.clone()]))
                     }
                     Phase::Idle | Phase::Failed { .. } => {
-                        let port = inner.options.local_port;
-                        match inner.start(&mut st, port, false) {
+                        let (port, pinned) = inner.restart_port(&st);
+                        match inner.start(&mut st, port, pinned) {
                             Ok(()) => {
                                 mine = Some(st.generation);
                                 continue;
@@ -633,12 +646,26 @@ impl Inner {
         }
         let status = status.map_or_else(|| "an unknown status".to_owned(), |s| s.to_string());
         if was_up {
+            st.restarts += 1;
+            if st
+                .last_restart
+                .is_some_and(|at| at.elapsed() < MIN_RESTART_INTERVAL)
+            {
+                tracing::warn!(
+                    status = %status,
+                    stderr = %stderr,
+                    "kubectl port-forward exited again soon after a restart; the next call starts it"
+                );
+                st.phase = Phase::Idle;
+                self.notify();
+                return;
+            }
             tracing::warn!(
                 status = %status,
                 stderr = %stderr,
                 "kubectl port-forward exited; restarting it"
             );
-            st.restarts += 1;
+            st.last_restart = Some(Instant::now());
             let (port, pinned) = self.restart_port(&st);
             let _ = self.start(&mut st, port, pinned);
         } else if process.pinned {
