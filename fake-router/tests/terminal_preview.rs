@@ -122,7 +122,10 @@ async fn terminal_pre_upgrade_failures_are_plain_text() {
             .api_key("k-owner-123456"),
     )
     .await;
-    let fail = |res: Result<Ws, (u16, String)>| res.err().expect("refused");
+    let fail = |res: Result<Ws, (u16, String)>| match res {
+        Ok(_) => panic!("the upgrade was not refused"),
+        Err(e) => e,
+    };
     assert_eq!(
         fail(connect(&r, "/ws/terminal/sb", None).await),
         (401, "missing authentication\n".to_string())

@@ -242,10 +242,8 @@ where
                             let size = (clamp(m.cols), clamp(m.rows));
                             record(shared, name, |s| s.size = Some(size));
                         }
-                        "ping" => {
-                            if ws.send(text(json!({"type": "pong"}))).await.is_err() {
-                                return false;
-                            }
+                        "ping" if ws.send(text(json!({"type": "pong"}))).await.is_err() => {
+                            return false;
                         }
                         _ => {}
                     }

@@ -36,6 +36,9 @@ use crate::core::workspace::FILE_CAP;
 pub(crate) type Dispatch =
     fn(Arc<Shared>, Call) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
+/// A handler's answer, computed later.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
 /// The handlers the layer above hands to the pipeline.
 #[derive(Clone, Copy)]
 pub(crate) struct Handlers {
@@ -46,8 +49,7 @@ pub(crate) struct Handlers {
     /// `/ws/terminal/{id}` after the terminal's auth (not in the spec).
     pub terminal: fn(Arc<Shared>, TerminalCall) -> Response<Body>,
     /// The preview proxy after the `/api/v1` auth and gates (not in the spec).
-    pub preview:
-        fn(Arc<Shared>, PreviewCall) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>,
+    pub preview: fn(Arc<Shared>, PreviewCall) -> Answer,
 }
 
 /// What one FakeRouter serves with.
