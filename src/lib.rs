@@ -79,9 +79,10 @@ pub use reqwest::Url;
 pub use sandbox::{
     Agent, Backups, BulkAction, BulkItem, CloneSandbox, Cloned, Configure, ConfigureEvent,
     CreateBackup, CreateSandbox, Deleting, EventStream, ExecOptions, ExecOutput, FileData, Files,
-    Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH, Phase, Ports, Progress, RestoreBackup,
-    Restored, Resuming, Sandbox, SandboxFilter, SandboxGuard, SandboxSpec, ShareKind, ShareLevel,
-    ShareLinkOptions, Sharing, Stopping, TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
+    Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH, Phase, Ports, Preview, PreviewRequest,
+    PreviewResponse, Progress, RestoreBackup, Restored, Resuming, Sandbox, SandboxFilter,
+    SandboxGuard, SandboxSpec, ShareKind, ShareLevel, ShareLinkOptions, Sharing, Stopping,
+    TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
 };
 pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
 pub use secret::SecretString;

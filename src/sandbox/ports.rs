@@ -22,7 +22,7 @@ use crate::{Error, Result, wire};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Ports {
-    sandbox: Sandbox,
+    pub(super) sandbox: Sandbox,
 }
 
 impl Sandbox {
