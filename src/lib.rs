@@ -10,6 +10,9 @@
 //!   [`Client::admin`], [`Client::user`], [`Client::api_keys`], [`Client::warm_pool`],
 //!   [`Client::cluster`], [`Client::webhooks`].
 //! - [`raw`]: the client progenitor generates from `openapi.yaml`, as an escape hatch.
+//! - `terminal` (feature `terminal`): terminal sessions and a stateful shell over the
+//!   Router's WebSocket (`sandbox.terminal()`).
+//! - [`Ports::preview`]: requests to a sandbox's web app through the Router's preview proxy.
 //! - `testing::FakeRouter` (feature `testing`): an in-process Router for your tests.
 //!
 //! ```no_run
@@ -40,6 +43,9 @@ mod sandbox;
 mod secret;
 mod sse;
 pub mod templates;
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub mod terminal;
 pub mod user;
 pub mod warm_pool;
 pub mod webhooks;
