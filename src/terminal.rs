@@ -25,7 +25,7 @@
 //! The upgrade request goes through the client's own HTTP connection (reqwest), so it uses
 //! the same TLS backend (features `rustls` / `native-tls`), root certificates, proxy and
 //! credentials as every other call. The credential is sent the way the Router's terminal
-//! reads it (router-api.md §7): an API key in `X-API-Key`, a bearer token (an OIDC JWT) in
+//! reads it: an API key in `X-API-Key`, a bearer token (an OIDC JWT) in
 //! `Authorization: Bearer`. It is never put in the URL: the Router only tries `?token=` as a
 //! JWT, and a token in a URL ends up in logs. The sandbox is resolved by name as for REST
 //! calls; [`TerminalBuilder::namespace`] pins the namespace (the only route that takes one).

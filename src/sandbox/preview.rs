@@ -1,28 +1,4 @@
-//! Requests to a sandbox's web app through the Router's preview proxy.
-//!
-//! `ANY /api/v1/sandboxes/{id}/preview/{port}/<path>` is a reverse proxy inside the Router (it
-//! is not one of the spec's operations): the method, the rest of the path, the query, the
-//! headers and the body go to the port's Service, and the workload's answer comes back as it
-//! is. The port must be forwarded ([`Ports::forward`](crate::Ports::forward)) and the sandbox
-//! Running.
-//!
-//! # The workload sees your credentials
-//!
-//! The Router forwards **every** request header to the workload, **including the caller's
-//! `X-API-Key` or `Authorization` header** (router-api.md §4.6 and §9, item 38). Whatever
-//! runs in the sandbox can read the credential this client sends and call the Router with it.
-//! Only send preview requests to code you trust, or use a client with a credential made for
-//! the purpose (a short-lived or narrowly owned key).
-//!
-//! # Which failures are errors
-//!
-//! The proxy's own refusals become typed [`Error`]s, with their status kept:
-//! a port that is not forwarded, or a missing sandbox → [`Error::NotFound`]; a sandbox that
-//! is not Running → [`Error::Conflict`]; an upstream that cannot be reached (502 text/plain
-//! `port forward upstream unreachable: …`) → [`Error::Unavailable`], which is retryable (and
-//! retried for GET, HEAD and OPTIONS under the client's retry policy); the auth middleware's
-//! 401s, a scoped key's 403 and a 429 as for any call. Every other answer is the workload's,
-//! **a 404 or a 500 included**, and comes back as a [`PreviewResponse`].
+//! Requests to a sandbox's web app through the Router's preview proxy ([`Preview`]).
 
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -72,7 +48,31 @@ static PREVIEW_UNSAFE: Operation = Operation {
 };
 
 /// One forwarded port's web app, reached through the Router's preview proxy:
-/// `sandbox.ports().preview(port)`. See the [module docs](self) for what the workload sees.
+/// `sandbox.ports().preview(port)`.
+///
+/// `ANY /api/v1/sandboxes/{id}/preview/{port}/<path>` is a reverse proxy inside the Router (it
+/// is not one of the spec's operations): the method, the rest of the path, the query, the
+/// headers and the body go to the port's Service, and the workload's answer comes back as it
+/// is. The port must be forwarded ([`Ports::forward`](crate::Ports::forward)) and the sandbox
+/// Running.
+///
+/// # The workload sees your credentials
+///
+/// The Router forwards **every** request header to the workload, **including the caller's
+/// `X-API-Key` or `Authorization` header** (it is a standard `httputil.ReverseProxy`). Whatever
+/// runs in the sandbox can read the credential this client sends and call the Router with it.
+/// Only send preview requests to code you trust, or use a client with a credential made for
+/// the purpose (a short-lived or narrowly owned key).
+///
+/// # Which failures are errors
+///
+/// The proxy's own refusals become typed [`Error`]s, with their status kept:
+/// a port that is not forwarded, or a missing sandbox → [`Error::NotFound`]; a sandbox that
+/// is not Running → [`Error::Conflict`]; an upstream that cannot be reached (502 text/plain
+/// `port forward upstream unreachable: …`) → [`Error::Unavailable`], which is retryable (and
+/// retried for GET, HEAD and OPTIONS under the client's retry policy); the auth middleware's
+/// 401s, a scoped key's 403 and a 429 as for any call. Every other answer is the workload's,
+/// **a 404 or a 500 included**, and comes back as a [`PreviewResponse`].
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
