@@ -865,6 +865,76 @@ fn marker_id() -> String {
 mod tests {
     use super::*;
 
+    /// A terminal whose frames the test plays, and the frames the shell wrote.
+    fn scripted() -> (
+        Terminal,
+        mpsc::UnboundedReceiver<Command>,
+        mpsc::UnboundedSender<Result<TerminalEvent>>,
+    ) {
+        let (commands, written) = mpsc::unbounded_channel();
+        let (play, events) = mpsc::unbounded_channel();
+        let task = tokio::spawn(async {});
+        (
+            Terminal {
+                commands,
+                events,
+                task,
+            },
+            written,
+            play,
+        )
+    }
+
+    /// The marker id in the last input the shell wrote.
+    fn id_of(cmd: Option<Command>, prefix: &str) -> String {
+        let Some(Command::Send(Message::Text(text))) = cmd else {
+            panic!("no input written");
+        };
+        let v: serde_json::Value = serde_json::from_str(text.as_str()).unwrap();
+        let data = v["data"].as_str().unwrap();
+        let at = data.find(prefix).unwrap() + prefix.len() + "' '".len();
+        data[at..at + 16].to_owned()
+    }
+
+    /// Plays `text` one character per frame.
+    fn play_chars(play: &mpsc::UnboundedSender<Result<TerminalEvent>>, text: &str) {
+        for c in text.chars() {
+            play.send(Ok(TerminalEvent::Output(c.to_string()))).unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn runs_are_framed_through_prompts_colours_and_split_frames() {
+        let (term, mut written, play) = scripted();
+        let starting = tokio::spawn(Shell::start(term));
+        let id = id_of(written.recv().await, "__agenttier_ready_");
+        // A login banner, a coloured prompt and the echo of the setup line come first.
+        play_chars(
+            &play,
+            &format!(
+                "Welcome!\r\n\u{1b}[32muser@sb\u{1b}[0m:~$ stty -echo ... '__agenttier_ready_' '{id}__'\r\n__agenttier_ready_{id}__\r\n"
+            ),
+        );
+        let mut shell = starting.await.unwrap().unwrap();
+        let running = tokio::spawn(async move {
+            let out = shell.run("ls --color").await;
+            (shell, out)
+        });
+        let id = id_of(written.recv().await, "__agenttier_s_");
+        play.send(Ok(TerminalEvent::Heartbeat { ts: Some(1) }))
+            .unwrap();
+        play_chars(
+            &play,
+            &format!(
+                "\u{1b}[32m$ \u{1b}[0m__agenttier_s_{id}__\r\n\u{1b}[34mdir\u{1b}[0m  file__agenttier_e_{id}__:2\r\n\u{1b}[32m$ "
+            ),
+        );
+        let (_shell, out) = running.await.unwrap();
+        let out = out.unwrap();
+        assert_eq!(out.stdout, "\u{1b}[34mdir\u{1b}[0m  file");
+        assert_eq!(out.exit_code, 2);
+    }
+
     #[test]
     fn reads_the_routers_frames() {
         assert_eq!(
