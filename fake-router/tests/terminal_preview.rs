@@ -153,6 +153,14 @@ async fn terminal_pre_upgrade_failures_are_plain_text() {
         ),
         (404, "sandbox not found\n".to_string())
     );
+    // Past the checks, a request that is not a WebSocket upgrade gets 400.
+    let plain = reqwest::Client::new()
+        .get(format!("{}/ws/terminal/sb", r.url()))
+        .header("X-API-Key", "k-owner-123456")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 400);
     assert!(r.set_phase("sb", "Stopped", ""));
     assert_eq!(
         fail(connect(&r, "/ws/terminal/sb", Some("k-owner-123456")).await),
