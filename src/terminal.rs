@@ -26,8 +26,9 @@
 //! the same TLS backend (features `rustls` / `native-tls`), root certificates, proxy and
 //! credentials as every other call. The credential is sent the way the Router's terminal
 //! reads it: an API key in `X-API-Key`, a bearer token (an OIDC JWT) in
-//! `Authorization: Bearer`. It is never put in the URL: the Router only tries `?token=` as a
-//! JWT, and a token in a URL ends up in logs. The sandbox is resolved by name as for REST
+//! `Authorization: Bearer`. It is not put in the URL unless asked
+//! ([`TerminalBuilder::token_in_query`], bearer tokens only: the Router tries `?token=` only
+//! as a JWT), since a token in a URL ends up in logs. The sandbox is resolved by name as for REST
 //! calls; [`TerminalBuilder::namespace`] pins the namespace (the only route that takes one).
 //!
 //! Failures before the upgrade are plain-text answers, returned as the usual typed errors
@@ -125,6 +126,7 @@ impl Sandbox {
             sandbox: self.clone(),
             namespace: None,
             size: None,
+            token_in_query: false,
         }
     }
 }
@@ -143,9 +145,26 @@ pub struct TerminalBuilder {
     sandbox: Sandbox,
     namespace: Option<String>,
     size: Option<(u16, u16)>,
+    token_in_query: bool,
 }
 
 impl TerminalBuilder {
+    /// Also sends a bearer token (an OIDC JWT) as `?token=`, which the Router's terminal
+    /// reads before the `Authorization` header: for a proxy in front of the Router that drops
+    /// `Authorization` on upgrades. Off by default, because a token in a URL can end up in
+    /// access logs. An API key is never put there: the Router tries `?token=` only as a JWT,
+    /// so a key always goes in `X-API-Key`.
+    ///
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let term = sb.terminal().token_in_query(true).await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn token_in_query(mut self, yes: bool) -> Self {
+        self.token_in_query = yes;
+        self
+    }
+
     /// Pins the sandbox's namespace (`?namespace=`). Without it the Router looks the name up
     /// in its own namespace first, then cluster-wide, as for REST calls; a name that exists
     /// in several namespaces can only be reached this way.
@@ -196,6 +215,12 @@ impl TerminalBuilder {
         if let Some(ns) = &self.namespace {
             wire::non_empty("namespace", ns)?;
             url.query_pairs_mut().append_pair("namespace", ns);
+        }
+        if self.token_in_query
+            && let Some(crate::auth::Credential::Bearer(token)) =
+                client.pipeline().auth.credential().await?
+        {
+            url.query_pairs_mut().append_pair("token", token.expose());
         }
         let key = generate_key();
         let accept = derive_accept_key(key.as_bytes());

@@ -303,3 +303,60 @@ async fn without_local_exec_the_session_reports_an_error() {
     assert!(matches!(e, Error::TerminalClosed { .. }), "{e:?}");
     assert!(e.to_string().contains("local_exec"), "{e}");
 }
+
+#[tokio::test]
+async fn a_bearer_token_goes_in_the_header_or_on_request_in_the_query() {
+    use std::sync::Arc;
+    let check: agenttier::testing::BearerCheck = Arc::new(|t: &str| {
+        (t == "good.jwt.token").then(|| FakeIdentity::admin("admin", "admin@example.com"))
+    });
+    let router = FakeRouter::builder()
+        .manual_clock()
+        .creating_delay(CREATING)
+        .local_exec(true)
+        .auth(FakeAuth::Bearer(check))
+        .start()
+        .await;
+    let c = Client::builder(router.url())
+        .auth(BearerToken::new("good.jwt.token").unwrap())
+        .build()
+        .unwrap();
+    c.create_sandbox("sb")
+        .template("general-coding")
+        .await
+        .unwrap();
+    router.advance(CREATING);
+    let sb = c.sandbox("sb").unwrap();
+    for in_query in [false, true] {
+        router.clear_requests();
+        let mut sh = Shell::start(sb.terminal().token_in_query(in_query).await.unwrap())
+            .await
+            .unwrap();
+        assert_eq!(sh.run("echo in").await.unwrap().stdout, "in\n");
+        let upgrade = router
+            .requests()
+            .into_iter()
+            .find(|r| r.path == "/ws/terminal/sb")
+            .unwrap();
+        assert_eq!(upgrade.headers["authorization"], "Bearer good.jwt.token");
+        let expected = in_query.then(|| "token=good.jwt.token".to_owned());
+        assert_eq!(upgrade.query, expected);
+    }
+    // An API key is never put in the query.
+    let (router, owner) = running(FakeRouter::builder().local_exec(true)).await;
+    router.clear_requests();
+    let term = owner
+        .sandbox("sb")
+        .unwrap()
+        .terminal()
+        .token_in_query(true)
+        .await
+        .unwrap();
+    drop(term);
+    let upgrade = router
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/ws/terminal/sb")
+        .unwrap();
+    assert_eq!(upgrade.query, None);
+}
