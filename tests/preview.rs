@@ -220,3 +220,18 @@ async fn preview_refuses_non_canonical_paths_before_sending() {
     );
     assert!(router.requests().is_empty());
 }
+
+#[tokio::test]
+async fn preview_of_a_missing_sandbox_is_not_found() {
+    let (_router, client) = running().await;
+    let err = client
+        .sandbox("ghost")
+        .unwrap()
+        .ports()
+        .preview(3000)
+        .get("/")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err:?}");
+    assert_eq!(err.status(), Some(404));
+}

@@ -297,3 +297,45 @@ async fn preview_forwards_to_the_port_and_passes_upstream_answers_through() {
             .starts_with("port forward upstream unreachable: ")
     );
 }
+
+#[tokio::test]
+async fn a_scoped_key_gets_a_terminal_but_not_the_preview_proxy() {
+    let r = running(
+        FakeRouter::builder()
+            .local_exec(true)
+            .auth(FakeAuth::ApiKeys)
+            .api_key("k-owner-123456"),
+    )
+    .await;
+    let minted: Value = reqwest::Client::new()
+        .post(format!("{}/api/v1/user/api-keys", r.url()))
+        .header("X-API-Key", "k-owner-123456")
+        .json(&json!({"name": "ci", "sandboxId": "sb", "scopes": ["files:read"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let scoped = minted["key"].as_str().expect("a minted key").to_owned();
+    // The terminal applies no scoped-key rules (any action groups get a shell).
+    let mut ws = connect(&r, "/ws/terminal/sb", Some(&scoped)).await.unwrap();
+    send(
+        &mut ws,
+        json!({"type": "input", "data": "echo scoped-ok\n"}),
+    )
+    .await;
+    read_until(&mut ws, "scoped-ok").await;
+    // The preview proxy is not in the scoped keys' allow-map.
+    let resp = reqwest::Client::new()
+        .get(format!("{}/api/v1/sandboxes/sb/preview/3000/", r.url()))
+        .header("X-API-Key", &scoped)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "{\"error\":\"scoped key not permitted for this route\"}\n"
+    );
+}
