@@ -637,6 +637,9 @@ impl ShellOutput {
 /// printed between them, whatever prompts, colours or frame boundaries surround it. A run
 /// that times out leaves its command running; [`Shell::interrupt`] sends Ctrl-C.
 ///
+/// Starting a shell changes the terminal's settings (no echo, empty prompts); with tmux in
+/// the image, other connections to the same sandbox share that shell and see the change.
+///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
 /// use std::time::Duration;
@@ -722,6 +725,9 @@ impl Shell {
     /// Runs `command` in the shell and returns its output and exit code. State (`cd`,
     /// `export`, functions, an activated venv) carries over to the next run. A command that
     /// makes the shell exit (`exit 3`) ends the session with [`Error::TerminalClosed`].
+    ///
+    /// The command must be complete shell syntax (an unclosed quote makes the shell wait for
+    /// more, and the run times out), and it should not read the terminal's input.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -865,6 +871,10 @@ impl Shell {
 
     /// Ends the shell (`exit`) and waits for the session to close (within the run timeout),
     /// then closes the connection.
+    ///
+    /// When the image runs the shell in tmux, every connection to the sandbox shares that one
+    /// shell, so `exit` ends it for the others too. To leave it running, close only the
+    /// connection: `shell.into_terminal().close().await`.
     ///
     /// ```no_run
     /// # async fn demo(shell: agenttier::terminal::Shell) -> agenttier::Result<()> {
