@@ -532,6 +532,13 @@ pub enum Error {
         #[source]
         source: Option<Box<dyn std::error::Error + Send + Sync>>,
     },
+    /// A terminal session ended or failed (feature `terminal`): the connection closed, the
+    /// shell exited, or the Router sent an `error` frame. Open a new session to go on.
+    #[error("terminal session: {message}")]
+    TerminalClosed {
+        /// What happened.
+        message: String,
+    },
     /// Reading or writing a local file failed.
     #[error("local file{}: {source}", if path.as_os_str().is_empty() { String::new() } else { format!(" {}", path.display()) })]
     Io {

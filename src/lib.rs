@@ -12,6 +12,9 @@
 //!   [`Client::admin`], [`Client::user`], [`Client::api_keys`], [`Client::warm_pool`],
 //!   [`Client::cluster`], [`Client::webhooks`].
 //! - [`raw`]: the client progenitor generates from `openapi.yaml`, as an escape hatch.
+//! - `terminal` (feature `terminal`): terminal sessions and a stateful shell over the
+//!   Router's WebSocket (`sandbox.terminal()`).
+//! - [`Ports::preview`]: requests to a sandbox's web app through the Router's preview proxy.
 //! - `testing::FakeRouter` (feature `testing`): an in-process Router for your tests.
 //!
 //! ```no_run
@@ -43,6 +46,9 @@ mod sandbox;
 mod secret;
 mod sse;
 pub mod templates;
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub mod terminal;
 pub mod user;
 pub mod warm_pool;
 pub mod webhooks;
@@ -82,9 +88,10 @@ pub use reqwest::Url;
 pub use sandbox::{
     Agent, Backups, BulkAction, BulkItem, CloneSandbox, Cloned, Configure, ConfigureEvent,
     CreateBackup, CreateSandbox, Deleting, EventStream, ExecOptions, ExecOutput, FileData, Files,
-    Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH, Phase, Ports, Progress, RestoreBackup,
-    Restored, Resuming, Sandbox, SandboxFilter, SandboxGuard, SandboxSpec, ShareKind, ShareLevel,
-    ShareLinkOptions, Sharing, Stopping, TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
+    Invoke, InvokeEvent, InvokeOutput, MAX_BULK_BATCH, Phase, Ports, Preview, PreviewRequest,
+    PreviewResponse, Progress, RestoreBackup, Restored, Resuming, Sandbox, SandboxFilter,
+    SandboxGuard, SandboxSpec, ShareKind, ShareLevel, ShareLinkOptions, Sharing, Stopping,
+    TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
 };
 pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
 pub use secret::SecretString;

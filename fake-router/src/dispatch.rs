@@ -10,8 +10,8 @@ use std::sync::Arc;
 use http::Response;
 
 use crate::areas::{
-    admin, agent, backups, bulk, cluster, exec, files, governance, health, ports, sandboxes,
-    sharing, templates, user, warm_pool, webhooks,
+    admin, agent, backups, bulk, cluster, exec, files, governance, health, ports, preview,
+    sandboxes, sharing, templates, terminal, user, warm_pool, webhooks,
 };
 use crate::core::ops::Op;
 use crate::core::state::Shared;
@@ -23,6 +23,8 @@ use crate::http::server::Handlers;
 pub(crate) const HANDLERS: Handlers = Handlers {
     op: dispatch,
     metrics: health::metrics,
+    terminal: terminal::open,
+    preview: preview::proxy,
 };
 
 /// Run one matched, authenticated call.

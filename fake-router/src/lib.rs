@@ -62,7 +62,7 @@
 //!   `agenttier_invoke_duration_seconds` and `agenttier_configure_duration_seconds`
 //!   (histograms by `template`), `agenttier_invoke_throttled_total` (by `template`).
 //!
-//! Not emulated: the preview proxy, the WebSocket terminal, CORS (as on a Router with no
+//! Not emulated: CORS (as on a Router with no
 //! allowed origins; `OPTIONS` answers 204), rate limiting (inject 429s with
 //! [`FakeRouter::fail_next`] instead) and webhook delivery (deliveries are always `[]`).
 //!
@@ -111,6 +111,25 @@
 //! [`FakeRouterBuilder::resolve_webhook_hosts`]`(false)`: any other name then counts as a
 //! public address and is accepted, and no DNS query is ever sent.
 //!
+//! # The terminal and the preview proxy
+//!
+//! `/ws/terminal/{id}` authenticates like the Router's terminal (dev-auth, `X-API-Key`,
+//! `?token=` as a JWT only, then `Authorization: Bearer`; scoped keys are not limited) and
+//! answers its plain-text pre-upgrade failures (401 `invalid api key` / `missing
+//! authentication` / `invalid token: …`, 404 `sandbox not found`, 403 `access denied`, 409
+//! `sandbox is not running`). With [`FakeRouterBuilder::local_exec`] the session runs a real
+//! `sh` in the sandbox's directory **over pipes, not a PTY** (no prompt, no echo, stderr
+//! merged into the output, `resize` recorded but without effect); without it the session
+//! sends one `error` frame and closes. Heartbeats, ping control frames and the pong-only read
+//! deadline follow the Router ([`FakeRouterBuilder::terminal_read_deadline`],
+//! [`FakeRouterBuilder::terminal_heartbeat`]); [`FakeRouter::terminal`] and
+//! [`FakeRouter::wait_for_terminal`] show what the sessions did.
+//!
+//! The preview proxy (`ANY /api/v1/sandboxes/{id}/preview/{port}/…`) forwards to
+//! `127.0.0.1:<port>` when the port is forwarded (a test runs its "workload" on a local
+//! port), with the caller's headers, credentials included, as the Router does; an
+//! unreachable upstream answers 502 text/plain `port forward upstream unreachable: …`.
+//!
 //! # Local exec gives no isolation
 //!
 //! [`FakeRouterBuilder::local_exec`] runs commands for real with `sh -c` in a per-sandbox
@@ -151,6 +170,7 @@ pub use crate::core::exec::ExecRule;
 pub use crate::core::identity::{BearerCheck, FakeAuth, FakeIdentity};
 pub use crate::core::invocations::{InvocationOutcome, InvocationRecord};
 pub use crate::core::ops::OPERATIONS;
+pub use crate::core::terminal::TerminalStats;
 pub use crate::http::faults::{Fault, RecordedRequest, RouteMatch};
 pub use ::http::Method;
 
@@ -334,6 +354,21 @@ impl FakeRouterBuilder {
     /// Listen on this address instead of `127.0.0.1:0`.
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = Some(addr);
+        self
+    }
+
+    /// The terminal's read deadline (70 s on the Router): a session is closed (the TCP
+    /// connection, without a close frame) when no pong control frame has come for this long.
+    /// Data frames do not reset it. Shorten it to test that a client answers pings.
+    pub fn terminal_read_deadline(mut self, deadline: Duration) -> Self {
+        self.cfg.terminal_read_deadline = deadline;
+        self
+    }
+
+    /// The terminal's heartbeat (30 s on the Router): every interval, a `heartbeat` frame and a
+    /// ping control frame.
+    pub fn terminal_heartbeat(mut self, interval: Duration) -> Self {
+        self.cfg.terminal_heartbeat = interval;
         self
     }
 
@@ -577,6 +612,36 @@ impl FakeRouter {
                         std::future::pending::<()>().await;
                     }
                 }
+            }
+        }
+    }
+
+    /// What the terminal sessions of sandbox `id` (its name) have done so far: sessions
+    /// opened and closed, pongs received, the last resize.
+    pub fn terminal(&self, id: &str) -> TerminalStats {
+        let st = self.shared.lock();
+        st.terminals.get(id).cloned().unwrap_or_default()
+    }
+
+    /// Resolve with the terminal record of sandbox `id` once `done` holds for it (for example
+    /// `|t| t.pongs >= 3`). Waits on change notifications, not by polling; waits forever if it
+    /// never holds.
+    pub async fn wait_for_terminal(
+        &self,
+        id: &str,
+        done: impl Fn(&TerminalStats) -> bool,
+    ) -> TerminalStats {
+        loop {
+            let mut changes = {
+                let st = self.shared.lock();
+                let now = st.terminals.get(id).cloned().unwrap_or_default();
+                if done(&now) {
+                    return now;
+                }
+                st.subscribe()
+            };
+            if changes.changed().await.is_err() {
+                std::future::pending::<()>().await;
             }
         }
     }

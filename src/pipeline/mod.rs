@@ -111,6 +111,12 @@ pub(crate) struct Call {
     /// What this call needs at least (exec waits for its command), unless the caller set a
     /// timeout.
     pub timeout: Option<Duration>,
+    /// The method, when it is not the operation's (the preview proxy takes any method).
+    pub method: Option<reqwest::Method>,
+    /// Every answer goes to the caller's `finish`, not only successes: the terminal's 101
+    /// and the preview proxy's upstream answers (the caller tells the Router's own failures
+    /// apart and returns them as [`Failure::Read`]).
+    pub pass_through: bool,
 }
 
 impl Call {
@@ -140,14 +146,21 @@ impl Call {
         }
         path.push_str(rest);
         let url = Url::parse(&path).map_err(|e| Error::invalid("request", e.to_string()))?;
-        Ok(Call {
+        Ok(Call::to_url(op, url))
+    }
+
+    /// A request for `op` to a URL built by the caller (routes outside the spec).
+    pub(crate) fn to_url(op: &'static Operation, url: Url) -> Call {
+        Call {
             op,
             url,
             body: Body::Empty,
             accept: "application/json",
             headers: None,
             timeout: None,
-        })
+            method: None,
+            pass_through: false,
+        }
     }
 
     /// Adds a query parameter.
@@ -222,6 +235,12 @@ pub(crate) enum Failure {
     TooLarge(usize, StatusCode, Option<HeaderValue>),
     /// An error that needs no more work (credentials, bad input).
     Done(Error),
+    /// A non-success answer already read by a pass-through caller (see [`Call::pass_through`]).
+    Read {
+        status: StatusCode,
+        headers: HeaderMap,
+        body: Bytes,
+    },
 }
 
 impl Judge for Failure {
@@ -229,6 +248,9 @@ impl Judge for Failure {
         match self {
             Failure::Status(resp) => retry::status_hint(resp.status(), resp.headers()),
             Failure::Transport(e) => retry::transport_hint(e),
+            Failure::Read {
+                status, headers, ..
+            } => retry::status_hint(*status, headers),
             Failure::Timeout(_) | Failure::TooLarge(..) | Failure::Done(_) => Hint::Never,
         }
     }
@@ -334,7 +356,7 @@ impl Pipeline {
     /// The usual call (no tracing subscriber listening, no cancellation token) makes its first
     /// attempt inline and returns on success; only a failure enters the retry engine, in a
     /// future boxed on that cold path. That keeps the call's own future small.
-    async fn execute<T, F, Fut>(
+    pub(crate) async fn execute<T, F, Fut>(
         &self,
         call: &Call,
         options: &CallOptions,
@@ -493,7 +515,7 @@ impl Pipeline {
             if let Some(span) = &plan.span {
                 record_answer(span, &resp);
             }
-            if resp.status().is_success() {
+            if resp.status().is_success() || call.pass_through {
                 finish(resp).await
             } else {
                 Err(Failure::Status(resp))
@@ -516,7 +538,8 @@ impl Pipeline {
         plan: &Plan<'_>,
         credential: Option<(HeaderName, HeaderValue)>,
     ) -> Result<reqwest::Request> {
-        let mut request = reqwest::Request::new(call.op.method.clone(), call.url.clone());
+        let method = call.method.as_ref().unwrap_or(&call.op.method).clone();
+        let mut request = reqwest::Request::new(method, call.url.clone());
         let headers = request.headers_mut();
         if let Some(extra) = &call.headers {
             headers.extend((**extra).clone());
@@ -607,6 +630,15 @@ impl Pipeline {
                 let body = tokio::time::timeout_at(until, body::read_prefix(resp, MAX_ERROR_BODY))
                     .await
                     .unwrap_or_default();
+                let mut err = error::classify(op.name, status, &headers, &body);
+                self.finish_error(&mut err, url, plan);
+                err
+            }
+            Failure::Read {
+                status,
+                headers,
+                body,
+            } => {
                 let mut err = error::classify(op.name, status, &headers, &body);
                 self.finish_error(&mut err, url, plan);
                 err
@@ -721,7 +753,7 @@ fn call_span(call: &Call) -> tracing::Span {
     tracing::debug_span!(
         "agenttier.request",
         operation = call.op.name,
-        method = %call.op.method,
+        method = %call.method.as_ref().unwrap_or(&call.op.method),
         path = %call.url.path(),
         status = tracing::field::Empty,
         request_id = tracing::field::Empty,

@@ -131,6 +131,8 @@ impl Pipeline {
             accept: "",
             headers: Some(Box::new(std::mem::take(request.headers_mut()))),
             timeout: None,
+            method: None,
+            pass_through: false,
         };
         let mut plan = match self.plan(None, options, op) {
             Ok(p) => p,

@@ -9,6 +9,7 @@ pub(crate) mod files;
 mod lifecycle;
 mod manage;
 mod ports;
+mod preview;
 mod sharing;
 mod tree;
 mod wait;
@@ -29,6 +30,7 @@ pub use files::{
 pub use lifecycle::{Deleting, Resuming, Stopping};
 pub use manage::{CloneSandbox, Cloned, UpdateSandbox};
 pub use ports::Ports;
+pub use preview::{Preview, PreviewRequest, PreviewResponse};
 pub use sharing::{ShareKind, ShareLevel, ShareLinkOptions, Sharing};
 pub use tree::TreeTransfer;
 pub use wait::WaitOptions;

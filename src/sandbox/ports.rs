@@ -22,7 +22,7 @@ use crate::{Error, Result, wire};
 /// ```
 #[derive(Clone, Debug)]
 pub struct Ports {
-    sandbox: Sandbox,
+    pub(super) sandbox: Sandbox,
 }
 
 impl Sandbox {
@@ -132,7 +132,8 @@ impl Ports {
     /// `Authorization` header as for any call (a plain browser link will get 401). The Router
     /// **forwards those credentials to the workload** in the sandbox, so only use it with
     /// code you trust. The port must be forwarded ([`Ports::forward`]) and the sandbox
-    /// Running. Append the workload's own path to the URL (`.join("api/health")`).
+    /// Running. Append the workload's own path to the URL (`.join("api/health")`). To send
+    /// a request there with this client's credentials and pipeline, use [`Ports::preview`].
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {

@@ -29,6 +29,10 @@ pub(crate) struct Config {
     pub resolve_webhook_hosts: bool,
     /// Webhook host names and the addresses they resolve to, checked before any lookup.
     pub webhook_hosts: std::collections::HashMap<String, Vec<std::net::IpAddr>>,
+    /// The terminal's read deadline, reset only by pong control frames (70 s on the Router).
+    pub terminal_read_deadline: Duration,
+    /// The terminal's heartbeat: a `heartbeat` frame and a ping control frame (30 s).
+    pub terminal_heartbeat: Duration,
 }
 
 impl Default for Config {
@@ -45,6 +49,8 @@ impl Default for Config {
             visibility_lag: Duration::ZERO,
             resolve_webhook_hosts: true,
             webhook_hosts: Default::default(),
+            terminal_read_deadline: Duration::from_secs(70),
+            terminal_heartbeat: Duration::from_secs(30),
         }
     }
 }

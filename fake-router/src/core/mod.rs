@@ -16,6 +16,7 @@ pub(crate) mod policy;
 pub(crate) mod sandbox;
 pub(crate) mod seed;
 pub(crate) mod state;
+pub(crate) mod terminal;
 pub(crate) mod wire;
 pub(crate) mod workspace;
 pub(crate) mod zip;

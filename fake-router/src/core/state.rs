@@ -17,6 +17,7 @@ use super::invocations::{InvocationOutcome, InvocationRecord};
 use super::metrics::Metrics;
 use super::policy::Policy;
 use super::sandbox::Sandbox;
+use super::terminal::TerminalStats;
 use super::wire;
 use super::workspace::Workspace;
 
@@ -197,6 +198,8 @@ pub(crate) struct State {
     /// What `GET /metrics` reports.
     pub metrics: Metrics,
     pub next_resource_version: u64,
+    /// What the terminal sessions of each sandbox did (by sandbox name).
+    pub terminals: HashMap<String, TerminalStats>,
     /// Bumped on every change [`Changes`] receivers wait for.
     changes: watch::Sender<u64>,
 }
@@ -233,6 +236,7 @@ impl State {
             inflight: HashMap::new(),
             metrics: Metrics::default(),
             next_resource_version: 1000,
+            terminals: HashMap::new(),
             changes: watch::Sender::new(0),
         }
     }

@@ -114,3 +114,52 @@ pub(crate) fn admin_gate(caller: &Caller, op: Op) -> Option<Response<Body>> {
     (op.access() == Access::Admin && !caller.is_admin())
         .then(|| respond::http_error(403, r#"{"error":"admin_required"}"#))
 }
+
+/// The terminal's own auth (`/ws/terminal/{id}` is outside `/api/v1`): dev-auth, then
+/// `X-API-Key`, then `?token=` (only ever as an OIDC JWT), then `Authorization: Bearer`.
+/// Scoped keys are not limited here. `Err` is the plain-text 401 to send.
+pub(crate) fn authenticate_terminal(
+    mode: &FakeAuth,
+    headers: &HeaderMap,
+    token: Option<&str>,
+    state: &State,
+    now: SystemTime,
+) -> Result<Caller, Response<Body>> {
+    if matches!(mode, FakeAuth::DevAuth) {
+        return Ok(Caller {
+            id: FakeIdentity::dev_user(),
+            scope: None,
+        });
+    }
+    let api_key = headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !api_key.is_empty() {
+        return match authenticate(&FakeAuth::ApiKeys, headers, state, now) {
+            Ok(caller) => Ok(Caller {
+                id: caller.id,
+                scope: None,
+            }),
+            Err(_) => Err(unauthorized("invalid api key")),
+        };
+    }
+    let bearer = headers
+        .get(http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    let Some(jwt) = token.filter(|t| !t.is_empty()).or(bearer) else {
+        return Err(unauthorized("missing authentication"));
+    };
+    match mode {
+        FakeAuth::Bearer(check) => match check(jwt) {
+            Some(id) => Ok(Caller { id, scope: None }),
+            None => Err(unauthorized(
+                "invalid token: token rejected by the FakeRouter's Bearer check",
+            )),
+        },
+        _ => Err(unauthorized(
+            "invalid token: OIDC authentication is not configured on this server",
+        )),
+    }
+}

@@ -68,3 +68,29 @@ pub(crate) fn parse_query(q: Option<&str>) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// A `/ws/terminal/{id}` request that passed the terminal's auth.
+pub(crate) struct TerminalCall {
+    /// The sandbox name from the path.
+    pub id: String,
+    /// `?namespace=`, which pins the lookup.
+    pub namespace: Option<String>,
+    pub headers: HeaderMap,
+    pub caller: Caller,
+    /// Resolves to the connection once the 101 answer has been sent.
+    pub upgrade: hyper::upgrade::OnUpgrade,
+}
+
+/// A preview-proxy request that passed the `/api/v1` auth and gates.
+pub(crate) struct PreviewCall {
+    pub id: String,
+    /// The `{port}` segment as sent.
+    pub port: String,
+    /// The path the upstream sees (still percent-encoded) and the raw query.
+    pub upstream_path: String,
+    pub query: Option<String>,
+    pub method: http::Method,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub caller: Caller,
+}

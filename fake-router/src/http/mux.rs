@@ -18,6 +18,15 @@ pub(crate) enum Routed {
     Options,
     /// `GET /metrics` (Prometheus, outside the spec).
     Metrics,
+    /// `/ws/terminal/{sandboxId}` (outside `/api/v1`; the handler does its own auth).
+    Terminal(String),
+    /// `ANY /api/v1/sandboxes/{id}/preview/{port}[/<rest>]`: the preview proxy (not in the
+    /// spec). `rest` is what the upstream sees as its path (`/` when nothing follows).
+    Preview {
+        id: String,
+        port: String,
+        rest: String,
+    },
     /// The mux's own 404 (`404 page not found`).
     NotFound,
     /// The mux's own 405 (empty body).
@@ -71,6 +80,16 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
     if method == "OPTIONS" {
         return Routed::Options;
     }
+    if let Some(id) = path.strip_prefix("/ws/terminal/")
+        && !id.is_empty()
+        && !id.contains('/')
+        && method == "GET"
+    {
+        return Routed::Terminal(id.to_string());
+    }
+    if let Some(preview) = preview(path) {
+        return preview;
+    }
     if path == "/metrics" && method == "GET" {
         return Routed::Metrics;
     }
@@ -80,6 +99,22 @@ pub(crate) fn route(method: &str, path: &str) -> Routed {
         // The OPTIONS catch-all matches every path, so the mux reports a method mismatch.
         Routed::MethodNotAllowed
     }
+}
+
+/// `/api/v1/sandboxes/{id}/preview/{port}` and `/api/v1/sandboxes/{id}/preview/{port}/<rest>`.
+fn preview(path: &str) -> Option<Routed> {
+    let rest = path.strip_prefix("/api/v1/sandboxes/")?;
+    let (id, rest) = rest.split_once('/')?;
+    let rest = rest.strip_prefix("preview/")?;
+    let (port, upstream) = match rest.split_once('/') {
+        Some((port, tail)) => (port, format!("/{tail}")),
+        None => (rest, "/".to_string()),
+    };
+    (!id.is_empty() && !port.is_empty()).then(|| Routed::Preview {
+        id: id.to_string(),
+        port: port.to_string(),
+        rest: upstream,
+    })
 }
 
 #[cfg(test)]
@@ -117,6 +152,15 @@ mod tests {
         assert_eq!(op("GET", "/metrics"), "Metrics");
         assert_eq!(op("POST", "/metrics"), "MethodNotAllowed");
         assert_eq!(op("GET", "/metrics/"), "MethodNotAllowed");
+        assert_eq!(op("GET", "/ws/terminal/d"), "Terminal(\"d\")");
+        assert_eq!(
+            op("DELETE", "/api/v1/sandboxes/d/preview/3000/a/b"),
+            "Preview { id: \"d\", port: \"3000\", rest: \"/a/b\" }"
+        );
+        assert_eq!(
+            op("GET", "/api/v1/sandboxes/d/preview/3000"),
+            "Preview { id: \"d\", port: \"3000\", rest: \"/\" }"
+        );
         assert_eq!(
             op("POST", "/api/v1/sandboxes/bulk"),
             "BulkCreateSandboxes[]"

@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinSet;
 
 use super::auth;
-use super::call::{Call, parse_query};
+use super::call::{Call, PreviewCall, TerminalCall, parse_query};
 use super::faults::{Fault, Knobs, RecordedRequest};
 use super::mux::{self, Routed};
 use super::respond::{self, Body};
@@ -36,6 +36,9 @@ use crate::core::workspace::FILE_CAP;
 pub(crate) type Dispatch =
     fn(Arc<Shared>, Call) -> Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 
+/// A handler's answer, computed later.
+pub(crate) type Answer = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
+
 /// The handlers the layer above hands to the pipeline.
 #[derive(Clone, Copy)]
 pub(crate) struct Handlers {
@@ -43,6 +46,10 @@ pub(crate) struct Handlers {
     pub op: Dispatch,
     /// `GET /metrics` (not in the spec; no auth).
     pub metrics: fn(&Shared) -> Response<Body>,
+    /// `/ws/terminal/{id}` after the terminal's auth (not in the spec).
+    pub terminal: fn(Arc<Shared>, TerminalCall) -> Response<Body>,
+    /// The preview proxy after the `/api/v1` auth and gates (not in the spec).
+    pub preview: fn(Arc<Shared>, PreviewCall) -> Answer,
 }
 
 /// What one FakeRouter serves with.
@@ -92,6 +99,7 @@ pub(crate) async fn serve(listener: TcpListener, app: Arc<App>) {
                     let _ = http1::Builder::new()
                         .title_case_headers(true)
                         .serve_connection(TokioIo::new(stream), svc)
+                        .with_upgrades()
                         .await;
                 });
             }
@@ -108,6 +116,7 @@ fn body_cap(routed: &Routed) -> usize {
             Op::ConfigureAgent => CONFIGURE_BODY_CAP,
             _ => JSON_BODY_CAP,
         },
+        Routed::Preview { .. } => JSON_BODY_CAP,
         _ => UNMATCHED_BODY_CAP,
     }
 }
@@ -153,7 +162,7 @@ fn request_id(headers: &HeaderMap) -> HeaderValue {
 }
 
 async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>, ResetConnection> {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let raw_path = parts.uri.path().to_string();
     let raw_query = parts.uri.query().map(str::to_string);
     let decoded = percent_encoding::percent_decode_str(&raw_path)
@@ -221,6 +230,74 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
             r.headers_mut()
                 .insert("x-request-id", request_id(&parts.headers));
             return Ok(r);
+        }
+        Routed::Terminal(id) => {
+            let query = parse_query(raw_query.as_deref());
+            let find = |name: &str| {
+                query
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            let caller = {
+                let st = app.core.lock();
+                auth::authenticate_terminal(
+                    &st.cfg.auth,
+                    &parts.headers,
+                    find("token").as_deref(),
+                    &st,
+                    st.wall_now(),
+                )
+            };
+            let caller = match caller {
+                Ok(c) => c,
+                Err(r) => return Ok(r),
+            };
+            let Some(upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() else {
+                return Ok(respond::http_error(400, "Bad Request"));
+            };
+            let call = TerminalCall {
+                id,
+                namespace: find("namespace").filter(|n| !n.is_empty()),
+                headers: parts.headers,
+                caller,
+                upgrade,
+            };
+            return Ok((app.handlers.terminal)(app.core.clone(), call));
+        }
+        Routed::Preview { id, port, .. } => {
+            let rid = request_id(&parts.headers);
+            let caller = {
+                let st = app.core.lock();
+                auth::authenticate(&st.cfg.auth, &parts.headers, &st, st.wall_now())
+            };
+            let mut resp = match caller {
+                Err(r) => r,
+                // Preview is not in the scoped keys' allow-map.
+                Ok(caller) if caller.scope.is_some() => {
+                    respond::error(403, "scoped key not permitted for this route")
+                }
+                Ok(caller) => {
+                    // The upstream sees the rest of the path as it was sent (encoded).
+                    let upstream_path = match mux::route(parts.method.as_str(), &raw_path) {
+                        Routed::Preview { rest, .. } => rest,
+                        _ => "/".to_string(),
+                    };
+                    let call = PreviewCall {
+                        id,
+                        port,
+                        upstream_path,
+                        query: raw_query,
+                        method: parts.method,
+                        headers: parts.headers,
+                        body,
+                        caller,
+                    };
+                    (app.handlers.preview)(app.core.clone(), call).await
+                }
+            };
+            resp.headers_mut().insert("x-request-id", rid);
+            return Ok(resp);
         }
         Routed::Op(m) => m,
     };
