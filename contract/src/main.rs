@@ -24,6 +24,7 @@ Client::from_env does: AGENTTIER_API_KEY, AGENTTIER_TOKEN, service-account token
 else an in-process FakeRouter. Exit 0 passed, 1 failed or left something behind, 2 usage,
 130 cancelled (Ctrl-C).";
 
+#[derive(Debug)]
 struct Args {
     url: Option<String>,
     template: Option<String>,
@@ -171,15 +172,23 @@ async fn main() -> ExitCode {
     );
 
     // First Ctrl-C: cancel the running scenario, clean up, report. Second: leave at once.
+    // The handler is registered before any scenario starts.
     let cancel = CancellationToken::new();
+    let mut interrupts = match Interrupts::register() {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("agenttier-contract: cannot handle Ctrl-C: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let on_signal = cancel.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupts.next().await {
             eprintln!(
                 "\nCtrl-C: cancelling; cleaning up what the run created (Ctrl-C again to leave without cleanup)"
             );
             on_signal.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupts.next().await {
                 eprintln!("second Ctrl-C: leaving without cleanup");
                 std::process::exit(130);
             }
@@ -204,6 +213,39 @@ async fn main() -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Ctrl-C, registered at once (a `ctrl_c()` future registers only when first polled).
+#[cfg(unix)]
+struct Interrupts(tokio::signal::unix::Signal);
+
+#[cfg(unix)]
+impl Interrupts {
+    fn register() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::interrupt()).map(Interrupts)
+    }
+
+    /// Resolves `true` on the next Ctrl-C.
+    async fn next(&mut self) -> bool {
+        self.0.recv().await.is_some()
+    }
+}
+
+/// Ctrl-C where there are no Unix signals.
+#[cfg(not(unix))]
+struct Interrupts;
+
+#[cfg(not(unix))]
+impl Interrupts {
+    fn register() -> std::io::Result<Self> {
+        Ok(Interrupts)
+    }
+
+    /// Resolves `true` on the next Ctrl-C.
+    async fn next(&mut self) -> bool {
+        tokio::signal::ctrl_c().await.is_ok()
     }
 }
 
