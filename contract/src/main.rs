@@ -198,7 +198,12 @@ async fn main() -> ExitCode {
     let report = run(&client, &options, cancel).await;
     print!("{report}");
     if let Some(path) = &args.junit {
-        match std::fs::write(path, report.to_junit()) {
+        let written = match path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            Some(dir) => std::fs::create_dir_all(dir),
+            None => Ok(()),
+        }
+        .and_then(|()| std::fs::write(path, report.to_junit()));
+        match written {
             Ok(()) => println!("JUnit report written to {}", path.display()),
             Err(e) => {
                 eprintln!("agenttier-contract: cannot write {}: {e}", path.display());
