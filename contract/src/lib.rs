@@ -56,7 +56,7 @@ pub struct Options {
     pub prefix: Option<String>,
     /// Webhook URL for the webhooks scenario; `{prefix}` is replaced with the run prefix.
     /// The Router resolves its host and refuses private addresses. Default
-    /// `https://hooks.example.com/agenttier-contract/{prefix}`.
+    /// `https://example.com/agenttier-contract/{prefix}`.
     pub webhook_url: Option<String>,
     /// How the scenarios wait for phases (timeout and polling intervals).
     pub wait: WaitOptions,

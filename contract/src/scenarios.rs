@@ -725,7 +725,7 @@ async fn webhooks(ctx: &Ctx) -> R {
         .options
         .webhook_url
         .as_deref()
-        .unwrap_or("https://hooks.example.com/agenttier-contract/{prefix}")
+        .unwrap_or("https://example.com/agenttier-contract/{prefix}")
         .replace("{prefix}", &ctx.prefix);
     let created = ctx
         .step("create", async {
