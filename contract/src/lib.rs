@@ -41,11 +41,17 @@ pub use scenarios::{SCENARIOS, Scenario};
 /// The template the scenarios create sandboxes from by default (the FakeRouter seeds it).
 pub const DEFAULT_TEMPLATE: &str = "general-coding";
 
+/// The agent-mode template of the agent scenario by default (the FakeRouter seeds it).
+pub const DEFAULT_AGENT_TEMPLATE: &str = "agent-python";
+
 /// What a run does: template, selection, names and timeouts.
 #[derive(Clone, Debug)]
 pub struct Options {
     /// Template of every sandbox the scenarios create (default [`DEFAULT_TEMPLATE`]).
     pub template: String,
+    /// Agent-mode template for the agent scenario (default [`DEFAULT_AGENT_TEMPLATE`]); the
+    /// scenario is skipped when the Router has no template of that name.
+    pub agent_template: String,
     /// Run only these scenarios (empty: all). The others are reported as skipped.
     pub only: Vec<String>,
     /// Do not run these scenarios (reported as skipped).
@@ -71,6 +77,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             template: DEFAULT_TEMPLATE.to_string(),
+            agent_template: DEFAULT_AGENT_TEMPLATE.to_string(),
             only: Vec::new(),
             skip: Vec::new(),
             prefix: None,

@@ -1,8 +1,8 @@
 //! `agenttier-contract`: the contract scenarios against the in-process FakeRouter or a Router.
 //!
 //! ```text
-//! agenttier-contract [--url URL] [--template NAME] [--junit PATH] [--only NAME[,NAME]]
-//!                    [--skip NAME[,NAME]] [--prefix PREFIX] [--webhook-url URL]
+//! agenttier-contract [--url URL] [--template NAME] [--agent-template NAME] [--junit PATH]
+//!                    [--only NAME[,NAME]] [--skip NAME[,NAME]] [--prefix PREFIX] [--webhook-url URL]
 //!                    [--wait-timeout SECS] [--verbose] [--list]
 //! ```
 //!
@@ -17,7 +17,7 @@ use std::time::Duration;
 use agenttier::{CancellationToken, Client};
 use agenttier_contract::{Options, SCENARIOS, check_prefix, in_process_router, run};
 
-const USAGE: &str = "usage: agenttier-contract [--url URL] [--template NAME] [--junit PATH] [--only NAME[,NAME]] [--skip NAME[,NAME]] [--prefix PREFIX] [--webhook-url URL] [--wait-timeout SECS] [--verbose] [--list]
+const USAGE: &str = "usage: agenttier-contract [--url URL] [--template NAME] [--agent-template NAME] [--junit PATH] [--only NAME[,NAME]] [--skip NAME[,NAME]] [--prefix PREFIX] [--webhook-url URL] [--wait-timeout SECS] [--verbose] [--list]
 
 Runs the contract scenarios against --url, else $AGENTTIER_API_URL (credentials detected as
 Client::from_env does: AGENTTIER_API_KEY, AGENTTIER_TOKEN, service-account token, kubeconfig),
@@ -28,6 +28,7 @@ else an in-process FakeRouter. Exit 0 passed, 1 failed or left something behind,
 struct Args {
     url: Option<String>,
     template: Option<String>,
+    agent_template: Option<String>,
     junit: Option<PathBuf>,
     only: Vec<String>,
     skip: Vec<String>,
@@ -42,6 +43,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
     let mut a = Args {
         url: None,
         template: None,
+        agent_template: None,
         junit: None,
         only: Vec::new(),
         skip: Vec::new(),
@@ -73,6 +75,7 @@ fn parse_args(argv: impl IntoIterator<Item = String>) -> Result<Args, String> {
         match flag.as_str() {
             "--url" => a.url = Some(value()?),
             "--template" => a.template = Some(value()?),
+            "--agent-template" => a.agent_template = Some(value()?),
             "--junit" => a.junit = Some(PathBuf::from(value()?)),
             "--only" => a.only.extend(names(value()?)),
             "--skip" => a.skip.extend(names(value()?)),
@@ -153,6 +156,9 @@ async fn main() -> ExitCode {
     };
     if let Some(t) = args.template {
         options.template = t;
+    }
+    if let Some(t) = args.agent_template {
+        options.agent_template = t;
     }
     if let Some(d) = args.wait_timeout {
         options.wait = options.wait.timeout(d);

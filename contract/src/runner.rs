@@ -57,6 +57,7 @@ pub(crate) struct Ctx {
     created: Mutex<Vec<Resource>>,
     steps: Mutex<Vec<String>>,
     current: Mutex<String>,
+    skipped: Mutex<Option<String>>,
 }
 
 impl Ctx {
@@ -83,6 +84,12 @@ impl Ctx {
             Err(StepError::Api(e)) => Err(Failure::request(name, &e)),
             Err(StepError::Check(m)) => Err(Failure::check(name, m)),
         }
+    }
+
+    /// Report the scenario as skipped (when the scenario then returns `Ok`): the target lacks
+    /// something it needs, found out through the API.
+    pub fn skip(&self, why: impl Into<String>) {
+        *self.skipped.lock().unwrap() = Some(why.into());
     }
 
     /// Record something created, so it is removed after the scenario whatever happens.
@@ -153,13 +160,14 @@ pub async fn run(client: &Client, options: &Options, cancel: CancellationToken) 
             created: Mutex::new(Vec::new()),
             steps: Mutex::new(Vec::new()),
             current: Mutex::new("start".to_string()),
+            skipped: Mutex::new(None),
         });
         let t0 = Instant::now();
         let outcome = tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 let step = ctx.current.lock().unwrap().clone();
-                Err(Failure::check(step, "cancelled (Ctrl-C) during this step"))
+                Err(Failure::check(step, "cancelled during this step (Ctrl-C)"))
             }
             r = (sc.run)(&ctx) => r,
         };
@@ -167,7 +175,10 @@ pub async fn run(client: &Client, options: &Options, cancel: CancellationToken) 
         let outcome = match (outcome, cleanup_errors.first()) {
             (Err(f), _) => Outcome::Failed(f),
             (Ok(()), Some(first)) => Outcome::Failed(Failure::check("cleanup", first.clone())),
-            (Ok(()), None) => Outcome::Passed,
+            (Ok(()), None) => match ctx.skipped.lock().unwrap().take() {
+                Some(why) => Outcome::Skipped(why),
+                None => Outcome::Passed,
+            },
         };
         let steps = ctx.steps.lock().unwrap().clone();
         results.push(ScenarioResult {

@@ -83,6 +83,12 @@ pub static SCENARIOS: &[Scenario] = &[
         run: |c| Box::pin(bulk(c)),
     },
     Scenario {
+        name: "agent",
+        about: "agent mode: configure a script and entrypoint, invoke, collect the output",
+        admin: false,
+        run: |c| Box::pin(agent(c)),
+    },
+    Scenario {
         name: "templates",
         about: "list and get the template the suite uses",
         admin: false,
@@ -642,6 +648,74 @@ async fn bulk_action(ctx: &Ctx, c: &Client, action: BulkAction, names: &[String]
         ensure!(
             res.len() == names.len() && res.iter().all(|r| r.is_ok()),
             "bulk {action} answered {res:?}"
+        );
+        Ok(())
+    })
+    .await
+}
+
+async fn agent(ctx: &Ctx) -> R {
+    let t = &ctx.options.agent_template;
+    let exists = ctx
+        .step("agent template exists", async {
+            match ctx.client.templates().get(t).await {
+                Ok(_) => Ok(true),
+                Err(e) if e.is_not_found() => Ok(false),
+                Err(e) => Err(StepError::Api(e)),
+            }
+        })
+        .await?;
+    if !exists {
+        ctx.skip(format!(
+            "no agent template {t:?} on this Router (--agent-template)"
+        ));
+        return Ok(());
+    }
+    let name = ctx.name("agent");
+    ctx.track(Resource::Sandbox(name.clone()));
+    let sb = ctx
+        .step("create sandbox", async {
+            Ok(ctx
+                .client
+                .create_sandbox(&name)
+                .template(t)
+                .idle_timeout(Duration::from_secs(30 * 60))
+                .send()
+                .await?)
+        })
+        .await?;
+    ctx.step("wait until running", async {
+        done(sb.wait_until_running_with(ctx.options.wait.clone()).await?)
+    })
+    .await?;
+    ctx.step("configure", async {
+        let r = sb
+            .agent()
+            .configure()
+            .file(
+                "/workspace/contract-agent.sh",
+                "read line\necho \"got $line\"\n",
+            )
+            .entrypoint(["sh", "/workspace/contract-agent.sh"])
+            .send()
+            .await?;
+        ensure!(
+            r.entrypoint == ["sh", "/workspace/contract-agent.sh"],
+            "configured entrypoint {:?}",
+            r.entrypoint
+        );
+        Ok(())
+    })
+    .await?;
+    ctx.step("invoke", async {
+        let out = sb.agent().invoke("contract\n").collect().await?;
+        ensure!(
+            out.exit_code == 0 && out.stdout.contains("got contract"),
+            "invoke gave exit {} ({}), stdout {:?}, stderr {:?}",
+            out.exit_code,
+            out.reason,
+            out.stdout,
+            out.stderr
         );
         Ok(())
     })

@@ -326,3 +326,21 @@ fn binary(home: &std::path::Path) -> tokio::process::Command {
     cmd.env("HOME", home).kill_on_drop(true);
     cmd
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_scenario_is_skipped_when_the_router_lacks_the_agent_template() {
+    let router = in_process_router().await;
+    let c = client(router.url());
+    let options = Options {
+        only: vec!["agent".into()],
+        agent_template: "no-such-agent-template".into(),
+        ..with_prefix("ct-0000a9e7")
+    };
+    let report = run(&c, &options, CancellationToken::new()).await;
+    assert!(report.passed(), "{report}");
+    let Outcome::Skipped(why) = &report.result("agent").unwrap().outcome else {
+        panic!("{report}")
+    };
+    assert!(why.contains("no-such-agent-template"), "{why}");
+    assert_nothing_left(&c, "ct-0000a9e7").await;
+}
