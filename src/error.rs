@@ -45,6 +45,7 @@ use crate::pipeline::body::MAX_ERROR_BODY;
 /// }
 /// # Ok(()) }
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[cfg_attr(feature = "schemars", derive(schemars::JsonSchema))]
 pub struct Violation {

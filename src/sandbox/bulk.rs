@@ -196,6 +196,7 @@ impl SandboxSpec {
 /// ```
 /// assert_eq!(agenttier::BulkAction::Resume.as_str(), "resume");
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BulkAction {
     /// Stop (only Running sandboxes; others get a per-item error).

@@ -20,6 +20,7 @@ use crate::{Error, Result, wire};
 /// assert_eq!("viewer".parse::<ShareLevel>().unwrap(), ShareLevel::Viewer);
 /// assert!("owner".parse::<ShareLevel>().is_err());
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ShareLevel {
     /// `viewer` (the default).
@@ -73,6 +74,7 @@ impl FromStr for ShareLevel {
 /// assert_eq!(ShareKind::Group.as_str(), "group");
 /// assert_eq!("user".parse::<ShareKind>().unwrap(), ShareKind::User);
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum ShareKind {
     /// `user` (the default).

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::core::governance;
-use crate::core::lifecycle::{self, CreateRequest};
+use crate::core::lifecycle::{self, SandboxCreateRequest};
 use crate::core::state::Shared;
 use crate::core::wire;
 use crate::http::call::Call;
@@ -14,7 +14,7 @@ use crate::http::respond::{self, Body};
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct BulkCreate {
-    items: Vec<CreateRequest>,
+    items: Vec<SandboxCreateRequest>,
 }
 
 /// `POST /sandboxes/bulk`: the quota check up front (409), then each item in order.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::core::governance::{self, Ask};
-use crate::core::lifecycle::{self, CreateRequest};
+use crate::core::lifecycle::{self, SandboxCreateRequest};
 use crate::core::sandbox::Sandbox;
 use crate::core::state::Shared;
 use crate::core::wire;
@@ -39,7 +39,7 @@ pub(crate) fn list(shared: &Shared, call: &Call) -> Response<Body> {
 
 /// `POST /sandboxes`.
 pub(crate) fn create(shared: &Shared, call: &Call) -> Response<Body> {
-    let req: CreateRequest = match wire::decode(&call.body) {
+    let req: SandboxCreateRequest = match wire::decode(&call.body) {
         Ok(r) => r,
         Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };

@@ -131,7 +131,7 @@ async fn check_url(raw: &str, resolver: &Resolver) -> Result<(), String> {
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
-struct CreateRequest {
+struct WebhookCreateRequest {
     url: String,
     event_types: Vec<String>,
     sandbox_id: String,
@@ -158,7 +158,7 @@ fn webhook_json(w: &Webhook, created_at: &str) -> Value {
 /// `POST /webhooks`: decode → url → event types → the URL check (DNS, outside the lock) →
 /// ownership.
 pub(crate) async fn create(shared: Arc<Shared>, call: Call) -> Response<Body> {
-    let req: CreateRequest = match wire::decode(&call.body) {
+    let req: WebhookCreateRequest = match wire::decode(&call.body) {
         Ok(r) => r,
         Err(e) => return respond::error(400, format!("invalid request body: {e}")),
     };

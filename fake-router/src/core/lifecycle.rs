@@ -24,7 +24,7 @@ pub(crate) struct TemplateRef {
 /// `CreateSandboxRequest` (also a bulk item). Unknown fields are ignored.
 #[derive(Deserialize, Default, Clone)]
 #[serde(default, rename_all = "camelCase")]
-pub(crate) struct CreateRequest {
+pub(crate) struct SandboxCreateRequest {
     pub name: String,
     pub namespace: String,
     pub template_ref: Option<TemplateRef>,
@@ -33,7 +33,7 @@ pub(crate) struct CreateRequest {
     pub storage: Option<Value>,
 }
 
-impl CreateRequest {
+impl SandboxCreateRequest {
     /// `templateRef.name`.
     pub(crate) fn template(&self) -> &str {
         self.template_ref

@@ -40,6 +40,7 @@ pub struct Invoke {
 /// println!("{}: {} (exit {}) in {:?}", out.invoke_id, out.reason, out.exit_code, out.duration);
 /// # Ok(()) }
 /// ```
+#[non_exhaustive]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct InvokeOutput {
     /// `inv-<24 hex>`.
@@ -59,19 +60,13 @@ pub struct InvokeOutput {
 impl InvokeOutput {
     /// True when the invocation completed with exit code 0.
     ///
-    /// ```
-    /// use std::time::Duration;
-    /// use agenttier::InvokeOutput;
-    ///
-    /// let out = InvokeOutput {
-    ///     invoke_id: "inv-0123456789abcdef01234567".into(),
-    ///     stdout: String::new(),
-    ///     stderr: String::new(),
-    ///     exit_code: -1,
-    ///     duration: Duration::from_secs(5),
-    ///     reason: "canceled".into(),
-    /// };
-    /// assert!(!out.success());
+    /// ```no_run
+    /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+    /// let out = sb.agent().invoke("hello").collect().await?;
+    /// if !out.success() {
+    ///     eprintln!("{} (exit {}): {}", out.reason, out.exit_code, out.stderr);
+    /// }
+    /// # Ok(()) }
     /// ```
     pub fn success(&self) -> bool {
         self.exit_code == 0 && self.reason == "completed"
