@@ -39,14 +39,25 @@ impl Failure {
 }
 
 impl fmt::Display for Failure {
+    /// `step "exec": <message>`, plus the status and request id when the message does not
+    /// already say them.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "step {:?}: {}", self.step, self.message)?;
-        if let Some(status) = self.status {
-            write!(f, " (HTTP {status})")?;
+        let mut extra = Vec::new();
+        if let Some(status) = self.status.map(|s| format!("HTTP {s}"))
+            && !self.message.contains(&status)
+        {
+            extra.push(status);
         }
-        match &self.request_id {
-            Some(id) => write!(f, " [request id {id}]"),
-            None => Ok(()),
+        if let Some(id) = &self.request_id
+            && !self.message.contains(id.as_str())
+        {
+            extra.push(format!("request id {id}"));
+        }
+        if extra.is_empty() {
+            Ok(())
+        } else {
+            write!(f, " [{}]", extra.join(", "))
         }
     }
 }
