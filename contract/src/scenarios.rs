@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use agenttier::auth::ApiKey;
 use agenttier::types::Policy;
-use agenttier::user::ApiKeyRequest;
+use agenttier::user::{ActionGroup, ApiKeyRequest};
 use agenttier::webhooks::WebhookEvent;
 use agenttier::{
     BulkAction, Client, Sandbox, SandboxSpec, ShareKind, ShareLevel, ShareLinkOptions,
@@ -99,6 +99,12 @@ pub static SCENARIOS: &[Scenario] = &[
         about: "create a user key, it authenticates, list, revoke",
         admin: false,
         run: |c| Box::pin(api_keys(c)),
+    },
+    Scenario {
+        name: "scoped-key",
+        about: "a sandbox-scoped key runs commands there, is refused elsewhere, dies when revoked",
+        admin: false,
+        run: |c| Box::pin(scoped_key(c)),
     },
     Scenario {
         name: "webhooks",
@@ -759,9 +765,7 @@ async fn api_keys(ctx: &Ctx) -> R {
         .await?;
     ctx.track(Resource::ApiKey(created.id.clone()));
     ctx.step("the key authenticates", async {
-        let with_key = Client::builder(c.base_url())
-            .auth(ApiKey::new(created.key.expose())?)
-            .build()?;
+        let with_key = client_with_key(c, created.key.expose())?;
         done(with_key.user().me().await?)
     })
     .await?;
@@ -788,6 +792,95 @@ async fn api_keys(ctx: &Ctx) -> R {
         Ok(())
     })
     .await
+}
+
+/// A client that sends `key` as its API key.
+fn client_with_key(base: &Client, key: &str) -> Result<Client, StepError> {
+    Ok(Client::builder(base.base_url())
+        .auth(ApiKey::new(key)?)
+        .build()?)
+}
+
+async fn scoped_key(ctx: &Ctx) -> R {
+    let c = &ctx.client;
+    let sb = new_sandbox(ctx, "scoped", true).await?;
+    // Whether this Router checks API keys at all (a dev-auth Router ignores them): an
+    // unknown key must be refused with 401 where they are checked.
+    let enforced = ctx
+        .step("does the Router check keys", async {
+            let bogus = client_with_key(c, "atk_agenttier_contract_not_a_key")?;
+            match bogus.user().me().await {
+                Ok(_) => Ok(false),
+                Err(e) if e.status() == Some(401) => Ok(true),
+                Err(e) => Err(StepError::Api(e)),
+            }
+        })
+        .await?;
+    let name = ctx.name("scoped-key");
+    let created = ctx
+        .step("create a key scoped to the sandbox", async {
+            let k = c
+                .api_keys()
+                .create(
+                    ApiKeyRequest::sandbox_scoped(&name, sb.id(), &[ActionGroup::RunCommand])
+                        .expires_in(Duration::from_secs(3600)),
+                )
+                .await?;
+            ensure!(k.sandbox_id == sb.id(), "bound to {:?}", k.sandbox_id);
+            let groups: Vec<String> = k
+                .action_groups()
+                .iter()
+                .map(|g| g.as_str().to_string())
+                .collect();
+            ensure!(
+                groups == [ActionGroup::RunCommand.as_str()],
+                "action groups {groups:?}"
+            );
+            Ok(k)
+        })
+        .await?;
+    ctx.track(Resource::ApiKey(created.id.clone()));
+    let scoped = ctx
+        .step("client with the scoped key", async {
+            client_with_key(c, created.key.expose())
+        })
+        .await?;
+    ctx.step("exec with the scoped key", async {
+        let out = scoped.sandbox(sb.id())?.exec("echo scoped").await?;
+        ensure!(out.stdout == "scoped\n", "exec gave {:?}", out.stdout);
+        Ok(())
+    })
+    .await?;
+    if enforced {
+        ctx.step("files outside its action groups are refused", async {
+            match scoped.sandbox(sb.id())?.files().list("/workspace").await {
+                Err(e) if e.status() == Some(403) => Ok(()),
+                Err(e) => Err(StepError::Api(e)),
+                Ok(_) => Err(StepError::Check(
+                    "a run_command-only key listed files".to_string(),
+                )),
+            }
+        })
+        .await?;
+    }
+    ctx.step("revoke", async {
+        done(c.api_keys().revoke(&created.id).await?)
+    })
+    .await?;
+    ctx.untrack(&Resource::ApiKey(created.id.clone()));
+    if enforced {
+        ctx.step("the revoked key is refused", async {
+            match scoped.sandbox(sb.id())?.exec("echo scoped").await {
+                Err(e) if e.status() == Some(401) => Ok(()),
+                Err(e) => Err(StepError::Api(e)),
+                Ok(_) => Err(StepError::Check(
+                    "a revoked key still runs commands".to_string(),
+                )),
+            }
+        })
+        .await?;
+    }
+    Ok(())
 }
 
 async fn webhooks(ctx: &Ctx) -> R {

@@ -111,6 +111,14 @@ async fn non_admin_credentials_skip_the_admin_scenarios() {
     let report = run(&c, &with_prefix("ct-0000b0b0"), CancellationToken::new()).await;
     assert!(report.passed(), "{report}");
     assert_eq!(report.admin, Some(false));
+    // This Router checks keys, so the scoped key's refusals were checked too.
+    let scoped = &report.result("scoped-key").unwrap().steps;
+    for step in [
+        "files outside its action groups are refused",
+        "the revoked key is refused",
+    ] {
+        assert!(scoped.iter().any(|s| s == step), "{scoped:?}");
+    }
     for sc in SCENARIOS {
         let r = report.result(sc.name).unwrap();
         if sc.admin {
