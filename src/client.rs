@@ -11,7 +11,10 @@ use reqwest::Url;
 use reqwest::header::HeaderValue;
 use serde::de::DeserializeOwned;
 
-use crate::auth::{AuthProvider, NoAuth};
+use crate::auth::{AuthProvider, DetectEnv, NoAuth};
+use crate::connect::{Connection, Endpoint, Mode, TunnelOptions};
+#[cfg(feature = "kubeconfig")]
+use crate::connect::{DiscoverOptions, InClusterOptions};
 use crate::operations::{Operation, op};
 use crate::pipeline::body::DEFAULT_MAX_RESPONSE_BODY;
 use crate::pipeline::options::CallOptions;
@@ -66,6 +69,7 @@ impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
             .field("base_url", &self.base_url())
+            .field("connection", &self.connection())
             .field("auth", &self.pipeline().auth)
             .field("options", self.options())
             .finish_non_exhaustive()
@@ -89,6 +93,8 @@ impl fmt::Debug for Client {
 #[must_use]
 pub struct ClientBuilder {
     url: String,
+    /// A Kubernetes connection instead of `url` ([`crate::connect`]).
+    connection: Option<Mode>,
     connect_timeout: Duration,
     timeout: Duration,
     attempt_timeout: Duration,
@@ -107,6 +113,7 @@ impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
             .field("url", &self.url)
+            .field("connection", &self.connection)
             .field("connect_timeout", &self.connect_timeout)
             .field("timeout", &self.timeout)
             .field("retry", &self.retry)
@@ -330,6 +337,7 @@ impl ClientBuilder {
     /// ```
     pub fn build(self) -> Result<Client> {
         let base_url = normalize_url(&self.url)?;
+        let endpoint = self.connection.map(Endpoint::new).transpose()?;
         let agent = match &self.application {
             Some(app) => format!("{app} {USER_AGENT}"),
             None => USER_AGENT.to_owned(),
@@ -363,13 +371,14 @@ impl ClientBuilder {
             retry: self.retry,
             max_body: self.max_body,
         };
-        let pipeline = Pipeline::new(
+        let mut pipeline = Pipeline::new(
             base_url.clone(),
             http.clone(),
             self.auth.unwrap_or_else(|| Arc::new(NoAuth)),
             defaults,
             user_agent,
         );
+        pipeline.endpoint = endpoint;
         let inner = RawInner {
             pipeline: Arc::new(pipeline),
             options: CallOptions::default(),
@@ -454,6 +463,7 @@ impl Client {
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder {
             url: url.into(),
+            connection: None,
             connect_timeout: Duration::from_secs(10),
             timeout: Duration::from_secs(60),
             attempt_timeout: Duration::from_secs(30),
@@ -469,23 +479,157 @@ impl Client {
         }
     }
 
-    /// A client for `AGENTTIER_API_URL` with detected credentials: `AGENTTIER_API_KEY`, then
-    /// `AGENTTIER_TOKEN` (or `AGENTTIER_BEARER_TOKEN`), then the in-cluster service-account
-    /// token, then kubeconfig, else none. Empty variables count as unset.
+    /// A client for the Router the environment names, with detected credentials:
+    /// `AGENTTIER_API_KEY`, then `AGENTTIER_TOKEN` (or `AGENTTIER_BEARER_TOKEN`), then the
+    /// in-cluster service-account token, then kubeconfig, else none. Empty variables count as
+    /// unset.
+    ///
+    /// The Router is `AGENTTIER_API_URL` when set (it always wins); else the mode named by
+    /// `AGENTTIER_CONNECTION` (`in-cluster`, `tunnel` or `discover`, with the namespace in
+    /// `AGENTTIER_NAMESPACE` and the other defaults of [`crate::connect`]); else, inside a pod
+    /// (`KUBERNETES_SERVICE_HOST` set and a service-account token), [`Client::in_cluster`].
+    /// Otherwise it fails with [`Error::InvalidInput`]. No process is started and nothing is
+    /// sent until the first call; [`Client::connection`] says what was chosen.
     ///
     /// ```no_run
     /// // AGENTTIER_API_URL=https://agenttier.example.com AGENTTIER_API_KEY=atk_...
     /// let client = agenttier::Client::from_env()?;
+    /// println!("{}", client.connection());
     /// # Ok::<(), agenttier::Error>(())
     /// ```
     pub fn from_env() -> Result<Client> {
-        let url = std::env::var(ENV_API_URL)
-            .ok()
-            .filter(|v| !v.trim().is_empty())
-            .ok_or_else(|| Error::invalid("url", format!("{ENV_API_URL} is not set")))?;
-        Client::builder(url)
-            .auth_shared(crate::auth::detect()?)
-            .build()
+        Client::from_env_with(&DetectEnv::from_process())
+    }
+
+    /// [`Client::from_env`] with the variables, service-account token path and home directory
+    /// of `env` (the token's directory also holds the pod's `namespace` and `ca.crt`).
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// use agenttier::Client;
+    /// use agenttier::auth::DetectEnv;
+    ///
+    /// let env = DetectEnv::isolated().var("AGENTTIER_CONNECTION", "tunnel");
+    /// let client = Client::from_env_with(&env)?; // starts nothing yet
+    /// assert_eq!(client.connection().mode(), "tunnel");
+    ///
+    /// let env = env.var("AGENTTIER_API_URL", "http://localhost:8080"); // the URL wins
+    /// assert_eq!(Client::from_env_with(&env)?.base_url(), "http://localhost:8080");
+    /// assert!(Client::from_env_with(&DetectEnv::isolated()).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn from_env_with(env: &DetectEnv) -> Result<Client> {
+        let builder = match env.get(ENV_API_URL) {
+            Some(url) => Client::builder(url),
+            None => Client::connecting(crate::connect::from_env(env)?),
+        };
+        builder.auth_shared(crate::auth::detect_with(env)?).build()
+    }
+
+    fn connecting(mode: Mode) -> ClientBuilder {
+        let mut builder = Client::builder(crate::connect::NOT_CONNECTED);
+        builder.connection = Some(mode);
+        builder
+    }
+
+    /// Starts building a client for a Router in the same cluster: the Router Service is found
+    /// through the cluster API, else by its DNS name (see [`InClusterOptions`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> agenttier::Result<()> {
+    /// use agenttier::{Client, auth::ServiceAccountToken};
+    /// use agenttier::connect::InClusterOptions;
+    ///
+    /// let client = Client::in_cluster(InClusterOptions::new())
+    ///     .auth(ServiceAccountToken::new())
+    ///     .build()?;
+    /// client.healthz().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "kubeconfig")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kubeconfig")))]
+    pub fn in_cluster(options: InClusterOptions) -> ClientBuilder {
+        Client::connecting(Mode::InCluster(options))
+    }
+
+    /// Starts building a client that reaches the Router through `kubectl port-forward`,
+    /// started on the first call, restarted when it exits, stopped with the last clone of the
+    /// client (see [`TunnelOptions`]).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> agenttier::Result<()> {
+    /// use agenttier::Client;
+    /// use agenttier::connect::TunnelOptions;
+    ///
+    /// let client = Client::tunnel(TunnelOptions::new()).build()?;
+    /// client.healthz().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tunnel(options: TunnelOptions) -> ClientBuilder {
+        Client::connecting(Mode::Tunnel(options))
+    }
+
+    /// Starts building a client for the Router's public URL, read from its Ingress or
+    /// HTTPRoute with kubeconfig credentials (see [`DiscoverOptions`]). The kubeconfig is read
+    /// by [`ClientBuilder::build`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> agenttier::Result<()> {
+    /// use agenttier::Client;
+    /// use agenttier::connect::DiscoverOptions;
+    ///
+    /// let client = Client::discover(DiscoverOptions::new()).build()?;
+    /// client.healthz().await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "kubeconfig")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "kubeconfig")))]
+    pub fn discover(options: DiscoverOptions) -> ClientBuilder {
+        Client::connecting(Mode::Discover(options))
+    }
+
+    /// How this client reaches its Router: the mode, and the URL in use when known (a
+    /// Kubernetes connection finds it on the first call or [`Client::connect`]). Never holds a
+    /// credential.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
+    /// assert_eq!(client.connection().to_string(), "http://localhost:8080");
+    /// # Ok(()) }
+    /// ```
+    pub fn connection(&self) -> Connection {
+        match &self.pipeline().endpoint {
+            Some(endpoint) => endpoint.connection(),
+            None => Connection::url_only(self.base_url()),
+        }
+    }
+
+    /// Finds the Router now (starts the tunnel, asks the cluster), rather than on the first
+    /// call, and says where it is. Sends no request to the Router except the in-cluster mode's
+    /// `GET /healthz` probe. Nothing to do for a client built with a URL.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connection`] saying what was tried; [`Error::Credentials`] when the cluster's
+    /// credentials cannot be obtained.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> agenttier::Result<()> {
+    /// use agenttier::Client;
+    /// use agenttier::connect::TunnelOptions;
+    ///
+    /// let client = Client::tunnel(TunnelOptions::new()).build()?;
+    /// let connection = client.connect().await?;
+    /// println!("Router at {}", connection.url().unwrap_or("?"));
+    /// # Ok(()) }
+    /// ```
+    pub async fn connect(&self) -> Result<Connection> {
+        let pipeline = self.pipeline();
+        if let Some(endpoint) = &pipeline.endpoint {
+            endpoint.resolve(&pipeline.http).await?;
+        }
+        Ok(self.connection())
     }
 
     /// The generated client, sharing this client's pool, credentials, pipeline and call
@@ -506,7 +650,9 @@ impl Client {
     }
 
     /// The Router's root URL, without a trailing slash (and without a trailing `/api/v1`: the
-    /// SDK's routes are written from the root).
+    /// SDK's routes are written from the root). With a Kubernetes connection, the URL the
+    /// Router was first reached at, and [`crate::connect::NOT_CONNECTED`] before that
+    /// ([`Client::connection`] has the URL in use now).
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {
@@ -515,7 +661,10 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn base_url(&self) -> &str {
-        &self.pipeline().base_url
+        match &self.pipeline().endpoint {
+            Some(endpoint) => endpoint.base_url(),
+            None => &self.pipeline().base_url,
+        }
     }
 
     pub(crate) fn pipeline(&self) -> &Pipeline {

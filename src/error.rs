@@ -517,6 +517,21 @@ pub enum Error {
         /// Its standard error.
         stderr: String,
     },
+    /// The Router could not be found or reached through a Kubernetes connection
+    /// ([`crate::connect`]): kubectl missing, a tunnel that did not come up, no Router Service,
+    /// Ingress or HTTPRoute found. `tried` names every Service, URL or command tried, in order.
+    #[error("cannot connect to the Router ({kind}): {message}{}", if tried.is_empty() { String::new() } else { format!("; tried: {}", tried.join("; ")) })]
+    Connection {
+        /// What failed.
+        kind: crate::connect::ConnectErrorKind,
+        /// What happened, with a hint.
+        message: String,
+        /// Everything tried, in order.
+        tried: Vec<String>,
+        /// The underlying error, when there is one.
+        #[source]
+        source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    },
     /// Reading or writing a local file failed.
     #[error("local file{}: {source}", if path.as_os_str().is_empty() { String::new() } else { format!(" {}", path.display()) })]
     Io {

@@ -5,6 +5,8 @@
 //!
 //! - [`Client`]: connect (`Client::builder(url)` or [`Client::from_env`]), credentials
 //!   ([`auth`]), retries ([`RetryPolicy`]) and one error type ([`Error`]).
+//! - [`connect`]: a Router in Kubernetes, reached from a pod, through a `kubectl port-forward`
+//!   tunnel, or at the URL discovered from its Ingress or HTTPRoute.
 //! - [`Sandbox`]: a handle for lifecycle, exec and the waiters.
 //! - Client-level areas, one handle each: [`Client::templates`], [`Client::governance`],
 //!   [`Client::admin`], [`Client::user`], [`Client::api_keys`], [`Client::warm_pool`],
@@ -32,6 +34,7 @@ pub mod admin;
 pub mod auth;
 mod client;
 pub mod cluster;
+pub mod connect;
 mod error;
 pub mod governance;
 pub mod operations;

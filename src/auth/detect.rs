@@ -123,12 +123,17 @@ impl DetectEnv {
     }
 
     /// A variable's value; empty or whitespace-only values count as unset.
-    fn get(&self, name: &str) -> Option<String> {
+    pub(crate) fn get(&self, name: &str) -> Option<String> {
         self.vars
             .get(name)
             .cloned()
             .or_else(|| self.fallback.as_ref().and_then(|f| f(name)))
             .filter(|v| !v.trim().is_empty())
+    }
+
+    /// Where the service-account token would be (its directory holds `ca.crt` and `namespace`).
+    pub(crate) fn token_path(&self) -> Option<&std::path::Path> {
+        self.service_account_token_path.as_deref()
     }
 }
 

@@ -75,12 +75,16 @@ pub(crate) struct Pipeline {
     warn_deprecations: bool,
     /// The last credential and the header it is sent as, built once per credential change.
     prepared: RwLock<Option<(Credential, HeaderName, HeaderValue)>>,
+    /// Where requests go when the Router is found at run time (a Kubernetes connection):
+    /// each attempt is pointed at it; `base_url` is then only a placeholder.
+    pub endpoint: Option<crate::connect::Endpoint>,
 }
 
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
             .field("base_url", &self.base_url)
+            .field("endpoint", &self.endpoint)
             .field("auth", &self.auth)
             .field("defaults", &self.defaults)
             .finish_non_exhaustive()
@@ -265,6 +269,7 @@ impl Pipeline {
             warn_deprecations: !std::env::var("AGENTTIER_DEPRECATION_WARNINGS")
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
             prepared: RwLock::new(None),
+            endpoint: None,
         }
     }
 
@@ -461,6 +466,13 @@ impl Pipeline {
             self.credential_header().await.map_err(Failure::Done)?
         };
         let mut request = self.build(call, plan, credential).map_err(Failure::Done)?;
+        if let Some(endpoint) = &self.endpoint {
+            // Boxed: the usual call, without an endpoint, keeps a small future.
+            endpoint
+                .route(request.url_mut(), &self.http)
+                .await
+                .map_err(Failure::Done)?;
+        }
         let now = Instant::now();
         let limit = match plan.deadline {
             Some(d) => d.min(now + plan.attempt_timeout),
@@ -599,7 +611,15 @@ impl Pipeline {
                 self.finish_error(&mut err, url, plan);
                 err
             }
-            Failure::Transport(e) => match Error::from_transport(op.name, url, e) {
+            Failure::Transport(e) => match Error::from_transport(
+                op.name,
+                // With an endpoint the request went elsewhere than the call's placeholder URL.
+                &match (&self.endpoint, e.url()) {
+                    (Some(_), Some(sent)) => sent.clone(),
+                    _ => url.clone(),
+                },
+                e,
+            ) {
                 Error::Timeout {
                     operation,
                     after: None,

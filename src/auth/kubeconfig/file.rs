@@ -42,7 +42,8 @@ pub(super) struct NamedCluster {
     pub(super) cluster: Option<ClusterEntry>,
 }
 
-/// What an exec plugin is told about the cluster when `provideClusterInfo` is set.
+/// A cluster: what an exec plugin is told when `provideClusterInfo` is set, and where the
+/// Kubernetes API calls of [`crate::connect`] go.
 #[derive(Deserialize)]
 pub(super) struct ClusterEntry {
     #[serde(default)]
@@ -53,6 +54,9 @@ pub(super) struct ClusterEntry {
     pub(super) insecure_skip_tls_verify: Option<bool>,
     #[serde(rename = "certificate-authority-data", default)]
     pub(super) certificate_authority_data: Option<String>,
+    /// A CA file, relative to the kubeconfig's directory (read by `connect`'s API calls).
+    #[serde(rename = "certificate-authority", default)]
+    pub(super) certificate_authority: Option<String>,
     #[serde(rename = "proxy-url", default)]
     pub(super) proxy_url: Option<String>,
 }

@@ -3,6 +3,7 @@
 //! A hand-rolled subset of client-go's loader (no kube-client, no k8s-openapi): only what
 //! yields a bearer token, since that is what the Router accepts.
 
+mod cluster;
 mod exec;
 mod file;
 
