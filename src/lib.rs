@@ -37,6 +37,7 @@ pub mod governance;
 pub mod operations;
 mod pipeline;
 mod sandbox;
+mod schedule;
 mod secret;
 mod sse;
 pub mod templates;

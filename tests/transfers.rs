@@ -39,6 +39,8 @@ async fn running() -> (FakeRouter, Sandbox) {
         .unwrap();
     sb.wait_until_running_with(
         WaitOptions::default()
+            .max_polls_per_minute(60_000)
+            .poll_burst(1_000)
             .timeout(Duration::from_secs(30))
             .initial_interval(Duration::from_millis(10))
             .max_interval(Duration::from_millis(20)),

@@ -75,6 +75,8 @@ pub(crate) struct Pipeline {
     warn_deprecations: bool,
     /// The last credential and the header it is sent as, built once per credential change.
     prepared: RwLock<Option<(Credential, HeaderName, HeaderValue)>>,
+    /// Start times seen by this client's waiters, per template (see `crate::schedule`).
+    pub starts: Arc<crate::schedule::StartHistory>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -265,6 +267,7 @@ impl Pipeline {
             warn_deprecations: !std::env::var("AGENTTIER_DEPRECATION_WARNINGS")
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
             prepared: RwLock::new(None),
+            starts: Arc::default(),
         }
     }
 
