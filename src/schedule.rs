@@ -105,7 +105,12 @@ impl Schedule {
     /// bucket of `burst` tokens refilled at `per_minute`, so a wait of `m` minutes polls at
     /// most `burst + per_minute × m` times.
     pub(crate) fn allowed_at(&self, polls: u32) -> Duration {
-        let over = (polls + 1).saturating_sub(self.burst);
+        self.allowed_with(polls, self.burst)
+    }
+
+    /// [`Schedule::allowed_at`] with a burst of `burst`.
+    fn allowed_with(&self, polls: u32, burst: u32) -> Duration {
+        let over = (polls + 1).saturating_sub(burst);
         if over == 0 {
             return Duration::ZERO;
         }
@@ -135,13 +140,15 @@ impl Schedule {
                 .min(self.max_gap);
             ceiling / 2 + ceiling.mul_f64(0.5 * jitter)
         };
+        // Sparse polls keep half the burst for the dense ones.
+        let reserve = self.allowed_with(polls, self.burst.div_ceil(2));
         let planned = match window {
-            None => last + sparse(polls.saturating_sub(1)),
+            None => (last + sparse(polls.saturating_sub(1))).max(reserve),
             Some((from, _)) if last < from => {
                 // Before the window: sparse, but land on its start.
                 let to_window = from - last;
                 if to_window > self.max_gap {
-                    last + self.max_gap
+                    (last + self.max_gap).max(reserve).min(from)
                 } else {
                     from
                 }
@@ -156,7 +163,7 @@ impl Schedule {
                 // Later than ever seen: back off again from the window's end.
                 let late = last - to;
                 let n = (late.as_secs_f64() / self.max_gap.as_secs_f64().max(1e-3) * 4.0) as u32;
-                last + sparse(n)
+                (last + sparse(n)).max(reserve)
             }
         };
         planned.max(self.allowed_at(polls))

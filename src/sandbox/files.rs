@@ -3,6 +3,8 @@
 //! These routes are sent by hand on the shared pipeline (same pool, credentials, retries,
 //! tracing and errors as everything else) because the file path must keep its slashes: the
 //! generated client percent-encodes `/` inside a path parameter.
+//!
+//! How transfers work is described on [`Files`].
 
 use std::fmt;
 use std::path::Path;
@@ -355,6 +357,48 @@ impl IntoIterator for FileList {
 }
 
 /// The files of one sandbox: `sandbox.files()`.
+///
+/// # Uploads
+///
+/// The Router writes an upload through one `sh -c` argument, so one request fails from about
+/// 96 KiB. Anything above [`DEFAULT_CHUNK_THRESHOLD`] therefore goes up in parts of
+/// [`TransferOptions::part_size`] (88 KiB by default, at most [`MAX_PART_SIZE`]), with
+/// [`TransferOptions::concurrency`] parts in flight (4 by default). Parts of in-memory data
+/// are zero-copy slices of it ([`Bytes::slice`]); parts of a local file
+/// ([`Files::upload`]) are read one at a time as a slot frees up, so memory stays at about
+/// `concurrency × part_size` whatever the file's size. Retried parts are idempotent (each
+/// has its own name).
+///
+/// The parts are joined in the sandbox atomically: `cat` into a temporary file next to the
+/// target, a size check, then `mv -f` over the target. The target is never emptied first: a
+/// failed, interrupted or late join leaves the old content, and two uploads to one path each
+/// land whole (the last rename wins). On failure the parts are removed.
+///
+/// # Downloads
+///
+/// [`Files::download`] streams the body to a temporary file in the destination's folder and
+/// renames it over the destination once complete; on any error, or if the future is dropped,
+/// the temporary file is removed and an existing file is left as it was. A file read is
+/// capped at the Router's [`MAX_FILE_BYTES`] (32 MiB): more is [`Error::BodyTooLarge`].
+///
+/// # Progress
+///
+/// [`TransferOptions::progress`] is called with bytes done and the total: after each part
+/// (uploads) or chunk (downloads), never going backwards, ending at the total on success,
+/// and once more with where it stopped when the transfer fails.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use agenttier::TransferOptions;
+/// let opts = TransferOptions::default()
+///     .concurrency(8)
+///     .progress(|p| eprintln!("{}/{:?} bytes", p.done, p.total));
+/// sb.files().upload_with("model.bin", "/workspace/model.bin", opts.clone()).await?;
+/// sb.files().download_with("/workspace/out.csv", "out.csv", opts).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Example
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {

@@ -1,48 +1,7 @@
 //! Waiting for a sandbox to reach a phase, by polling `GET /api/v1/sandboxes/{id}` (the
 //! Router has no watch endpoint).
 //!
-//! # The poll schedule
-//!
-//! Uniform polling cannot give both a short detection lag and few polls: at 40 polls a
-//! minute the expected lag is 0.75 s. So a waiter spends its polls where the transition is
-//! likely, learning from the sandboxes its [`Client`](crate::Client) has already seen start:
-//!
-//! - **Learning.** When a waiter for `Running` sees a sandbox go from another phase to
-//!   `Running`, it records when (between its last two polls, measured from the moment it
-//!   began waiting) under the sandbox's template. Every handle and clone of one `Client`
-//!   shares these records (the 16 most recent per template); separate `Client`s learn
-//!   separately.
-//! - **The window.** From the records of a template: from the earliest start seen minus
-//!   0.5 s to the latest plus 0.5 s. With fewer than 4 records the spread is not known yet,
-//!   and the window is at least 2.5 s wide (the Router's controller checks readiness every
-//!   second, so starts of one template spread over a second or two).
-//! - **Before the window**, polls are sparse (every [`WaitOptions::max_interval`], 2 s by
-//!   default), and one lands on the window's start. **Inside it**, the polls the budget
-//!   allows until its end are spread evenly (never closer than
-//!   [`WaitOptions::initial_interval`], 250 ms by default). **After it** (a start later than
-//!   ever seen), or with no record yet, the gap doubles from the initial interval to the
-//!   maximum, jittered so that many waiters do not poll in step.
-//! - **A wave teaches itself.** A new record wakes every waiter of the same template at once
-//!   to re-plan: when eight sandboxes of one template start together, the first one seen
-//!   running tells the other seven that theirs is near, even on a cold client.
-//! - **The budget.** Polls are rationed by a token bucket: at most
-//!   [`WaitOptions::poll_burst`] (10) at once plus [`WaitOptions::max_polls_per_minute`] (40)
-//!   per minute, so a wait of `m` minutes polls at most `10 + 40 × m` times. The first poll
-//!   is immediate; the deadline bounds everything.
-//!
-//! ```no_run
-//! # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
-//! use std::time::Duration;
-//! use agenttier::WaitOptions;
-//! // At most 12 polls a minute after the first 5, never closer than 1 s.
-//! let frugal = WaitOptions::default()
-//!     .max_polls_per_minute(12)
-//!     .poll_burst(5)
-//!     .initial_interval(Duration::from_secs(1));
-//! let sb = client.create_sandbox("demo").template("general-coding").await?;
-//! sb.wait_until_running_with(frugal).await?;
-//! # Ok(()) }
-//! ```
+//! The poll schedule is described on [`WaitOptions`].
 
 use std::time::{Duration, Instant};
 
@@ -53,19 +12,55 @@ use crate::schedule::Schedule;
 use crate::types::SandboxSummary;
 use crate::{Error, Result};
 
-/// How long and how often a waiter polls; see the [module docs](self) for the schedule.
+/// How long and how often a waiter polls.
 ///
-/// The first poll is immediate; the gaps between polls follow the schedule learned from
-/// earlier starts of the same template, within a poll budget (10 at once, 40 a minute by
-/// default). The deadline (120 s by default) covers everything. Dropping the waiter's future
-/// stops the polling. A zero interval, rate or burst is refused with [`Error::InvalidInput`]
-/// before any request.
+/// The first poll is immediate; the deadline (120 s by default) covers everything. Dropping
+/// the waiter's future stops the polling. A zero interval, rate or burst is refused with
+/// [`Error::InvalidInput`] before any request.
 ///
-/// ```
+/// # The poll schedule
+///
+/// Uniform polling cannot give both a short detection lag and few polls: at 40 polls a
+/// minute the expected lag is 0.75 s. So a waiter spends its polls where the transition is
+/// likely, learning from the sandboxes its [`Client`](crate::Client) has already seen start:
+///
+/// - **Learning.** When a waiter for `Running` sees a sandbox go from another phase to
+///   `Running`, it records when (between its last two polls, measured from the moment it
+///   began waiting) under the sandbox's template (as the create's answer gave it, for a
+///   handle from `create_sandbox`; else as the Router reports it). Every handle and clone of one `Client`
+///   shares these records (the 16 most recent per template); separate `Client`s learn
+///   separately.
+/// - **The window.** From the records of a template: from the earliest start seen minus
+///   0.5 s to the latest plus 0.5 s. With fewer than 4 records the spread is not known yet,
+///   and the window is at least 2.5 s wide (the Router's controller checks readiness every
+///   second, so starts of one template spread over a second or two).
+/// - **Before the window**, polls are sparse (every [`WaitOptions::max_interval`], 2 s by
+///   default), and one lands on the window's start. **Inside it**, the polls the budget
+///   allows until its end are spread evenly (never closer than
+///   [`WaitOptions::initial_interval`], 250 ms by default). **After it** (a start later than
+///   ever seen), or with no record yet, the gap doubles from the initial interval to the
+///   maximum, jittered so that many waiters do not poll in step.
+/// - **A wave teaches itself.** A new record wakes every waiter of the same template at once
+///   to re-plan: when eight sandboxes of one template start together, the first one seen
+///   running tells the other seven that theirs is near, even on a cold client.
+/// - **The budget.** Polls are rationed by a token bucket: at most
+///   [`WaitOptions::poll_burst`] (10) at once plus [`WaitOptions::max_polls_per_minute`] (40)
+///   per minute, so a wait of `m` minutes polls at most `10 + 40 × m` times. Sparse polls
+///   keep half the burst in reserve for the dense ones. The first poll is immediate; the
+///   deadline bounds everything.
+///
+/// ```no_run
+/// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
 /// use std::time::Duration;
 /// use agenttier::WaitOptions;
-/// let patient = WaitOptions::default().timeout(Duration::from_secs(600));
-/// # let _ = patient;
+/// // At most 12 polls a minute after the first 5, never closer than 1 s.
+/// let frugal = WaitOptions::default()
+///     .max_polls_per_minute(12)
+///     .poll_burst(5)
+///     .initial_interval(Duration::from_secs(1));
+/// let sb = client.create_sandbox("demo").template("general-coding").await?;
+/// sb.wait_until_running_with(frugal).await?;
+/// # Ok(()) }
 /// ```
 #[derive(Clone, Debug)]
 pub struct WaitOptions {
@@ -311,8 +306,16 @@ impl Sandbox {
             polls += 1;
             tracing::debug!(sandbox = %self.id, phase = %summary.status, target, polls, "poll");
             if learn {
+                // The Router may leave `templateRef` empty until the sandbox runs: the
+                // create's answer (kept on the handle) knows the template asked for.
                 if starts.is_none()
-                    && let Some(template) = summary.template_ref.as_deref()
+                    && let Some(template) = self
+                        .summary
+                        .as_ref()
+                        .and_then(|s| s.template_ref.as_deref())
+                        .into_iter()
+                        .chain(summary.template_ref.as_deref())
+                        .find(|t| !t.is_empty())
                 {
                     starts = Some(self.client.pipeline().starts.template(template));
                 }
