@@ -15,15 +15,17 @@
 //! `--big` adds a 512 MiB file uploaded from disk (one run per round; it needs about 1.5 GiB
 //! of free disk in the temporary folder).
 //!
-//! `--child MODE URL SANDBOX LOCAL` runs one transfer (`upload` or `download`) and prints
-//! `seconds peak_rss_growth_kib`.
+//! `--concurrency N` sets the parts in flight of uploads (default: the SDK's default, 4).
+//!
+//! `--child MODE URL SANDBOX LOCAL CONCURRENCY` runs one transfer (`upload` or `download`)
+//! and prints `seconds peak_rss_growth_kib`.
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use agenttier::testing::FakeRouter;
-use agenttier::{Client, WaitOptions};
+use agenttier::{Client, DEFAULT_CONCURRENCY, TransferOptions, WaitOptions};
 
 const MIB: u64 = 1024 * 1024;
 const REMOTE: &str = "/workspace/bench.bin";
@@ -38,7 +40,7 @@ fn peak_rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-fn child(mode: &str, url: &str, sandbox: &str, local: &str) {
+fn child(mode: &str, url: &str, sandbox: &str, local: &str, concurrency: usize) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -54,7 +56,11 @@ fn child(mode: &str, url: &str, sandbox: &str, local: &str) {
         let t = Instant::now();
         match mode {
             "upload" => {
-                files.upload(local, REMOTE).await.expect("the upload");
+                let opts = TransferOptions::default().concurrency(concurrency);
+                files
+                    .upload_with(local, REMOTE, opts)
+                    .await
+                    .expect("the upload");
             }
             "download" => {
                 files.download(REMOTE, local).await.expect("the download");
@@ -66,10 +72,18 @@ fn child(mode: &str, url: &str, sandbox: &str, local: &str) {
     });
 }
 
-fn run_child(exe: &Path, mode: &str, url: &str, sandbox: &str, local: &Path) -> (f64, u64) {
+fn run_child(
+    exe: &Path,
+    mode: &str,
+    url: &str,
+    sandbox: &str,
+    local: &Path,
+    concurrency: usize,
+) -> (f64, u64) {
     let out = Command::new(exe)
         .args(["--child", mode, url, sandbox])
         .arg(local)
+        .arg(concurrency.to_string())
         .output()
         .expect("the child runs");
     assert!(
@@ -111,11 +125,13 @@ fn stats(label: &str, unit: &str, mut v: Vec<f64>) {
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if args.get(1).map(String::as_str) == Some("--child") {
-        child(&args[2], &args[3], &args[4], &args[5]);
+        let concurrency = args[6].parse().expect("a concurrency");
+        child(&args[2], &args[3], &args[4], &args[5], concurrency);
         return;
     }
     let mut rounds = 5usize;
     let mut big = false;
+    let mut concurrency = DEFAULT_CONCURRENCY;
     let mut i = 1;
     while i < args.len() {
         match args[i].as_str() {
@@ -124,6 +140,10 @@ fn main() {
                 i += 1;
             }
             "--big" => big = true,
+            "--concurrency" => {
+                concurrency = args[i + 1].parse().expect("--concurrency N");
+                i += 1;
+            }
             _ => {} // `cargo bench` passes `--bench`
         }
         i += 1;
@@ -164,11 +184,11 @@ fn main() {
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let (u, d) = if round % 2 == 0 {
-            let u = run_child(&exe, "upload", &url, &id, &src);
-            (u, run_child(&exe, "download", &url, &id, &dst))
+            let u = run_child(&exe, "upload", &url, &id, &src, concurrency);
+            (u, run_child(&exe, "download", &url, &id, &dst, concurrency))
         } else {
-            let d = run_child(&exe, "download", &url, &id, &dst);
-            (run_child(&exe, "upload", &url, &id, &src), d)
+            let d = run_child(&exe, "download", &url, &id, &dst, concurrency);
+            (run_child(&exe, "upload", &url, &id, &src, concurrency), d)
         };
         if round == 0 {
             assert!(
@@ -183,7 +203,9 @@ fn main() {
         up_rss.push(u.1 as f64 / 1024.0);
         down_rss.push(d.1 as f64 / 1024.0);
     }
-    println!("32 MiB through the FakeRouter, {rounds} rounds (upload from disk, download to disk)");
+    println!(
+        "32 MiB through the FakeRouter, {rounds} rounds (upload from disk, {concurrency} parts in flight; download to disk)"
+    );
     stats("upload", "MiB/s", up);
     stats("download", "MiB/s", down);
     stats("upload / download", "×", ratio);
@@ -196,7 +218,7 @@ fn main() {
         write_source(&big_src, 512 * MIB);
         let (mut speed, mut rss) = (Vec::new(), Vec::new());
         for _ in 0..rounds {
-            let (secs, kib) = run_child(&exe, "upload", &url, &id, &big_src);
+            let (secs, kib) = run_child(&exe, "upload", &url, &id, &big_src, concurrency);
             speed.push(512.0 / secs);
             rss.push(kib as f64 / 1024.0);
         }
