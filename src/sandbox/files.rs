@@ -656,7 +656,7 @@ impl Files {
         }
     }
 
-    /// Sends `parts` as `.<name>.agenttier-<tag>.pNNNNNN` next to the target, at most
+    /// Sends `parts` as `.<name>.agenttier-<tag>.pNNNNNNNN` next to the target, at most
     /// `concurrency` at once, then joins them atomically (see [`join_command`]). On any
     /// failure the parts (and the join's temporary file) are removed, and the progress
     /// callback gets a final report.
@@ -694,7 +694,7 @@ impl Files {
                         let part = part?;
                         let len = part.len() as u64;
                         attempted.store(true, Ordering::Relaxed);
-                        self.put(&format!("{prefix}.p{index:06}"), part, options)
+                        self.put(&format!("{prefix}.p{index:08}"), part, options)
                             .await?;
                         Ok::<u64, Error>(len)
                     })
