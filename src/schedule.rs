@@ -22,6 +22,9 @@ const FEW: usize = 4;
 /// spread over a second or two.
 const ASSUMED_SPREAD: Duration = Duration::from_millis(2_500);
 
+/// Observations whose two polls were at most this far apart are precise.
+const PRECISE: Duration = Duration::from_secs(1);
+
 /// Margin on each side of the learned window.
 const MARGIN: Duration = Duration::from_millis(500);
 
@@ -59,9 +62,13 @@ impl TemplateStarts {
     /// this template was seen.
     pub(crate) fn window(&self) -> Option<(Duration, Duration)> {
         let seen = self.seen.lock().unwrap_or_else(|e| e.into_inner());
-        let lo = seen.iter().map(|o| o.lo).min()?;
-        let mut hi = seen.iter().map(|o| o.hi).max()?;
-        if seen.len() < FEW {
+        // A start seen by polls far apart says little about when it happened: plan on the
+        // precise observations when there are enough of them.
+        let precise = seen.iter().filter(|o| o.hi - o.lo <= PRECISE).count();
+        let usable = |o: &&Observation| precise < FEW || o.hi - o.lo <= PRECISE;
+        let lo = seen.iter().filter(usable).map(|o| o.lo).min()?;
+        let mut hi = seen.iter().filter(usable).map(|o| o.hi).max()?;
+        if seen.iter().filter(usable).count() < FEW {
             hi = hi.max(lo + ASSUMED_SPREAD);
         }
         Some((lo.saturating_sub(MARGIN), hi + MARGIN))
@@ -160,10 +167,11 @@ impl Schedule {
                 last + gap
             }
             Some((_, to)) => {
-                // Later than ever seen: back off again from the window's end.
+                // Later than ever seen: back off again from the window's end (no reserve
+                // here: the dense polls may have used it, and this start is near).
                 let late = last - to;
                 let n = (late.as_secs_f64() / self.max_gap.as_secs_f64().max(1e-3) * 4.0) as u32;
-                (last + sparse(n)).max(reserve)
+                last + sparse(n)
             }
         };
         planned.max(self.allowed_at(polls))
@@ -221,6 +229,30 @@ mod tests {
             .count();
         assert!(before <= 6, "{times:?}");
         assert!(inside >= 8, "{times:?}");
+    }
+
+    #[test]
+    fn imprecise_observations_give_way_to_precise_ones() {
+        let t = TemplateStarts::default();
+        // Seen 6 s late by a starved waiter.
+        t.record(Duration::from_secs(30), Duration::from_secs(36));
+        for i in 0..4 {
+            let lo = Duration::from_millis(30_000 + 400 * i);
+            t.record(lo, lo + Duration::from_millis(300));
+        }
+        let (from, to) = t.window().unwrap();
+        assert_eq!(from, Duration::from_millis(29_500));
+        assert_eq!(to, Duration::from_millis(31_500 + 500));
+    }
+
+    #[test]
+    fn a_start_later_than_the_window_is_not_held_back_by_the_reserve() {
+        let s = s();
+        let window = Some((Duration::from_secs(2), Duration::from_secs(5)));
+        // 14 polls made by 6 s: the bucket holds 10 + 4 - 14 = 0 tokens, so the next poll waits
+        // for the bucket only (1.5 s), not for a reserve of 5 (7.5 s).
+        let next = s.next(Duration::from_secs(6), 14, window, 0.0);
+        assert!(next <= Duration::from_millis(7_600), "{next:?}");
     }
 
     #[test]

@@ -31,7 +31,8 @@ use crate::{Error, Result};
 ///   shares these records (the 16 most recent per template); separate `Client`s learn
 ///   separately.
 /// - **The window.** From the records of a template: from the earliest start seen minus
-///   0.5 s to the latest plus 0.5 s. With fewer than 4 records the spread is not known yet,
+///   0.5 s to the latest plus 0.5 s (once 4 records were seen by polls at most 1 s apart,
+///   only those count). With fewer than 4 records the spread is not known yet,
 ///   and the window is at least 2.5 s wide (the Router's controller checks readiness every
 ///   second, so starts of one template spread over a second or two).
 /// - **Before the window**, polls are sparse (every [`WaitOptions::max_interval`], 2 s by
