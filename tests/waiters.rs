@@ -61,3 +61,64 @@ async fn an_unbounded_timeout_does_not_overflow() {
         .await
         .unwrap();
 }
+
+/// Waits (without timing assumptions) until the emulator has answered a GET for `name`.
+async fn polled(router: &agenttier::testing::FakeRouter, name: &str) {
+    let path = format!("/api/v1/sandboxes/{name}");
+    while !router
+        .requests()
+        .iter()
+        .any(|r| r.method == agenttier::testing::Method::GET && r.path == path)
+    {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_start_seen_by_one_handle_wakes_the_waiters_of_the_same_template() {
+    use agenttier::testing::FakeRouter;
+    let router = FakeRouter::builder()
+        .creating_delay(Duration::from_secs(3600))
+        .start()
+        .await;
+    let client = agenttier::Client::builder(router.url()).build().unwrap();
+    let b = client
+        .create_sandbox("b")
+        .template("general-coding")
+        .await
+        .unwrap();
+    client
+        .create_sandbox("a")
+        .template("general-coding")
+        .await
+        .unwrap();
+    // B alone would wait a minute for its second poll: a burst of 2, one poll a minute, and
+    // sparse polls keep half the burst in reserve.
+    let slow = WaitOptions::default()
+        .initial_interval(Duration::from_millis(50))
+        .max_interval(Duration::from_secs(1))
+        .poll_burst(2)
+        .max_polls_per_minute(1)
+        .timeout(Duration::from_secs(300));
+    let waiter_b = tokio::spawn(async move { b.wait_until_running_with(slow).await });
+    polled(&router, "b").await;
+    router.set_phase("b", "Running", "");
+    // Another handle (a clone of the client, no summary) sees `a` start.
+    let a = client.clone().sandbox("a").unwrap();
+    let fast = WaitOptions::default()
+        .initial_interval(Duration::from_millis(10))
+        .max_interval(Duration::from_millis(20))
+        .max_polls_per_minute(60_000)
+        .poll_burst(1_000);
+    let waiter_a = tokio::spawn(async move { a.wait_until_running_with(fast).await });
+    polled(&router, "a").await;
+    router.set_phase("a", "Running", "");
+    waiter_a.await.unwrap().unwrap();
+    // The record woke B, whose window now says "now": it polls at once instead of in a minute.
+    let b = tokio::time::timeout(Duration::from_secs(30), waiter_b)
+        .await
+        .expect("B was not woken by A's start")
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.phase(), agenttier::Phase::Running);
+}
