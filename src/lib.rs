@@ -43,6 +43,7 @@ pub mod governance;
 pub mod operations;
 mod pipeline;
 mod sandbox;
+mod schedule;
 mod secret;
 mod sse;
 pub mod templates;
@@ -93,7 +94,10 @@ pub use sandbox::{
     SandboxGuard, SandboxSpec, ShareKind, ShareLevel, ShareLinkOptions, Sharing, Stopping,
     TransferOptions, TreeTransfer, UpdateSandbox, WaitOptions,
 };
-pub use sandbox::{DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, MAX_FILE_BYTES};
+pub use sandbox::{
+    DEFAULT_CHUNK_THRESHOLD, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, MAX_CONCURRENCY,
+    MAX_FILE_BYTES, MAX_PART_SIZE,
+};
 pub use secret::SecretString;
 /// Cancels calls made with [`CallOptions::cancel_on`] (re-exported from `tokio-util`).
 pub use tokio_util::sync::CancellationToken;

@@ -39,6 +39,8 @@ fn client(router: &FakeRouter) -> Client {
 
 fn quick() -> WaitOptions {
     WaitOptions::default()
+        .max_polls_per_minute(60_000)
+        .poll_burst(1_000)
         .initial_interval(Duration::from_millis(10))
         .max_interval(Duration::from_millis(30))
 }

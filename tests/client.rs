@@ -734,6 +734,8 @@ async fn phases(server: &MockServer, sequence: &[&str]) {
 
 fn quick_wait() -> WaitOptions {
     WaitOptions::default()
+        .max_polls_per_minute(60_000)
+        .poll_burst(1_000)
         .initial_interval(Duration::from_millis(10))
         .max_interval(Duration::from_millis(20))
 }

@@ -12,6 +12,8 @@ use agenttier::{
 
 fn quick() -> WaitOptions {
     WaitOptions::default()
+        .max_polls_per_minute(60_000)
+        .poll_burst(1_000)
         .timeout(Duration::from_secs(20))
         .initial_interval(Duration::from_millis(10))
         .max_interval(Duration::from_millis(50))

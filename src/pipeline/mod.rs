@@ -78,6 +78,8 @@ pub(crate) struct Pipeline {
     /// Where requests go when the Router is found at run time (a Kubernetes connection):
     /// each attempt is pointed at it; `base_url` is then only a placeholder.
     pub endpoint: Option<crate::connect::Endpoint>,
+    /// Start times seen by this client's waiters, per template (see `crate::schedule`).
+    pub starts: Arc<crate::schedule::StartHistory>,
 }
 
 impl fmt::Debug for Pipeline {
@@ -292,6 +294,7 @@ impl Pipeline {
                 .is_ok_and(|v| v.trim().eq_ignore_ascii_case("off")),
             prepared: RwLock::new(None),
             endpoint: None,
+            starts: Arc::default(),
         }
     }
 

@@ -3,10 +3,13 @@
 //! These routes are sent by hand on the shared pipeline (same pool, credentials, retries,
 //! tracing and errors as everything else) because the file path must keep its slashes: the
 //! generated client percent-encodes `/` inside a path parameter.
+//!
+//! How transfers work is described on [`Files`].
 
 use std::fmt;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -20,42 +23,76 @@ use crate::pipeline::Call;
 use crate::types::{FileEntry, FileList, PutFileResult};
 use crate::{Error, Result, wire};
 
-/// The Router's cap on one file, both ways (32 MiB).
+/// The Router's cap on one request body and on one file read (32 MiB): reads and downloads
+/// stop there with [`Error::BodyTooLarge`], and a single-request write above it is refused.
+/// Split uploads (the default above [`DEFAULT_CHUNK_THRESHOLD`]) send parts and are not
+/// bound by it.
 ///
 /// ```
 /// # #[tokio::main(flavor = "current_thread")] async fn main() -> agenttier::Result<()> {
+/// use agenttier::TransferOptions;
 /// let client = agenttier::Client::builder("http://localhost:8080").build()?;
 /// let sb = client.sandbox("demo")?;
-/// // One byte over 32 MiB is refused before any request is sent.
+/// // One request of one byte over 32 MiB is refused before any request is sent.
 /// let too_big = vec![0u8; 32 * 1024 * 1024 + 1];
-/// let err = sb.files().write("/workspace/big.bin", too_big).await.unwrap_err();
+/// let one_request = TransferOptions::default().chunking(false);
+/// let err = sb.files().write_with("/workspace/big.bin", too_big, one_request).await.unwrap_err();
 /// assert!(matches!(err, agenttier::Error::InvalidInput { .. }));
 /// # Ok(()) }
 /// ```
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
 
-/// Uploads above this size are split into parts by default. The Router puts the base64 of
-/// the body inside one `sh -c` argument, and Linux caps one argument at 128 KiB, so a single
-/// request fails from about 96 KiB (openapi.yaml, `writeFile`).
+/// The largest part [`TransferOptions::part_size`] accepts (92 KiB). The Router puts the
+/// base64 of an upload's body inside one `sh -c` argument and Linux caps one argument at
+/// 128 KiB, so a single request fails from about 96 KiB (openapi.yaml, `writeFile`); 92 KiB
+/// leaves room for the command around the payload and a long path.
+///
+/// ```
+/// use agenttier::{TransferOptions, MAX_PART_SIZE};
+/// // The largest parts the Router takes, with margin.
+/// let opts = TransferOptions::default().part_size(MAX_PART_SIZE);
+/// # let _ = opts;
+/// ```
+pub const MAX_PART_SIZE: usize = 92 * 1024;
+
+/// Uploads above this size are split into parts by default (one part's worth, 88 KiB).
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
-/// // 200 KiB is above the 64 KiB threshold, so it goes up in parts.
+/// // 200 KiB is above the 88 KiB threshold, so it goes up in three parts.
 /// let data = vec![b'x'; 200 * 1024];
 /// sb.files().write("/workspace/data.txt", data).await?;
 /// # Ok(()) }
 /// ```
-pub const DEFAULT_CHUNK_THRESHOLD: u64 = 64 * 1024;
+pub const DEFAULT_CHUNK_THRESHOLD: u64 = DEFAULT_PART_SIZE as u64;
 
-/// Size of each part of a split upload.
+/// Size of each part of a split upload (88 KiB: close to the Router's limit, with margin).
 ///
 /// ```
 /// use agenttier::TransferOptions;
-/// // Smaller parts than the default 64 KiB, e.g. behind a proxy with a small body limit.
+/// // Smaller parts than the default, e.g. behind a proxy with a small body limit.
 /// let opts = TransferOptions::default().part_size(32 * 1024);
 /// # let _ = opts;
 /// ```
-pub const DEFAULT_PART_SIZE: usize = 64 * 1024;
+pub const DEFAULT_PART_SIZE: usize = 88 * 1024;
+
+/// How many parts of one upload are in flight at once by default.
+///
+/// ```
+/// use agenttier::{TransferOptions, DEFAULT_CONCURRENCY};
+/// let opts = TransferOptions::default().concurrency(2 * DEFAULT_CONCURRENCY);
+/// # let _ = opts;
+/// ```
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// The most parts of one upload [`TransferOptions::concurrency`] accepts in flight.
+///
+/// ```
+/// use agenttier::{TransferOptions, MAX_CONCURRENCY};
+/// let opts = TransferOptions::default().concurrency(MAX_CONCURRENCY);
+/// # let _ = opts;
+/// ```
+pub const MAX_CONCURRENCY: usize = 64;
 
 /// Transfer progress: bytes done, and the total when known.
 ///
@@ -91,6 +128,7 @@ pub struct TransferOptions {
     chunking: bool,
     chunk_threshold: u64,
     part_size: usize,
+    concurrency: usize,
     timeout: Duration,
 }
 
@@ -101,6 +139,7 @@ impl Default for TransferOptions {
             chunking: true,
             chunk_threshold: DEFAULT_CHUNK_THRESHOLD,
             part_size: DEFAULT_PART_SIZE,
+            concurrency: DEFAULT_CONCURRENCY,
             timeout: Duration::from_secs(600),
         }
     }
@@ -113,6 +152,7 @@ impl fmt::Debug for TransferOptions {
             .field("chunking", &self.chunking)
             .field("chunk_threshold", &self.chunk_threshold)
             .field("part_size", &self.part_size)
+            .field("concurrency", &self.concurrency)
             .field("timeout", &self.timeout)
             .finish()
     }
@@ -150,7 +190,7 @@ impl TransferOptions {
         self
     }
 
-    /// Uploads larger than this are split (default 64 KiB).
+    /// Uploads larger than this are split (default 88 KiB, one part).
     ///
     /// ```
     /// // Split everything above 32 KiB.
@@ -162,14 +202,32 @@ impl TransferOptions {
         self
     }
 
-    /// The size of each part (default 64 KiB; keep it under ~96 KiB).
+    /// The size of each part (default [`DEFAULT_PART_SIZE`], 88 KiB). Parts are zero-copy
+    /// slices of in-memory data, or read from a local file one at a time. A size of 0 or
+    /// above [`MAX_PART_SIZE`] makes the transfer fail with [`Error::InvalidInput`] before
+    /// any request is sent.
     ///
     /// ```
     /// let opts = agenttier::TransferOptions::default().part_size(48 * 1024);
     /// # let _ = opts;
     /// ```
     pub fn part_size(mut self, bytes: usize) -> Self {
-        self.part_size = bytes.max(1);
+        self.part_size = bytes;
+        self
+    }
+
+    /// How many parts of one upload are sent at once (default [`DEFAULT_CONCURRENCY`]).
+    /// Memory held by an upload from a file is about `concurrency × part_size`. 0 or above
+    /// [`MAX_CONCURRENCY`] makes the transfer fail with [`Error::InvalidInput`] before any
+    /// request is sent.
+    ///
+    /// ```
+    /// // One part at a time, in order.
+    /// let opts = agenttier::TransferOptions::default().concurrency(1);
+    /// # let _ = opts;
+    /// ```
+    pub fn concurrency(mut self, parts: usize) -> Self {
+        self.concurrency = parts;
         self
     }
 
@@ -183,6 +241,29 @@ impl TransferOptions {
     pub fn timeout(mut self, d: Duration) -> Self {
         self.timeout = d;
         self
+    }
+
+    /// Refuses options the Router cannot honour, before any request.
+    fn validate(&self) -> Result<()> {
+        if self.part_size == 0 || self.part_size > MAX_PART_SIZE {
+            return Err(Error::invalid(
+                "part_size",
+                format!(
+                    "{} bytes: must be between 1 and {MAX_PART_SIZE} (the Router fails requests above about 96 KiB)",
+                    self.part_size
+                ),
+            ));
+        }
+        if self.concurrency == 0 || self.concurrency > MAX_CONCURRENCY {
+            return Err(Error::invalid(
+                "concurrency",
+                format!(
+                    "{}: must be between 1 and {MAX_CONCURRENCY}",
+                    self.concurrency
+                ),
+            ));
+        }
+        Ok(())
     }
 
     fn report(&self, done: u64, total: Option<u64>) {
@@ -276,6 +357,48 @@ impl IntoIterator for FileList {
 }
 
 /// The files of one sandbox: `sandbox.files()`.
+///
+/// # Uploads
+///
+/// The Router writes an upload through one `sh -c` argument, so one request fails from about
+/// 96 KiB. Anything above [`DEFAULT_CHUNK_THRESHOLD`] therefore goes up in parts of
+/// [`TransferOptions::part_size`] (88 KiB by default, at most [`MAX_PART_SIZE`]), with
+/// [`TransferOptions::concurrency`] parts in flight (4 by default). Parts of in-memory data
+/// are zero-copy slices of it ([`Bytes::slice`]); parts of a local file
+/// ([`Files::upload`]) are read one at a time as a slot frees up, so memory stays at about
+/// `concurrency × part_size` whatever the file's size. Retried parts are idempotent (each
+/// has its own name).
+///
+/// The parts are joined in the sandbox atomically: `cat` into a temporary file next to the
+/// target, a size check, then `mv -f` over the target. The target is never emptied first: a
+/// failed, interrupted or late join leaves the old content, and two uploads to one path each
+/// land whole (the last rename wins). On failure the parts are removed.
+///
+/// # Downloads
+///
+/// [`Files::download`] streams the body to a temporary file in the destination's folder and
+/// renames it over the destination once complete; on any error, or if the future is dropped,
+/// the temporary file is removed and an existing file is left as it was. A file read is
+/// capped at the Router's [`MAX_FILE_BYTES`] (32 MiB): more is [`Error::BodyTooLarge`].
+///
+/// # Progress
+///
+/// [`TransferOptions::progress`] is called with bytes done and the total: after each part
+/// (uploads) or chunk (downloads), never going backwards, ending at the total on success,
+/// and once more with where it stopped when the transfer fails.
+///
+/// ```no_run
+/// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
+/// use agenttier::TransferOptions;
+/// let opts = TransferOptions::default()
+///     .concurrency(8)
+///     .progress(|p| eprintln!("{}/{:?} bytes", p.done, p.total));
+/// sb.files().upload_with("model.bin", "/workspace/model.bin", opts.clone()).await?;
+/// sb.files().download_with("/workspace/out.csv", "out.csv", opts).await?;
+/// # Ok(()) }
+/// ```
+///
+/// # Example
 ///
 /// ```no_run
 /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -400,18 +523,31 @@ impl Files {
         data: impl Into<FileData>,
         options: TransferOptions,
     ) -> Result<PutFileResult> {
+        options.validate()?;
         let data = data.into().0;
         let total = data.len() as u64;
-        check_size(path, total)?;
         wire::remote_file_path(path)?;
         if options.chunking && total > options.chunk_threshold {
-            let parts = data.chunks(options.part_size).map(Bytes::copy_from_slice);
-            let mut source = futures::stream::iter(parts.map(Ok::<_, Error>));
-            return self.upload_parts(path, total, &mut source, &options).await;
+            // Zero-copy: each part is a slice of the caller's buffer.
+            let step = options.part_size;
+            let parts = (0..data.len())
+                .step_by(step)
+                .map(move |start| Ok(data.slice(start..(start + step).min(data.len()))));
+            return self
+                .upload_parts(path, total, futures::stream::iter(parts), &options)
+                .await;
         }
-        let result = self.put(path, data, &options).await?;
-        options.report(total, Some(total));
-        Ok(result)
+        check_size(path, total)?;
+        match self.put(path, data, &options).await {
+            Ok(result) => {
+                options.report(total, Some(total));
+                Ok(result)
+            }
+            Err(e) => {
+                options.report(0, Some(total));
+                Err(e)
+            }
+        }
     }
 
     async fn put(
@@ -428,9 +564,14 @@ impl Files {
     }
 
     /// Streams a local file into the sandbox, without reading it whole into memory. Files
-    /// above the chunk threshold go up in parts that are joined in the sandbox with `cat`;
-    /// the final size is checked, and the parts are removed whether it worked or not.
-    /// Returns the bytes written.
+    /// above the chunk threshold go up in parts (several at once, see
+    /// [`TransferOptions::concurrency`]) that are joined in the sandbox atomically: into a
+    /// temporary file next to the target, size-checked, then renamed over the target with
+    /// `mv -f`. The target is never emptied first; a failed or interrupted upload leaves the
+    /// old content in place, and its parts are removed. Returns the bytes written.
+    ///
+    /// Split uploads are not bound by the Router's 32 MiB per-request cap (each part is one
+    /// request); a single request ([`TransferOptions::chunking`] off) is.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -450,7 +591,9 @@ impl Files {
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
     /// use std::time::Duration;
     /// use agenttier::TransferOptions;
-    /// let opts = TransferOptions::default().timeout(Duration::from_secs(30 * 60));
+    /// let opts = TransferOptions::default()
+    ///     .concurrency(8)
+    ///     .timeout(Duration::from_secs(30 * 60));
     /// let n = sb.files().upload_with("model.bin", "/workspace/model.bin", opts).await?;
     /// # Ok(()) }
     /// ```
@@ -460,6 +603,7 @@ impl Files {
         path: &str,
         options: TransferOptions,
     ) -> Result<u64> {
+        options.validate()?;
         let local = local.as_ref();
         wire::remote_file_path(path)?;
         let mut file = tokio::fs::File::open(local)
@@ -470,10 +614,11 @@ impl Files {
             .await
             .map_err(|e| Error::io(local, e))?
             .len();
-        check_size(path, total)?;
         if options.chunking && total > options.chunk_threshold {
             let part_size = options.part_size;
-            let mut source = Box::pin(futures::stream::try_unfold(file, move |mut f| async move {
+            // One part read at a time, when a slot is free: memory stays at about
+            // `concurrency × part_size` whatever the file's size.
+            let source = futures::stream::try_unfold(file, move |mut f| async move {
                 let mut buf = vec![0u8; part_size];
                 let mut filled = 0;
                 while filled < part_size {
@@ -488,48 +633,89 @@ impl Files {
                 }
                 buf.truncate(filled);
                 Ok(Some((Bytes::from(buf), f)))
-            }))
+            })
             .map(move |r: std::io::Result<Bytes>| r.map_err(|e| Error::io(local, e)));
-            self.upload_parts(path, total, &mut source, &options)
-                .await?;
+            self.upload_parts(path, total, source, &options).await?;
             return Ok(total);
         }
+        check_size(path, total)?;
         // At most the threshold (or chunking is off and the caller accepts one request).
         let mut buf = Vec::with_capacity(total as usize);
         file.read_to_end(&mut buf)
             .await
             .map_err(|e| Error::io(local, e))?;
-        let written = self.put(path, Bytes::from(buf), &options).await?;
-        options.report(total, Some(total));
-        Ok(written.bytes as u64)
+        match self.put(path, Bytes::from(buf), &options).await {
+            Ok(written) => {
+                options.report(total, Some(total));
+                Ok(written.bytes as u64)
+            }
+            Err(e) => {
+                options.report(0, Some(total));
+                Err(e)
+            }
+        }
     }
 
+    /// Sends `parts` as `.<name>.agenttier-<tag>.pNNNNNNNN` next to the target, at most
+    /// `concurrency` at once, then joins them atomically (see [`join_command`]). On any
+    /// failure the parts (and the join's temporary file) are removed, and the progress
+    /// callback gets a final report.
     async fn upload_parts<S>(
         &self,
         path: &str,
         total: u64,
-        source: &mut S,
+        parts: S,
         options: &TransferOptions,
     ) -> Result<PutFileResult>
     where
-        S: futures::Stream<Item = Result<Bytes>> + Unpin,
+        S: futures::Stream<Item = Result<Bytes>>,
     {
         let target = wire::clean_remote_path(path);
         let (dir, name) = target.rsplit_once('/').unwrap_or(("", &target));
         let dir = if dir.is_empty() { "/" } else { dir };
         let tag: u64 = rand::rng().random();
-        let prefix = format!("{dir}/.{name}.agenttier-part-{tag:016x}").replace("//", "/");
+        let prefix = format!("{dir}/.{name}.agenttier-{tag:016x}").replace("//", "/");
+        let failed = AtomicBool::new(false);
+        let attempted = AtomicBool::new(false);
         let mut sent = 0u64;
-        let mut index = 0usize;
+        let mut count = 0usize;
         let outcome: Result<()> = async {
-            while let Some(part) = source.next().await {
-                let part = part?;
-                let len = part.len() as u64;
-                self.put(&format!("{prefix}.{index:06}"), part, options)
-                    .await?;
-                sent += len;
-                index += 1;
-                options.report(sent, Some(total));
+            let mut first_error = None;
+            {
+                let prefix = &prefix;
+                let failed = &failed;
+                let attempted = &attempted;
+                // After the first failure no new part starts, but the ones in flight are
+                // awaited, so the cleanup below runs after the last part landed.
+                let puts = parts
+                    .take_while(|_| std::future::ready(!failed.load(Ordering::Relaxed)))
+                    .enumerate()
+                    .map(|(index, part)| async move {
+                        let part = part?;
+                        let len = part.len() as u64;
+                        attempted.store(true, Ordering::Relaxed);
+                        self.put(&format!("{prefix}.p{index:08}"), part, options)
+                            .await?;
+                        Ok::<u64, Error>(len)
+                    })
+                    .buffer_unordered(options.concurrency);
+                futures::pin_mut!(puts);
+                while let Some(result) = puts.next().await {
+                    match result {
+                        Ok(len) => {
+                            sent += len;
+                            count += 1;
+                            options.report(sent, Some(total));
+                        }
+                        Err(e) => {
+                            failed.store(true, Ordering::Relaxed);
+                            first_error.get_or_insert(e);
+                        }
+                    }
+                }
+            }
+            if let Some(e) = first_error {
+                return Err(e);
             }
             if sent != total {
                 return Err(Error::invalid(
@@ -537,24 +723,18 @@ impl Files {
                     format!("changed while uploading ({sent} of {total} bytes read)"),
                 ));
             }
-            // Zero-padded part names sort in order under the glob.
-            let glob = format!("{}.*", wire::shell_join(&[prefix.as_str()])?);
-            let quoted_target = wire::shell_join(&[target.as_str()])?;
-            let join =
-                format!("cat {glob} > {quoted_target} && rm -f {glob} && wc -c < {quoted_target}");
             let out = self
                 .sandbox
                 .exec_with(
-                    &join,
+                    &join_command(&prefix, &target, total),
                     super::ExecOptions::default().timeout(options.timeout),
                 )
                 .await?;
-            let size: u64 = out.stdout.trim().parse().unwrap_or(u64::MAX);
-            if !out.success() || size != total {
+            if !out.success() {
                 return Err(Error::UploadFailed {
                     path: target.clone(),
                     message: format!(
-                        "joining {index} parts gave {} bytes, expected {total} (exit {}: {})",
+                        "joining {count} parts gave {} bytes, expected {total}; the target was left as it was (exit {}: {})",
                         out.stdout.trim(),
                         out.exit_code,
                         out.stderr.trim()
@@ -565,24 +745,30 @@ impl Files {
         }
         .await;
         if let Err(err) = outcome {
-            if index > 0 {
-                let glob = format!(
-                    "{}.*",
-                    wire::shell_join(&[prefix.as_str()]).unwrap_or_default()
-                );
-                if let Err(cleanup) = self.sandbox.exec(&format!("rm -f {glob}")).await {
+            options.report(sent, Some(total));
+            // Parts may exist even when none reported success (a request cut after the Router
+            // wrote it), so clean up whenever one was attempted.
+            if attempted.load(Ordering::Relaxed) {
+                let quoted = wire::shell_quote(&prefix);
+                let cleanup = format!("rm -f {quoted}.p* {quoted}.join");
+                if let Err(cleanup) = self.sandbox.exec(&cleanup).await {
                     tracing::warn!(error = %cleanup, "could not remove the parts of a failed upload");
                 }
             }
             return Err(err);
         }
+        options.report(total, Some(total));
         Ok(PutFileResult {
             path: target,
             bytes: total as i64,
         })
     }
 
-    /// Streams a sandbox file to a local path, chunk by chunk. Returns the bytes written.
+    /// Streams a sandbox file to a local path, chunk by chunk, without holding it in memory.
+    /// The bytes go to a temporary file in the destination's folder, renamed over the
+    /// destination once complete; on any error (a cut connection, a body over
+    /// [`MAX_FILE_BYTES`], which is [`Error::BodyTooLarge`]) it is removed and an existing
+    /// file is left as it was. Returns the bytes written.
     ///
     /// ```no_run
     /// # async fn demo(sb: agenttier::Sandbox) -> agenttier::Result<()> {
@@ -614,8 +800,21 @@ impl Files {
             .file_call(&op::READ_FILE, path)?
             .accept("application/octet-stream")
             .at_least(options.timeout);
-        let resp = self.sandbox.client.stream(call).await?;
-        stream_to_file(&op::READ_FILE, resp, local.as_ref(), &options).await
+        let resp = match self.sandbox.client.stream(call).await {
+            Ok(r) => r,
+            Err(e) => {
+                options.report(0, None);
+                return Err(e);
+            }
+        };
+        stream_to_file(
+            &op::READ_FILE,
+            resp,
+            local.as_ref(),
+            &options,
+            Some(MAX_FILE_BYTES),
+        )
+        .await
     }
 
     /// Streams a zip of `dir` (which must be `/workspace` or below) to a local path. Returns
@@ -663,8 +862,15 @@ impl Files {
             .query("path", &dir)
             .accept("application/zip")
             .at_least(options.timeout);
-        let resp = c.stream(call).await?;
-        stream_to_file(&op::DOWNLOAD_ARCHIVE, resp, local.as_ref(), &options).await
+        let resp = match c.stream(call).await {
+            Ok(r) => r,
+            Err(e) => {
+                options.report(0, None);
+                return Err(e);
+            }
+        };
+        // Archives have no length and may pass 32 MiB (the Router stops at 5 GiB).
+        stream_to_file(&op::DOWNLOAD_ARCHIVE, resp, local.as_ref(), &options, None).await
     }
 }
 
@@ -678,29 +884,71 @@ fn check_size(path: &str, size: u64) -> Result<()> {
     Ok(())
 }
 
+/// Streams a response body into `local` atomically: the bytes go to a temporary file in
+/// the same folder (`.<name>.agenttier-<tag>.part`), renamed over `local` once the body is
+/// complete; on any error (a cut connection, a short body, the cap, a dropped future) the
+/// temporary file is removed and an existing `local` is left as it was. `cap` refuses a
+/// body larger than the Router could send ([`MAX_FILE_BYTES`] for files) with
+/// [`Error::BodyTooLarge`], from the `Content-Length` before any byte is written, or as
+/// soon as the count passes it. The progress callback gets a final report on every path.
 async fn stream_to_file(
     op: &'static crate::operations::Operation,
     resp: reqwest::Response,
     local: &Path,
     options: &TransferOptions,
+    cap: Option<u64>,
 ) -> Result<u64> {
     let total = resp.content_length();
-    let mut file = tokio::fs::File::create(local)
-        .await
-        .map_err(|e| Error::io(local, e))?;
-    let mut stream = resp.bytes_stream();
     let mut done = 0u64;
+    let result = stream_to_temp(op, resp, local, options, cap, total, &mut done).await;
+    match &result {
+        Ok(n) => options.report(*n, total.or(Some(*n))),
+        Err(_) => options.report(done, total),
+    }
+    result
+}
+
+async fn stream_to_temp(
+    op: &'static crate::operations::Operation,
+    resp: reqwest::Response,
+    local: &Path,
+    options: &TransferOptions,
+    cap: Option<u64>,
+    total: Option<u64>,
+    done: &mut u64,
+) -> Result<u64> {
+    let too_large = |status| Error::BodyTooLarge {
+        operation: op.name,
+        limit: cap.unwrap_or(u64::MAX).try_into().unwrap_or(usize::MAX),
+        status,
+        request_id: None,
+    };
+    if let (Some(cap), Some(total)) = (cap, total)
+        && total > cap
+    {
+        return Err(too_large(Some(200)));
+    }
+    let temp = TempFile::beside(local);
+    let mut file = tokio::fs::File::create(&temp.path)
+        .await
+        .map_err(|e| Error::io(&temp.path, e))?;
+    let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| Error::from_reqwest(op.name, e))?;
+        let next = *done + chunk.len() as u64;
+        if cap.is_some_and(|cap| next > cap) {
+            return Err(too_large(Some(200)));
+        }
         file.write_all(&chunk)
             .await
-            .map_err(|e| Error::io(local, e))?;
-        done += chunk.len() as u64;
-        options.report(done, total);
+            .map_err(|e| Error::io(&temp.path, e))?;
+        *done = next;
+        options.report(*done, total);
     }
-    file.flush().await.map_err(|e| Error::io(local, e))?;
+    file.flush().await.map_err(|e| Error::io(&temp.path, e))?;
+    drop(file);
     if let Some(expected) = total
-        && expected != done
+        && expected != *done
     {
         return Err(Error::decode(
             op.name,
@@ -710,5 +958,64 @@ async fn stream_to_file(
             b"",
         ));
     }
-    Ok(done)
+    temp.persist(local).await?;
+    Ok(*done)
+}
+
+/// A temporary file next to its destination, removed when dropped unless persisted (so a
+/// cancelled download cleans up too).
+struct TempFile {
+    path: std::path::PathBuf,
+    keep: bool,
+}
+
+impl TempFile {
+    fn beside(local: &Path) -> Self {
+        let name = local
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "download".to_owned());
+        let tag: u64 = rand::rng().random();
+        let path = local.with_file_name(format!(".{name}.agenttier-{tag:016x}.part"));
+        TempFile { path, keep: false }
+    }
+
+    async fn persist(mut self, local: &Path) -> Result<()> {
+        tokio::fs::rename(&self.path, local)
+            .await
+            .map_err(|e| Error::io(local, e))?;
+        self.keep = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if !self.keep {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// The remote join of a split upload, one `sh` script:
+///
+/// 1. `cat` the parts (zero-padded names sort in order under the glob) into
+///    `<prefix>.join`, a temporary file in the target's folder;
+/// 2. check its size against `total`;
+/// 3. `mv -f` it over the target: a rename within one folder, so readers see the old file or
+///    the new one, never a partial one;
+/// 4. remove the parts and the temporary file whatever happened.
+///
+/// The target is never opened for writing, so a join that fails, or runs late after the
+/// client's cleanup removed some or all parts (a timeout), cannot empty or truncate it: it
+/// finds too few bytes and stops before the rename. Two uploads to one path use different
+/// prefixes; each rename is atomic, so the last one wins whole. Every path is quoted with
+/// [`wire::shell_quote`]; the glob stays outside the quotes.
+fn join_command(prefix: &str, target: &str, total: u64) -> String {
+    let p = wire::shell_quote(prefix);
+    let t = wire::shell_quote(&format!("{prefix}.join"));
+    let target = wire::shell_quote(target);
+    format!(
+        "n=0; if cat {p}.p* > {t} && n=$(($(wc -c < {t}))) && [ \"$n\" -eq {total} ] && mv -f {t} {target}; then r=0; else r=1; fi; rm -f {p}.p* {t}; echo \"$n\"; exit $r"
+    )
 }

@@ -24,8 +24,8 @@ pub use bulk::{BulkAction, BulkItem, MAX_BULK_BATCH, SandboxSpec};
 pub use create::{CreateSandbox, SandboxGuard};
 pub use exec::{ExecOptions, ExecOutput};
 pub use files::{
-    DEFAULT_CHUNK_THRESHOLD, DEFAULT_PART_SIZE, FileData, Files, MAX_FILE_BYTES, Progress,
-    TransferOptions,
+    DEFAULT_CHUNK_THRESHOLD, DEFAULT_CONCURRENCY, DEFAULT_PART_SIZE, FileData, Files,
+    MAX_CONCURRENCY, MAX_FILE_BYTES, MAX_PART_SIZE, Progress, TransferOptions,
 };
 pub use lifecycle::{Deleting, Resuming, Stopping};
 pub use manage::{CloneSandbox, Cloned, UpdateSandbox};

@@ -90,6 +90,18 @@ pub enum Fault {
     },
     /// Close the TCP connection without writing any response.
     Reset,
+    /// Handle the request normally (its effects happen, e.g. a file is written or a command
+    /// runs to its end), then close the TCP connection without answering: the client cannot
+    /// tell whether the Router processed it.
+    ///
+    /// ```
+    /// use agenttier_fake_router::{Fault, Method, RouteMatch};
+    /// # async fn demo(router: agenttier_fake_router::FakeRouter) {
+    /// // The next exec runs, but its answer is lost.
+    /// router.fail_next(1, RouteMatch::prefix(Method::POST, "/api/v1/sandboxes/"), Fault::ResetAfter);
+    /// # }
+    /// ```
+    ResetAfter,
     /// Wait this long, then handle the request normally.
     Delay(Duration),
 }

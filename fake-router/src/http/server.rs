@@ -186,8 +186,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let reset_after = matches!(fault, Some(Fault::ResetAfter));
     match fault {
         Some(Fault::Reset) => return Err(ResetConnection),
+        Some(Fault::ResetAfter) => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Status {
             status,
@@ -331,6 +333,9 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
             }
         }
     };
+    if reset_after {
+        return Err(ResetConnection);
+    }
     resp.headers_mut().insert("x-request-id", rid);
     Ok(resp)
 }
