@@ -24,7 +24,9 @@ fn signature(lines: &[&str], start: usize) -> String {
     let mut sig = String::new();
     for line in &lines[start..] {
         let line = line.trim();
-        let end = line.find(" {").or_else(|| line.ends_with('{').then(|| line.len() - 1));
+        let end = line
+            .find(" {")
+            .or_else(|| line.ends_with('{').then(|| line.len() - 1));
         let piece = match end {
             Some(i) => &line[..i],
             None => line,
@@ -70,7 +72,17 @@ fn public_api() -> Vec<String> {
                 context = None;
                 continue;
             }
-            let top = ["pub struct", "pub enum", "pub type", "pub const", "pub static", "pub fn", "pub async fn", "pub use", "pub mod"];
+            let top = [
+                "pub struct",
+                "pub enum",
+                "pub type",
+                "pub const",
+                "pub static",
+                "pub fn",
+                "pub async fn",
+                "pub use",
+                "pub mod",
+            ];
             if top.iter().any(|t| line.starts_with(t)) {
                 items.push(format!("{rel}: {}", signature(&lines, i)));
                 continue;
@@ -82,10 +94,13 @@ fn public_api() -> Vec<String> {
             }
             let Some(ctx) = &context else { continue };
             let is_trait = ctx.starts_with("pub trait");
-            let public_method = trimmed.starts_with("pub fn") || trimmed.starts_with("pub async fn");
-            let trait_method = is_trait && (trimmed.starts_with("fn ") || trimmed.starts_with("async fn "));
+            let public_method =
+                trimmed.starts_with("pub fn") || trimmed.starts_with("pub async fn");
+            let trait_method =
+                is_trait && (trimmed.starts_with("fn ") || trimmed.starts_with("async fn "));
             // Methods of trait impls (`impl Trait for Type`) are public through the trait.
-            let impl_of_trait = ctx.contains(" for ") && (trimmed.starts_with("fn ") || trimmed.starts_with("type "));
+            let impl_of_trait = ctx.contains(" for ")
+                && (trimmed.starts_with("fn ") || trimmed.starts_with("type "));
             if public_method || trait_method || impl_of_trait {
                 items.push(format!("{rel}: {ctx} :: {}", signature(&lines, i)));
             }

@@ -177,8 +177,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let reset_after = matches!(fault, Some(Fault::ResetAfterHandling));
     match fault {
         Some(Fault::Reset) => return Err(ResetConnection),
+        Some(Fault::ResetAfterHandling) => {}
         Some(Fault::Delay(d)) => tokio::time::sleep(d).await,
         Some(Fault::Status {
             status,
@@ -255,6 +257,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         }
     };
     resp.headers_mut().insert("x-request-id", rid);
+    if reset_after {
+        // The handler ran (its effects are in the state); the answer is lost.
+        return Err(ResetConnection);
+    }
     Ok(resp)
 }
 
