@@ -169,8 +169,8 @@ impl ClientBuilder {
     /// The largest response body read into memory, in bytes (default 32 MiB,
     /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)). A larger answer fails
     /// with [`Error::BodyTooLarge`] as soon as it passes the limit (at once when its
-    /// `Content-Length` says so), whatever the server sends. File downloads to disk and event
-    /// streams have their own limits.
+    /// `Content-Length` says so), whatever the server sends. Event streams (agent configure and
+    /// invoke) hold at most this much for one event; file downloads to disk have their own limit.
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {

@@ -7,6 +7,8 @@
 //!
 //! [`FakeRouter::fail_randomly`]: agenttier::testing::FakeRouter::fail_randomly
 
+mod floods;
+mod inputs;
 mod load;
 mod shapes;
 
