@@ -10,6 +10,7 @@
 mod floods;
 mod inputs;
 mod load;
+mod secrets;
 mod shapes;
 
 use std::time::Duration;
