@@ -7,6 +7,7 @@
 //!
 //! [`FakeRouter::fail_randomly`]: agenttier::testing::FakeRouter::fail_randomly
 
+mod deadlines;
 mod floods;
 mod inputs;
 mod load;
