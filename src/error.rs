@@ -783,7 +783,11 @@ impl Error {
 
 /// The operations whose success answer carries a secret the Router shows only once (a minted
 /// API key, a share-link token, a webhook's signing secret: the spec's `Secret` schema).
-const MINTING_OPERATIONS: [&str; 3] = ["create_api_key", "create_share_link", "create_webhook"];
+const MINTING_OPERATIONS: [&str; 3] = [
+    crate::operations::op::CREATE_API_KEY.name,
+    crate::operations::op::CREATE_SHARE_LINK.name,
+    crate::operations::op::CREATE_WEBHOOK.name,
+];
 
 /// Whether a body that failed to decode may hold a secret, so that no part of it is shown: any
 /// answer of a minting operation, and any body with a field named like one (a raw call's
