@@ -362,3 +362,43 @@ async fn credentials_over_plain_http_to_another_host_are_warned_about_at_build_t
     // Keep the timer module used on all paths.
     let _ = Duration::ZERO;
 }
+
+/// kubectl (client-go, and kube-rs alike) runs an exec plugin with the parent's environment
+/// plus the configured pairs and `KUBERNETES_EXEC_INFO`: plugins rely on `PATH`, `HOME` and
+/// cloud credentials variables, so the SDK does the same.
+#[tokio::test]
+async fn exec_plugins_get_the_environment_kubectl_gives_them() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::TempDir::new().unwrap();
+    let plugin = dir.path().join("plugin.sh");
+    std::fs::write(
+        &plugin,
+        "#!/bin/sh\nd=\"$(dirname \"$0\")\"\nprintf '%s' \"$PATH\" > \"$d/path\"\n\
+         printf '%s' \"$CONFIGURED\" > \"$d/configured\"\n\
+         printf '%s' \"$KUBERNETES_EXEC_INFO\" > \"$d/info\"\n\
+         echo '{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\",\"status\":{\"token\":\"t\"}}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&plugin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let config = serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": "dev",
+        "clusters": [{"name": "c", "cluster": {"server": "https://router.invalid"}}],
+        "contexts": [{"name": "dev", "context": {"cluster": "c", "user": "me"}}],
+        "users": [{"name": "me", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1",
+            "command": plugin.to_str().unwrap(),
+            "env": [{"name": "CONFIGURED", "value": "yes"}],
+            "interactiveMode": "Never",
+        }}}],
+    });
+    let path = dir.path().join("config");
+    std::fs::write(&path, serde_json::to_string(&config).unwrap()).unwrap();
+    let kc = Kubeconfig::from_path(&path).unwrap();
+    kc.credential().await.unwrap();
+    let read = |name: &str| std::fs::read_to_string(dir.path().join(name)).unwrap();
+    assert_eq!(read("path"), std::env::var("PATH").unwrap());
+    assert_eq!(read("configured"), "yes");
+    assert!(read("info").contains("ExecCredential"));
+}
