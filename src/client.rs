@@ -176,8 +176,8 @@ impl ClientBuilder {
     /// The largest response body read into memory, in bytes (default 32 MiB,
     /// [`DEFAULT_MAX_RESPONSE_BODY`](crate::DEFAULT_MAX_RESPONSE_BODY)). A larger answer fails
     /// with [`Error::BodyTooLarge`] as soon as it passes the limit (at once when its
-    /// `Content-Length` says so), whatever the server sends. File downloads to disk and event
-    /// streams have their own limits.
+    /// `Content-Length` says so), whatever the server sends. Event streams (agent configure and
+    /// invoke) hold at most this much for one event; file downloads to disk have their own limit.
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {
@@ -252,7 +252,10 @@ impl ClientBuilder {
     }
 
     /// Uses your own `reqwest::Client` (proxies, TLS, pools). Build it with
-    /// [`redirect_policy`] so credentials never follow a redirect to another origin. This
+    /// [`redirect_policy`] so credentials never follow a redirect to another origin: with
+    /// credentials set, [`ClientBuilder::build`] refuses a client that keeps reqwest's default
+    /// policy or a `Policy::limited` one ([`Error::InvalidInput`], field `http_client`), since
+    /// those follow any redirect and reqwest does not strip `X-API-Key` there. This
     /// builder's connect timeout, root certificates and `danger_accept_invalid_certs` then do
     /// not apply: set them on your client.
     ///
@@ -324,8 +327,11 @@ impl ClientBuilder {
     }
 
     /// Builds the client. Fails on a URL that is not `http(s)://host[:port][/prefix]` (a
-    /// query or fragment included) and on an [`ClientBuilder::application`] that is not a valid
-    /// header value.
+    /// query or fragment included, or a user name or password), on an
+    /// [`ClientBuilder::application`] that is not a valid header value, and on a supplied
+    /// [`ClientBuilder::http_client`] that would carry credentials to another origin. Logs a
+    /// warning (tracing) when credentials are set for a plain `http://` URL whose host is not
+    /// this machine.
     ///
     /// ```
     /// # fn main() -> agenttier::Result<()> {
@@ -344,8 +350,21 @@ impl ClientBuilder {
         };
         let user_agent = HeaderValue::from_str(&agent)
             .map_err(|_| Error::invalid("application", "not a valid header value"))?;
+        if self.auth.is_some() {
+            warn_if_plain_http(&base_url);
+        }
         let (http, user_agent) = match self.http_client {
-            Some(c) => (c, Some(user_agent)),
+            Some(c) => {
+                if self.auth.is_some() && follows_redirects_anywhere(&c) {
+                    return Err(Error::invalid(
+                        "http_client",
+                        "this reqwest::Client follows redirects to other origins, where it would \
+                         carry the X-API-Key header: build it with \
+                         .redirect(agenttier::redirect_policy()) (or reqwest::redirect::Policy::none())",
+                    ));
+                }
+                (c, Some(user_agent))
+            }
             None => {
                 let b = reqwest::Client::builder()
                     .connect_timeout(self.connect_timeout)
@@ -412,21 +431,77 @@ pub fn redirect_policy() -> reqwest::redirect::Policy {
     })
 }
 
+/// Whether a supplied client keeps reqwest's default redirect policy or a plain limit: both
+/// follow a redirect to any origin, and reqwest strips only `Authorization` and cookies there,
+/// not `X-API-Key`. reqwest shows a policy in the client's `Debug` only when it is not the
+/// default; a custom policy (such as [`redirect_policy`]) or `Policy::none()` passes.
+fn follows_redirects_anywhere(client: &reqwest::Client) -> bool {
+    let shown = format!("{client:?}");
+    match shown.find("redirect_policy: ") {
+        None => true,
+        Some(i) => shown[i..].starts_with("redirect_policy: \"Policy(Limit("),
+    }
+}
+
+/// Warns (tracing) when credentials are about to go over plain `http://` to a host that is
+/// not this machine: anyone on the way can read them.
+fn warn_if_plain_http(base_url: &str) {
+    let Ok(url) = Url::parse(base_url) else {
+        return;
+    };
+    if url.scheme() != "http" {
+        return;
+    }
+    let host = url
+        .host_str()
+        .unwrap_or("")
+        .trim_start_matches('[')
+        .trim_end_matches(']')
+        .to_ascii_lowercase();
+    let loopback = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
+    };
+    if !loopback {
+        tracing::warn!(
+            url = %crate::error::shown_url(&url),
+            "credentials will be sent over plain http to a host that is not this machine: use https://"
+        );
+    }
+}
+
+/// `raw` with whatever stands before an `@` in its authority replaced, for messages: a URL
+/// refused for carrying a password must not show it.
+fn without_userinfo(raw: &str) -> String {
+    let (scheme, rest) = match raw.find("://") {
+        Some(i) => (&raw[..i + 3], &raw[i + 3..]),
+        None => ("", raw),
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}[redacted]{}", &rest[at..]),
+        None => raw.to_owned(),
+    }
+}
+
 fn normalize_url(raw: &str) -> Result<String> {
+    // Messages show the URL without anything that looks like a user or password.
+    let shown = without_userinfo(raw);
     let trimmed = raw.trim();
     if !trimmed.contains("://") {
         return Err(Error::invalid(
             "url",
             format!(
-                "{raw:?} has no scheme: write http://{trimmed} (or https:// when the Router serves TLS)"
+                "{shown:?} has no scheme: write http://{} (or https:// when the Router serves TLS)",
+                shown.trim()
             ),
         ));
     }
-    let url = Url::parse(trimmed).map_err(|e| Error::invalid("url", format!("{raw:?}: {e}")))?;
+    let url = Url::parse(trimmed).map_err(|e| Error::invalid("url", format!("{shown:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(Error::invalid(
             "url",
-            format!("{raw:?} is not an http(s) URL with a host"),
+            format!("{shown:?} is not an http(s) URL with a host"),
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -439,7 +514,7 @@ fn normalize_url(raw: &str) -> Result<String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(
             "url",
-            format!("{raw:?} must not have a query or fragment"),
+            format!("{shown:?} must not have a query or fragment"),
         ));
     }
     let mut s = url.as_str().trim_end_matches('/').to_owned();

@@ -795,9 +795,34 @@ impl Error {
             status,
             request_id,
             message: message.to_string(),
-            snippet: snippet(body, 200),
+            snippet: if holds_secret(operation, body) {
+                "[redacted: the answer carries a secret shown only once]".to_owned()
+            } else {
+                snippet(body, 200)
+            },
         }
     }
+}
+
+/// The operations whose success answer carries a secret the Router shows only once (a minted
+/// API key, a share-link token, a webhook's signing secret: the spec's `Secret` schema).
+const MINTING_OPERATIONS: [&str; 3] = [
+    crate::operations::op::CREATE_API_KEY.name,
+    crate::operations::op::CREATE_SHARE_LINK.name,
+    crate::operations::op::CREATE_WEBHOOK.name,
+];
+
+/// Whether a body that failed to decode may hold a secret, so that no part of it is shown: any
+/// answer of a minting operation, and any body with a field named like one (a raw call's
+/// operation is not known).
+fn holds_secret(operation: &str, body: &[u8]) -> bool {
+    if MINTING_OPERATIONS.contains(&operation) {
+        return true;
+    }
+    let text = String::from_utf8_lossy(body).to_ascii_lowercase();
+    ["\"key\"", "\"token\"", "\"secret\"", "password"]
+        .iter()
+        .any(|field| text.contains(field))
 }
 
 /// `: code: reason; code: reason` for a policy violation's Display.

@@ -4,6 +4,12 @@
 //! (openapi.yaml, `configureAgent` and `invokeAgent`). The parser follows the SSE rules: lines end in LF, CRLF or CR (also
 //! when split across chunks); comment lines are skipped; `data:` lines join with `\n`; one
 //! leading space after the colon is dropped; a blank line dispatches.
+//!
+//! Memory stays bounded whatever the server sends: one event (its field lines, and the line
+//! being read) may hold at most the parser's limit, the client's
+//! [`max_response_body`](crate::ClientBuilder::max_response_body) (32 MiB by default). A server
+//! that sends `data:` lines without ever a blank line ends the stream with
+//! [`Error::BodyTooLarge`](crate::Error::BodyTooLarge) instead of growing one event forever.
 
 /// One dispatched event.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,15 +20,30 @@ pub(crate) struct SseEvent {
     pub data: String,
 }
 
-/// A line longer than this ends the stream with an error instead of growing without bound.
-const MAX_LINE: usize = 32 * 1024 * 1024;
+/// The parser's limit when none is given: the client's default body limit.
+const DEFAULT_MAX_EVENT: usize = crate::pipeline::body::DEFAULT_MAX_RESPONSE_BODY;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SseParser {
     line: Vec<u8>,
     after_cr: bool,
     event: Option<String>,
     data: Option<String>,
+    /// Largest event, in bytes: its fields so far plus the line being read.
+    max_event: usize,
+}
+
+impl Default for SseParser {
+    fn default() -> Self {
+        SseParser::with_limit(DEFAULT_MAX_EVENT)
+    }
+}
+
+/// An event grew past the parser's limit; the stream cannot go on.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct EventTooLarge {
+    /// The limit, in bytes.
+    pub limit: usize,
 }
 
 /// How the stream ended.
@@ -36,8 +57,26 @@ pub(crate) enum SseEnd {
 }
 
 impl SseParser {
+    /// A parser whose events may hold at most `max_event` bytes.
+    pub fn with_limit(max_event: usize) -> Self {
+        SseParser {
+            line: Vec::new(),
+            after_cr: false,
+            event: None,
+            data: None,
+            max_event,
+        }
+    }
+
+    /// Bytes held for the event being read.
+    fn held(&self) -> usize {
+        self.line.len()
+            + self.event.as_ref().map_or(0, String::len)
+            + self.data.as_ref().map_or(0, String::len)
+    }
+
     /// Feeds a chunk and returns the events it completes.
-    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, String> {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, EventTooLarge> {
         let mut out = Vec::new();
         for &b in chunk {
             if self.after_cr {
@@ -53,8 +92,10 @@ impl SseParser {
                     self.end_line(&mut out);
                 }
                 _ => {
-                    if self.line.len() >= MAX_LINE {
-                        return Err(format!("an event-stream line exceeded {MAX_LINE} bytes"));
+                    if self.line.len().is_multiple_of(4096) && self.held() >= self.max_event {
+                        return Err(EventTooLarge {
+                            limit: self.max_event,
+                        });
                     }
                     self.line.push(b);
                 }
@@ -213,5 +254,33 @@ mod tests {
     fn empty_data_value_is_an_event() {
         let (events, _) = all(&[b"event: log\ndata:\n\n"]);
         assert_eq!(events, vec![ev("log", "")]);
+    }
+
+    #[test]
+    fn data_lines_without_a_blank_line_stop_at_the_event_limit() {
+        let mut p = SseParser::with_limit(64 * 1024);
+        let line = format!("data: {}\n", "x".repeat(1000));
+        let mut fed = 0;
+        let err = loop {
+            match p.push(line.as_bytes()) {
+                Ok(events) => assert!(events.is_empty()),
+                Err(e) => break e,
+            }
+            fed += line.len();
+            assert!(fed < 1 << 20, "the parser kept growing");
+        };
+        assert_eq!(err, EventTooLarge { limit: 64 * 1024 });
+        assert!(fed < 64 * 1024 + 2 * line.len());
+    }
+
+    #[test]
+    fn events_under_the_limit_pass_one_after_another() {
+        let mut p = SseParser::with_limit(1024);
+        for _ in 0..100 {
+            let events = p
+                .push(format!("data: {}\n\n", "y".repeat(900)).as_bytes())
+                .unwrap();
+            assert_eq!(events.len(), 1);
+        }
     }
 }

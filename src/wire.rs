@@ -59,11 +59,29 @@ pub(crate) fn is_rfc1123_label(name: &str) -> bool {
         && !name.ends_with('-')
 }
 
-/// Identifiers that go into one path segment: non-empty, no `/`, not `.` or `..` (either would
-/// change the route), no control characters.
+/// Longest identifier sent in a path segment: Kubernetes object names (sandboxes, templates,
+/// snapshots, namespaces) are at most 253 characters, and the Router's own ids are shorter.
+pub(crate) const MAX_ID: usize = 253;
+
+/// Longest share identity (a user's e-mail address or OIDC subject, a group name).
+pub(crate) const MAX_IDENTITY: usize = 1024;
+
+/// Identifiers that go into one path segment: non-empty, at most [`MAX_ID`] bytes, no `/`, not
+/// `.` or `..` (either would change the route), no control characters.
 pub(crate) fn id(field: &'static str, value: &str) -> Result<()> {
+    id_max(field, value, MAX_ID)
+}
+
+/// [`id`] with another length limit.
+pub(crate) fn id_max(field: &'static str, value: &str, max: usize) -> Result<()> {
     if value.trim().is_empty() {
         return Err(Error::invalid(field, "must not be empty"));
+    }
+    if value.len() > max {
+        return Err(Error::invalid(
+            field,
+            format!("is {} bytes long; at most {max} are accepted", value.len()),
+        ));
     }
     if value.contains('/') {
         return Err(Error::invalid(
@@ -110,8 +128,17 @@ pub(crate) fn non_empty(field: &'static str, value: &str) -> Result<()> {
 
 /// Formats a positive duration the way Go's `time.ParseDuration` reads it (`1h30m`, `45s`,
 /// `1500ms`). Go has no day unit, so days are written as hours.
+///
+/// Go's `time.Duration` is an `int64` of nanoseconds: anything longer than about 292 years
+/// (`2562047h47m16.854775807s`) cannot be read by the Router, and is refused here.
 pub(crate) fn go_duration(field: &'static str, d: Duration) -> Result<String> {
     let d = positive(field, d)?;
+    if d.as_nanos() > i64::MAX as u128 {
+        return Err(Error::invalid(
+            field,
+            format!("{d:?} is longer than the largest Go duration (about 292 years)"),
+        ));
+    }
     if d.subsec_nanos() != 0 {
         let nanos = d.as_nanos();
         return Ok(if nanos % 1_000_000 == 0 {

@@ -89,7 +89,9 @@
 //!
 //! [`FakeRouter::fail_next`] makes the next requests matching a [`RouteMatch`] fail with a
 //! [`Fault`]: a status and body of your choice (for example a 503 with `Retry-After`), a
-//! connection closed without an answer, or a delay. [`FakeRouter::set_latency`] slows every
+//! connection closed without an answer (before the request is handled, or after it was:
+//! [`Fault::ResetAfter`], the lost answer of an ambiguous outcome), or a delay.
+//! [`FakeRouter::fail_randomly`] faults a share of requests at random (seeded). [`FakeRouter::set_latency`] slows every
 //! answer, [`FakeRouter::requests`] shows what was received (as sent, faulted and unmatched
 //! requests included), and [`FakeRouter::invocations`] how each agent invoke ended.
 //!
@@ -510,7 +512,33 @@ impl FakeRouter {
         self.knobs.lock().arm(n, when, fault);
     }
 
-    /// Drop every pending fault.
+    /// From now on, give each request matching `when` one of `faults` (chosen uniformly) with
+    /// probability `rate` (0.0 to 1.0), drawn from a generator seeded with `seed` so that a
+    /// run can be repeated. Faults armed with [`FakeRouter::fail_next`] are checked first;
+    /// calling this again replaces the rule, and [`FakeRouter::clear_faults`] removes it.
+    ///
+    /// ```no_run
+    /// use agenttier_fake_router::{FakeRouter, Fault, RouteMatch};
+    /// # async fn demo() {
+    /// let router = FakeRouter::start().await;
+    /// // One request in five: a 503, a rate-limited 429 or a connection closed unanswered.
+    /// router.fail_randomly(
+    ///     0.2,
+    ///     RouteMatch::any(),
+    ///     vec![
+    ///         Fault::status(503, ""),
+    ///         Fault::status(429, r#"{"error":"rate_limited"}"#).with_header("Retry-After", "0"),
+    ///         Fault::Reset,
+    ///     ],
+    ///     42,
+    /// );
+    /// # }
+    /// ```
+    pub fn fail_randomly(&self, rate: f64, when: RouteMatch, faults: Vec<Fault>, seed: u64) {
+        self.knobs.lock().arm_random(rate, when, faults, seed);
+    }
+
+    /// Drop every pending fault (and the [`fail_randomly`](FakeRouter::fail_randomly) rule).
     pub fn clear_faults(&self) {
         self.knobs.lock().clear_faults();
     }

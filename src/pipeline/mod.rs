@@ -444,6 +444,14 @@ impl Pipeline {
         options: &'a CallOptions,
         op: &'static Operation,
     ) -> Result<Plan<'a>> {
+        for (field, d) in [
+            ("timeout", options.timeout),
+            ("attempt_timeout", options.attempt_timeout),
+        ] {
+            if d.is_some_and(|d| d.is_zero()) {
+                return Err(Error::invalid(field, "must be a positive duration"));
+            }
+        }
         let timeout = options.timeout.or(needs).unwrap_or(self.defaults.timeout);
         let attempt_timeout = options
             .attempt_timeout

@@ -164,6 +164,7 @@ impl SandboxSpec {
                 ),
             ));
         }
+        wire::id("template", &self.template)?;
         wire::rfc1123_label("name", &self.name)?;
         if let Some(ns) = &self.namespace {
             wire::rfc1123_label("namespace", ns)?;

@@ -11,6 +11,9 @@ use crate::{Error, Result, wire};
 const ROUTER_DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(30);
 /// Slack on top of the command timeout for the HTTP request (as the Python SDK does).
 const HTTP_SLACK: Duration = Duration::from_secs(10);
+/// Longest command: the Router runs `sh -c <command>` in the container, and Linux refuses one
+/// argument longer than 128 KiB (`MAX_ARG_STRLEN`, its terminating NUL included).
+const MAX_COMMAND: usize = 128 * 1024 - 1;
 /// The longest command timeout accepted (a day; the Router's HTTP-exec path caps at 30 min).
 const MAX_EXEC_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
@@ -251,6 +254,21 @@ impl Sandbox {
         wire::non_empty("command", command)?;
         let command = options.wrap(command)?;
         let command = command.as_str();
+        if command.contains('\0') {
+            return Err(Error::invalid(
+                "command",
+                "contains NUL, which no shell argument can carry",
+            ));
+        }
+        if command.len() > MAX_COMMAND {
+            return Err(Error::invalid(
+                "command",
+                format!(
+                    "is {} bytes (with its environment and working directory); `sh -c` takes at most {MAX_COMMAND}: upload a script instead",
+                    command.len()
+                ),
+            ));
+        }
         let timeout = options
             .timeout
             .map(|d| wire::positive("timeout", d))

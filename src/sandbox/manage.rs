@@ -270,6 +270,19 @@ impl UpdateSandbox {
         for key in self.annotations.keys() {
             label_key("annotations", key)?;
         }
+        let total: usize = self
+            .annotations
+            .iter()
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if total > MAX_ANNOTATIONS_SIZE {
+            return Err(Error::invalid(
+                "annotations",
+                format!(
+                    "{total} bytes of keys and values; Kubernetes accepts at most {MAX_ANNOTATIONS_SIZE} in total"
+                ),
+            ));
+        }
         let request = PatchSandboxRequest {
             idle_timeout,
             resources: self.resources,
@@ -420,6 +433,9 @@ pub(super) fn handle(client: &crate::Client, name: &str, namespace: &str) -> Res
     sb.namespace = (!namespace.is_empty()).then(|| std::sync::Arc::from(namespace));
     Ok(sb)
 }
+
+/// Kubernetes' limit on all of an object's annotations together (keys and values), in bytes.
+const MAX_ANNOTATIONS_SIZE: usize = 256 * 1024;
 
 /// A Kubernetes label or annotation key: an optional DNS-subdomain prefix and `/`, then a
 /// name of at most 63 characters (alphanumerics, `-`, `_`, `.`, alphanumeric at both ends).

@@ -6,6 +6,10 @@ use super::Sandbox;
 use crate::types::{ForwardPortRequest, ForwardedPort};
 use crate::{Error, Result, wire};
 
+/// Longest protocol name sent. The Router stores any string (openapi.yaml, `forwardPort`) in
+/// the sandbox's status; the SDK keeps it to the length of a Kubernetes name label.
+const MAX_PROTOCOL: usize = 63;
+
 /// The forwarded ports of one sandbox: `sandbox.ports()`.
 ///
 /// Forwarding makes a Service (and, when the Router has a preview domain, an Ingress) for a
@@ -88,6 +92,14 @@ impl Ports {
     /// ```
     pub async fn forward_as(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
         wire::non_empty("protocol", protocol)?;
+        if protocol.len() > MAX_PROTOCOL || !protocol.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::invalid(
+                "protocol",
+                format!(
+                    "must be 1-{MAX_PROTOCOL} visible ASCII characters (e.g. \"http\", \"grpc\")"
+                ),
+            ));
+        }
         self.send_forward(port, Some(protocol)).await
     }
 

@@ -219,6 +219,15 @@ impl Sharing {
         kind: ShareKind,
     ) -> Result<types::Sharing> {
         wire::non_empty("identity", identity)?;
+        if identity.len() > wire::MAX_IDENTITY || identity.chars().any(char::is_control) {
+            return Err(Error::invalid(
+                "identity",
+                format!(
+                    "must be at most {} bytes without control characters",
+                    wire::MAX_IDENTITY
+                ),
+            ));
+        }
         let body = ShareRequest {
             identity: identity.to_owned(),
             level: level.as_str().to_owned(),
@@ -245,7 +254,7 @@ impl Sharing {
     /// ```
     #[doc(alias = "revokeShare")]
     pub async fn revoke(&self, identity: &str) -> Result<types::RevokeShareResponse> {
-        wire::id("identity", identity)?;
+        wire::id_max("identity", identity, wire::MAX_IDENTITY)?;
         let c = &self.sandbox.client;
         c.json(c.call(
             &crate::operations::op::REVOKE_SHARE,

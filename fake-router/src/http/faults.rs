@@ -1,6 +1,9 @@
 //! Fault injection and request recording: what a client's retry and error tests need.
 
 use std::collections::VecDeque;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -88,7 +91,7 @@ pub enum Fault {
         /// Extra headers, e.g. `("Retry-After", "1")`.
         headers: Vec<(String, String)>,
     },
-    /// Close the TCP connection without writing any response.
+    /// Close the TCP connection without writing any response (the request is not handled).
     Reset,
     /// Handle the request normally (its effects happen, e.g. a file is written or a command
     /// runs to its end), then close the TCP connection without answering: the client cannot
@@ -170,6 +173,15 @@ struct ArmedFault {
     fault: Fault,
 }
 
+/// A standing fault rule: each matching request takes one of `faults` with probability `rate`.
+#[derive(Debug)]
+struct RandomFaults {
+    when: RouteMatch,
+    rate: f64,
+    faults: Vec<Fault>,
+    rng: StdRng,
+}
+
 /// The request log keeps the most recent requests only (a long-running standalone server
 /// would otherwise grow without bound).
 const MAX_RECORDED_REQUESTS: usize = 10_000;
@@ -184,6 +196,7 @@ pub(crate) struct Knobs {
 #[derive(Debug, Default)]
 pub(crate) struct KnobState {
     faults: Vec<ArmedFault>,
+    random: Option<RandomFaults>,
     requests: VecDeque<RecordedRequest>,
     /// Added before every answer.
     pub latency: Duration,
@@ -208,9 +221,33 @@ impl KnobState {
         }
     }
 
-    /// Drop every armed fault.
+    /// From now on, give each request matching `when` one of `faults` (chosen uniformly) with
+    /// probability `rate`, drawn from a generator seeded with `seed` (so a run can be
+    /// repeated). Replaces an earlier random rule; armed [`Fault`]s are checked first.
+    pub(crate) fn arm_random(
+        &mut self,
+        rate: f64,
+        when: RouteMatch,
+        faults: Vec<Fault>,
+        seed: u64,
+    ) {
+        let rate = if rate.is_finite() {
+            rate.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self.random = (!faults.is_empty() && rate > 0.0).then(|| RandomFaults {
+            when,
+            rate,
+            faults,
+            rng: StdRng::seed_from_u64(seed),
+        });
+    }
+
+    /// Drop every armed fault and the random rule.
     pub(crate) fn clear_faults(&mut self) {
         self.faults.clear();
+        self.random = None;
     }
 
     /// Append to the request log.
@@ -233,10 +270,13 @@ impl KnobState {
 
     /// Take the first armed fault that matches, decrementing its count.
     pub(crate) fn take_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
-        let idx = self
+        let Some(idx) = self
             .faults
             .iter()
-            .position(|f| f.remaining > 0 && f.when.matches(method, path))?;
+            .position(|f| f.remaining > 0 && f.when.matches(method, path))
+        else {
+            return self.random_fault(method, path);
+        };
         let armed = &mut self.faults[idx];
         armed.remaining -= 1;
         let fault = armed.fault.clone();
@@ -244,5 +284,15 @@ impl KnobState {
             self.faults.remove(idx);
         }
         Some(fault)
+    }
+
+    /// The random rule's draw for one request, if the rule matches and the draw says so.
+    fn random_fault(&mut self, method: &Method, path: &str) -> Option<Fault> {
+        let random = self.random.as_mut()?;
+        if !random.when.matches(method, path) || !random.rng.random_bool(random.rate) {
+            return None;
+        }
+        let i = random.rng.random_range(0..random.faults.len());
+        Some(random.faults[i].clone())
     }
 }

@@ -337,6 +337,10 @@ async fn handle(app: Arc<App>, req: Request<Incoming>) -> Result<Response<Body>,
         return Err(ResetConnection);
     }
     resp.headers_mut().insert("x-request-id", rid);
+    if reset_after {
+        // The handler ran (its effects are in the state); the answer is lost.
+        return Err(ResetConnection);
+    }
     Ok(resp)
 }
 

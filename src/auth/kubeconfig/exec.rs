@@ -64,7 +64,8 @@ impl fmt::Debug for ExecPlugin {
         f.debug_struct("Exec")
             .field("api_version", &self.api_version)
             .field("command", &self.program)
-            .field("args", &self.args)
+            // Arguments often carry secrets (`--oidc-client-secret=...`): only their number.
+            .field("args", &format_args!("[{} redacted]", self.args.len()))
             .field("env", &env_names)
             .field("timeout", &self.timeout)
             .finish()
@@ -339,9 +340,10 @@ async fn read_limited<R: AsyncRead + Unpin>(reader: Option<R>, limit: u64, into:
     }
 }
 
-/// The start of a plugin's stderr, for an error message.
+/// The start of a plugin's stderr, for an error message, with anything that looks like a
+/// token masked (plugins print refresh tokens and client secrets in their complaints).
 fn stderr_excerpt(err: &[u8]) -> String {
-    let text = String::from_utf8_lossy(err);
+    let text = mask_tokens(&String::from_utf8_lossy(err));
     let text = text.trim();
     if text.is_empty() {
         return "(empty)".to_owned();
@@ -354,6 +356,37 @@ fn stderr_excerpt(err: &[u8]) -> String {
         cut -= 1;
     }
     format!("{}…", &text[..cut])
+}
+
+/// `text` with every run of 16 or more token characters (letters, digits, `-_.+/=`) that
+/// holds both letters and digits replaced by `[redacted]`: words and paths stay readable,
+/// tokens and keys do not.
+fn mask_tokens(text: &str) -> String {
+    let is_token_char =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+' | '/' | '=');
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let looks_secret = run.len() >= 16
+            && run.chars().any(|c| c.is_ascii_digit())
+            && run.chars().any(|c| c.is_ascii_alphabetic());
+        if looks_secret {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if is_token_char(c) {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }
 
 #[derive(Deserialize)]

@@ -148,7 +148,7 @@ impl Configure {
                 CONFIGURE_TIMEOUT,
             )
             .await?;
-        event_stream(resp)
+        event_stream(resp, self.agent.max_event())
     }
 
     /// Sends the call, hands each log line to `on_log`, and returns the result. An `error`

@@ -198,6 +198,7 @@ struct SseState {
 /// Turns a streamed response into typed events, after checking it really is an event stream.
 pub(super) fn event_stream<T: FromSse + Send + 'static>(
     resp: reqwest::Response,
+    max_event: usize,
 ) -> Result<EventStream<T>> {
     {
         let ct = resp
@@ -215,55 +216,64 @@ pub(super) fn event_stream<T: FromSse + Send + 'static>(
                 b"",
             ));
         }
+        let request_id = crate::error::request_id(resp.headers());
         let state = SseState {
             body: Box::pin(resp.bytes_stream()),
-            parser: SseParser::default(),
+            parser: SseParser::with_limit(max_event),
             queue: VecDeque::new(),
             done: false,
         };
-        let stream = futures::stream::unfold(state, |mut st| async move {
-            loop {
-                if let Some(ev) = st.queue.pop_front() {
-                    return Some((T::from_sse(ev), st));
-                }
-                if st.done {
-                    return None;
-                }
-                match st.body.next().await {
-                    Some(Ok(chunk)) => match st.parser.push(&chunk) {
-                        Ok(events) => st.queue.extend(events),
-                        Err(e) => {
-                            st.done = true;
-                            return Some((
-                                Err(Error::decode(T::OPERATION, Some(200), None, e, b"")),
-                                st,
-                            ));
-                        }
-                    },
-                    Some(Err(e)) => {
-                        st.done = true;
-                        return Some((Err(Error::from_reqwest(T::OPERATION, e)), st));
+        let stream = futures::stream::unfold(state, move |mut st| {
+            let request_id = request_id.clone();
+            async move {
+                loop {
+                    if let Some(ev) = st.queue.pop_front() {
+                        return Some((T::from_sse(ev), st));
                     }
-                    None => {
-                        st.done = true;
-                        match st.parser.finish() {
-                            SseEnd::Clean(Some(ev)) => st.queue.push_back(ev),
-                            SseEnd::Clean(None) => {}
-                            SseEnd::Truncated => {
+                    if st.done {
+                        return None;
+                    }
+                    match st.body.next().await {
+                        Some(Ok(chunk)) => match st.parser.push(&chunk) {
+                            Ok(events) => st.queue.extend(events),
+                            Err(too_large) => {
+                                st.done = true;
                                 return Some((
-                                    Err(Error::Agent {
-                                        operation: if T::OPERATION == op::INVOKE_AGENT.name {
-                                            "invoke"
-                                        } else {
-                                            "configure"
-                                        },
-                                        phase: None,
-                                        message:
-                                            "the event stream was cut in the middle of an event"
-                                                .into(),
+                                    Err(Error::BodyTooLarge {
+                                        operation: T::OPERATION,
+                                        limit: too_large.limit,
+                                        status: Some(200),
+                                        request_id: request_id.clone(),
                                     }),
                                     st,
                                 ));
+                            }
+                        },
+                        Some(Err(e)) => {
+                            st.done = true;
+                            return Some((Err(Error::from_reqwest(T::OPERATION, e)), st));
+                        }
+                        None => {
+                            st.done = true;
+                            match st.parser.finish() {
+                                SseEnd::Clean(Some(ev)) => st.queue.push_back(ev),
+                                SseEnd::Clean(None) => {}
+                                SseEnd::Truncated => {
+                                    return Some((
+                                        Err(Error::Agent {
+                                            operation: if T::OPERATION == op::INVOKE_AGENT.name {
+                                                "invoke"
+                                            } else {
+                                                "configure"
+                                            },
+                                            phase: None,
+                                            message:
+                                                "the event stream was cut in the middle of an event"
+                                                    .into(),
+                                        }),
+                                        st,
+                                    ));
+                                }
                             }
                         }
                     }

@@ -152,7 +152,7 @@ impl Invoke {
         let http_timeout = match self.timeout {
             Some(t) => {
                 query.push(("timeout", wire::go_duration("timeout", t)?));
-                t + Duration::from_secs(30)
+                t.saturating_add(Duration::from_secs(30))
             }
             None => INVOKE_TIMEOUT,
         };
@@ -166,7 +166,7 @@ impl Invoke {
                 http_timeout,
             )
             .await?;
-        event_stream(resp)
+        event_stream(resp, self.agent.max_event())
     }
 
     /// Runs the invocation to its end and collects stdout, stderr, exit code, duration and

@@ -57,6 +57,11 @@ impl Sandbox {
 }
 
 impl Agent {
+    /// The largest event an event stream may hold: the client's body limit.
+    fn max_event(&self) -> usize {
+        self.sandbox.client.pipeline().defaults.max_body
+    }
+
     async fn post_stream(
         &self,
         op: &'static Operation,
