@@ -301,9 +301,25 @@ impl Sandbox {
         let mut starts = None;
         // When the last poll that saw another phase was sent (a start happened after it).
         let mut not_yet: Option<Duration> = None;
+        let mut last: Option<SandboxSummary> = None;
         loop {
             let sent = started.elapsed();
-            let summary = self.status().await?;
+            // A poll never outlives the waiter's deadline, whatever the client's timeout.
+            let poll = self.status();
+            let summary = match deadline {
+                Some(d) => match tokio::time::timeout_at(d.into(), poll).await {
+                    Ok(answer) => answer?,
+                    Err(_) => {
+                        return Err(Error::WaitTimeout {
+                            sandbox_id: self.id.to_string(),
+                            target,
+                            waited: started.elapsed(),
+                            last: last.map(Box::new),
+                        });
+                    }
+                },
+                None => poll.await?,
+            };
             polls += 1;
             tracing::debug!(sandbox = %self.id, phase = %summary.status, target, polls, "poll");
             if learn {
@@ -353,6 +369,7 @@ impl Sandbox {
                     last: Some(Box::new(summary)),
                 });
             }
+            last = Some(summary);
             let jitter: f64 = rand::rng().random();
             // Sleep until the planned poll; a new start of the template re-plans at once.
             loop {
