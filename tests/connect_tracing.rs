@@ -55,6 +55,7 @@ async fn in_cluster_choice_is_logged_at_debug_level_without_credentials() {
         .unwrap()
         .auth(BearerToken::new("sa-secret-token").unwrap());
     let http = reqwest::Client::builder()
+        .redirect(agenttier::redirect_policy())
         .resolve(
             "agenttier-router.team.svc",
             SocketAddr::from(([127, 0, 0, 1], 0)),
