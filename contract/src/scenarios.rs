@@ -375,7 +375,7 @@ async fn files(ctx: &Ctx) -> R {
         let parts: Vec<_> = list
             .entries
             .iter()
-            .filter(|e| e.name.contains("agenttier-part"))
+            .filter(|e| e.name.contains(".agenttier-"))
             .map(|e| e.name.clone())
             .collect();
         ensure!(parts.is_empty(), "parts left: {parts:?}");
