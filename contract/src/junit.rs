@@ -4,6 +4,13 @@ use std::fmt::Write;
 
 use crate::report::{Outcome, Report};
 
+impl Report {
+    /// The report as JUnit XML (one test case per scenario, plus `leftovers`).
+    pub fn to_junit(&self) -> String {
+        render(self)
+    }
+}
+
 /// Escapes text for an XML attribute or element, dropping characters XML 1.0 forbids.
 fn esc(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -35,8 +35,21 @@ use agenttier::WaitOptions;
 use agenttier::testing::FakeRouter;
 
 pub use report::{Failure, Leftover, Outcome, Report, ScenarioResult};
-pub use runner::run;
-pub use scenarios::{SCENARIOS, Scenario};
+pub use runner::Scenario;
+pub use scenarios::SCENARIOS;
+
+/// Runs the suite against `client` and returns the report. Never panics on a Router's
+/// answer; every failure is in the report.
+///
+/// Cancelling `cancel` (the binary does on Ctrl-C) stops the running scenario at its current
+/// step, skips the rest, and still runs every cleanup and the leftover check.
+pub async fn run(
+    client: &agenttier::Client,
+    options: &Options,
+    cancel: agenttier::CancellationToken,
+) -> Report {
+    runner::run_scenarios(SCENARIOS, client, options, cancel).await
+}
 
 /// The template the scenarios create sandboxes from by default (the FakeRouter seeds it).
 pub const DEFAULT_TEMPLATE: &str = "general-coding";

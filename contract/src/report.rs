@@ -149,11 +149,6 @@ impl Report {
         }
         c
     }
-
-    /// The report as JUnit XML (one test case per scenario, plus `leftovers`).
-    pub fn to_junit(&self) -> String {
-        crate::junit::render(self)
-    }
 }
 
 impl fmt::Display for Report {

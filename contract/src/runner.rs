@@ -8,7 +8,6 @@ use agenttier::{CancellationToken, Client, Error};
 use serde_json::{Map, Value};
 
 use crate::report::{Failure, Leftover, Outcome, Report, ScenarioResult};
-use crate::scenarios::SCENARIOS;
 use crate::{Options, new_prefix};
 
 /// Why a step failed: a request, or a check on what came back.
@@ -106,12 +105,40 @@ impl Ctx {
     }
 }
 
-/// Runs the suite against `client` and returns the report. Never panics on a Router's
+pub(crate) type Run = for<'a> fn(&'a Ctx) -> futures::future::BoxFuture<'a, Result<(), Failure>>;
+
+/// One scenario of the suite.
+#[derive(Clone, Copy)]
+pub struct Scenario {
+    /// Its name (for `--only`, `--skip` and the report).
+    pub name: &'static str,
+    /// What it checks, in one line.
+    pub about: &'static str,
+    /// Whether it needs admin credentials (it is skipped otherwise).
+    pub admin: bool,
+    pub(crate) run: Run,
+}
+
+impl std::fmt::Debug for Scenario {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scenario")
+            .field("name", &self.name)
+            .field("admin", &self.admin)
+            .finish()
+    }
+}
+
+/// Runs `scenarios` against `client` and returns the report (see [`crate::run`]). Never panics on a Router's
 /// answer; every failure is in the report.
 ///
 /// Cancelling `cancel` (the binary does on Ctrl-C) stops the running scenario at its current
 /// step, skips the rest, and still runs every cleanup and the leftover check.
-pub async fn run(client: &Client, options: &Options, cancel: CancellationToken) -> Report {
+pub(crate) async fn run_scenarios(
+    scenarios: &[Scenario],
+    client: &Client,
+    options: &Options,
+    cancel: CancellationToken,
+) -> Report {
     let started = Instant::now();
     let prefix = options.prefix.clone().unwrap_or_else(new_prefix);
     let admin = match client.user().me().await {
@@ -124,7 +151,7 @@ pub async fn run(client: &Client, options: &Options, cancel: CancellationToken) 
         }
     };
     let mut results = Vec::new();
-    for sc in SCENARIOS {
+    for sc in scenarios {
         let skip = if cancel.is_cancelled() {
             Some("run cancelled".to_string())
         } else if !options.only.is_empty() && !options.only.iter().any(|n| n == sc.name) {

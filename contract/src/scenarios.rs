@@ -9,34 +9,10 @@ use agenttier::webhooks::WebhookEvent;
 use agenttier::{
     BulkAction, Client, Sandbox, SandboxSpec, ShareKind, ShareLevel, ShareLinkOptions,
 };
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use crate::report::Failure;
-use crate::runner::{Ctx, Resource, StepError, ensure};
-
-type Run = for<'a> fn(&'a Ctx) -> BoxFuture<'a, Result<(), Failure>>;
-
-/// One scenario of the suite.
-#[derive(Clone, Copy)]
-pub struct Scenario {
-    /// Its name (for `--only`, `--skip` and the report).
-    pub name: &'static str,
-    /// What it checks, in one line.
-    pub about: &'static str,
-    /// Whether it needs admin credentials (it is skipped otherwise).
-    pub admin: bool,
-    pub(crate) run: Run,
-}
-
-impl std::fmt::Debug for Scenario {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Scenario")
-            .field("name", &self.name)
-            .field("admin", &self.admin)
-            .finish()
-    }
-}
+use crate::runner::{Ctx, Resource, Scenario, StepError, ensure};
 
 /// Every scenario, in run order.
 pub static SCENARIOS: &[Scenario] = &[
