@@ -396,7 +396,7 @@ impl ClientBuilder {
             self.auth.unwrap_or_else(|| Arc::new(NoAuth)),
             defaults,
             user_agent,
-        );
+        )?;
         pipeline.endpoint = endpoint;
         let inner = RawInner {
             pipeline: Arc::new(pipeline),

@@ -65,6 +65,9 @@ pub(crate) struct Defaults {
 pub(crate) struct Pipeline {
     /// The Router's root, without a trailing slash.
     pub base_url: String,
+    /// `base_url` parsed once: each call's URL is a copy with its path set, so the scheme and
+    /// host are not parsed (and the host not IDNA-processed) again on every call.
+    base: Url,
     pub http: reqwest::Client,
     pub auth: Arc<dyn AuthProvider>,
     pub defaults: Defaults,
@@ -126,8 +129,9 @@ impl Call {
     /// an already encoded remote path ([`crate::wire::remote_file_path`]); every other
     /// parameter is one encoded segment.
     pub(crate) fn new(pipeline: &Pipeline, op: &'static Operation, args: &[&str]) -> Result<Call> {
-        let mut path = String::with_capacity(pipeline.base_url.len() + op.path.len() + 16);
-        path.push_str(&pipeline.base_url);
+        let prefix = pipeline.base.path().trim_end_matches('/');
+        let mut path = String::with_capacity(prefix.len() + op.path.len() + 16);
+        path.push_str(prefix);
         let mut rest = op.path;
         let mut args = args.iter();
         while let Some(open) = rest.find('{') {
@@ -147,7 +151,9 @@ impl Call {
             rest = &rest[close + 1..];
         }
         path.push_str(rest);
-        let url = Url::parse(&path).map_err(|e| Error::invalid("request", e.to_string()))?;
+        let mut url = pipeline.base.clone();
+        // The segments are encoded already; `set_path` only checks them.
+        url.set_path(&path);
         Ok(Call::to_url(op, url))
     }
 
@@ -282,8 +288,10 @@ impl Pipeline {
         auth: Arc<dyn AuthProvider>,
         defaults: Defaults,
         user_agent: Option<HeaderValue>,
-    ) -> Pipeline {
-        Pipeline {
+    ) -> Result<Pipeline> {
+        let base = Url::parse(&base_url).map_err(|e| Error::invalid("url", e.to_string()))?;
+        Ok(Pipeline {
+            base,
             base_url,
             http,
             auth,
@@ -295,7 +303,7 @@ impl Pipeline {
             prepared: RwLock::new(None),
             endpoint: None,
             starts: Arc::default(),
-        }
+        })
     }
 
     /// Sends `call` and decodes its JSON answer.

@@ -232,7 +232,13 @@ impl Client {
     /// ```
     #[doc(alias = "getSandbox")]
     pub async fn get_sandbox(&self, id: &str) -> Result<Sandbox> {
-        let mut sb = self.sandbox(id)?;
+        wire::id("sandbox id", id)?;
+        let mut sb = Sandbox {
+            client: self.clone(),
+            id: Arc::from(id),
+            namespace: None,
+            summary: None,
+        };
         sb.refresh().await?;
         Ok(sb)
     }
