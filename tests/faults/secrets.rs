@@ -459,11 +459,11 @@ fn refused_base_url_messages_show_no_userinfo_query_or_fragment() {
         e.to_string().contains("router.example:8080/base") || e.to_string().contains("password"),
         "{e}"
     );
-    let e = Client::builder(format!("ftp://router.example:21/base?token={QUERY}"))
+    let e = Client::builder(format!("ftp://router.example:2121/base?token={QUERY}"))
         .build()
         .unwrap_err();
     assert!(
-        e.to_string().contains("ftp://router.example:21/base"),
+        e.to_string().contains("ftp://router.example:2121/base"),
         "{e}"
     );
     println!(
