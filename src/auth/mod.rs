@@ -140,7 +140,7 @@ pub trait AuthProvider: Send + Sync + fmt::Debug {
     ///         Box::pin(async { Ok(Some(Credential::Bearer(SecretString::new("jwt")))) })
     ///     }
     ///     fn check_destination(&self, destination: Destination<'_>) -> Result<()> {
-    ///         match destination.host() {
+    ///         match destination.host().as_deref() {
     ///             Some("agenttier.example.com") => Ok(()),
     ///             _ => Err(Error::InvalidInput {
     ///                 field: "auth",
