@@ -178,6 +178,11 @@ async fn detected_kubeconfig_token_is_not_sent_to_a_router_on_another_host() {
     // from_env makes the same choice.
     let from_env = Client::from_env_with(&env).unwrap();
     assert!(format!("{from_env:?}").contains("NoAuth"), "{from_env:?}");
+    // A URL whose host cannot be told (no scheme) is not trusted either.
+    let unclear = env
+        .clone()
+        .var("AGENTTIER_API_URL", "router.elsewhere.test:8080");
+    assert_eq!(format!("{:?}", detect_with(&unclear).unwrap()), "NoAuth");
 
     let warnings = String::from_utf8_lossy(&capture.0.lock().unwrap()).into_owned();
     assert!(warnings.contains("skipping the kubeconfig"), "{warnings}");

@@ -178,7 +178,9 @@ pub fn detect() -> Result<Arc<dyn AuthProvider>> {
 ///    by default); a kubeconfig that cannot be read or parsed is skipped with a warning. So is
 ///    one whose credentials must not go to the Router `AGENTTIER_API_URL` names: a cluster's
 ///    token goes only to a Router reached through that cluster (see `Kubeconfig`), and when
-///    `AGENTTIER_API_URL` is not set the client finds the Router through the cluster;
+///    `AGENTTIER_API_URL` is not set the client finds the Router through the cluster (a
+///    provider detected that way and then given to a builder for a URL on another host fails
+///    that builder's `build`; set the URL in `env` to have the kubeconfig skipped instead);
 /// 5. otherwise [`NoAuth`] (accepted only by dev-auth Routers).
 ///
 /// The choice is logged at debug level, without the secret.

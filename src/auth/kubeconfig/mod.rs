@@ -372,7 +372,14 @@ impl Kubeconfig {
             return None;
         }
         // A Router found through the cluster (Service, port-forward, Ingress/HTTPRoute).
-        let host = destination.host()?;
+        let Destination::Url(_) = destination else {
+            return None;
+        };
+        let Some(host) = destination.host() else {
+            return Some(
+                "the Router URL names no host the credentials could be checked against".into(),
+            );
+        };
         // A port-forward (kubectl's own, or the tunnel's) listens on this machine: the token
         // does not leave it.
         if is_loopback_host(&host) {
