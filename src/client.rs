@@ -350,7 +350,12 @@ impl ClientBuilder {
         };
         let user_agent = HeaderValue::from_str(&agent)
             .map_err(|_| Error::invalid("application", "not a valid header value"))?;
-        if self.auth.is_some() {
+        if let Some(auth) = &self.auth {
+            // Before anything else about credentials: some may go only to certain Routers.
+            auth.check_destination(match endpoint {
+                Some(_) => crate::auth::Destination::ThroughCluster,
+                None => crate::auth::Destination::Url(&base_url),
+            })?;
             warn_if_plain_http(&base_url);
         }
         let (http, user_agent) = match self.http_client {
@@ -470,30 +475,41 @@ fn warn_if_plain_http(base_url: &str) {
     }
 }
 
-/// `raw` with whatever stands before an `@` in its authority replaced, for messages: a URL
-/// refused for carrying a password must not show it.
-fn without_userinfo(raw: &str) -> String {
+/// `raw` as `scheme://host:port/path` for messages: a refused URL may carry a password
+/// (`user:pass@`) or a token in its query or fragment, and none of that may be shown. Works on
+/// text that does not parse as a URL too.
+fn shown_for_message(raw: &str) -> String {
+    let raw = raw.trim();
+    if let Ok(url) = Url::parse(raw)
+        && let Some(host) = url.host_str()
+    {
+        let port = url.port().map(|p| format!(":{p}")).unwrap_or_default();
+        return format!("{}://{host}{port}{}", url.scheme(), url.path());
+    }
     let (scheme, rest) = match raw.find("://") {
         Some(i) => (&raw[..i + 3], &raw[i + 3..]),
         None => ("", raw),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}[redacted]{}", &rest[at..]),
-        None => raw.to_owned(),
+    // Not a URL: keep what stands after the last `@` (a user and password stand before it)
+    // and before the first `?` or `#` (a query or fragment). When the `@` comes after the
+    // `?` or `#`, which part is the password cannot be told: nothing is shown.
+    let end = rest.find(['?', '#']).unwrap_or(rest.len());
+    match rest.rfind('@') {
+        None => format!("{scheme}{}", &rest[..end]),
+        Some(at) if at < end => format!("{scheme}{}", &rest[at + 1..end]),
+        Some(_) => format!("{scheme}[not shown]"),
     }
 }
 
 fn normalize_url(raw: &str) -> Result<String> {
-    // Messages show the URL without anything that looks like a user or password.
-    let shown = without_userinfo(raw);
+    // Messages show scheme://host:port/path only: never a user, password, query or fragment.
+    let shown = shown_for_message(raw);
     let trimmed = raw.trim();
     if !trimmed.contains("://") {
         return Err(Error::invalid(
             "url",
             format!(
-                "{shown:?} has no scheme: write http://{} (or https:// when the Router serves TLS)",
-                shown.trim()
+                "{shown:?} has no scheme: write http://{shown} (or https:// when the Router serves TLS)"
             ),
         ));
     }
@@ -514,7 +530,7 @@ fn normalize_url(raw: &str) -> Result<String> {
     if url.query().is_some() || url.fragment().is_some() {
         return Err(Error::invalid(
             "url",
-            format!("{shown:?} must not have a query or fragment"),
+            format!("{shown:?} must not have a query or fragment (not shown here)"),
         ));
     }
     let mut s = url.as_str().trim_end_matches('/').to_owned();

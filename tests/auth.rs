@@ -424,15 +424,25 @@ async fn service_account_token_is_cached_within_the_refresh_interval() {
     assert_eq!(cred(&auth).await, bearer("first"));
 }
 
+/// Moves tokio's clock (which token files' refresh intervals run on) forward by `by`, at once.
+async fn advance_clock(by: Duration) {
+    tokio::time::pause();
+    tokio::time::advance(by).await;
+    // Files are read on tokio's blocking pool: let the clock run again for that.
+    tokio::time::resume();
+}
+
 #[tokio::test]
 async fn token_file_rotation_is_picked_up() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("token");
     std::fs::write(&path, "first").unwrap();
-    let auth = ServiceAccountToken::from_path(&path).refresh_every(Duration::from_millis(50));
+    let auth = ServiceAccountToken::from_path(&path).refresh_every(Duration::from_secs(60));
     assert_eq!(cred(&auth).await, bearer("first"));
     std::fs::write(&path, "second\n").unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    advance_clock(Duration::from_secs(59)).await;
+    assert_eq!(cred(&auth).await, bearer("first"), "within the interval");
+    advance_clock(Duration::from_secs(2)).await;
     assert_eq!(cred(&auth).await, bearer("second"));
 }
 
@@ -441,21 +451,21 @@ async fn last_good_token_kept_when_file_disappears() {
     let dir = TempDir::new().unwrap();
     let path = dir.path().join("token");
     std::fs::write(&path, "good").unwrap();
-    let auth = ServiceAccountToken::from_path(&path).refresh_every(Duration::from_millis(50));
+    let auth = ServiceAccountToken::from_path(&path).refresh_every(Duration::from_secs(60));
     assert_eq!(cred(&auth).await, bearer("good"));
 
     std::fs::remove_file(&path).unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    advance_clock(Duration::from_secs(61)).await;
     assert_eq!(cred(&auth).await, bearer("good"));
 
     // An empty file is a failed read too.
     std::fs::write(&path, " \n").unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    advance_clock(Duration::from_secs(61)).await;
     assert_eq!(cred(&auth).await, bearer("good"));
 
     // And a good file is picked up again.
     std::fs::write(&path, "better").unwrap();
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    advance_clock(Duration::from_secs(61)).await;
     assert_eq!(cred(&auth).await, bearer("better"));
 }
 
@@ -660,37 +670,131 @@ async fn exec_plugin_from_temporary_kubeconfig_is_run_and_cached_until_expiry() 
     assert_eq!(runs(dir.path()), 1);
 }
 
+/// A tracing capture for the current thread (a `current_thread` test runtime runs on it).
+#[derive(Clone, Default)]
+struct Capture(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let writer = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::WARN)
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test]
-async fn exec_plugin_with_expired_token_is_run_on_every_request() {
+async fn exec_plugin_with_expired_token_runs_at_most_once_per_rerun_interval() {
     let _processes = PROCESSES.lock().await;
+    let capture = Capture::default();
+    let _guard = capture.install();
     let dir = TempDir::new().unwrap();
     counting_plugin(dir.path(), "old-token", "2001-02-03T04:05:06Z");
     let path = write_kubeconfig(dir.path(), exec_user("./plugin.sh"));
     let auth = Kubeconfig::from_path(&path).unwrap();
     assert_eq!(cred(&auth).await, bearer("old-token"));
+    assert_eq!(runs(dir.path()), 1);
+
+    // tokio's clock (the one the re-run interval is measured on) stands still from here: the
+    // burst below happens at one instant, whatever the machine's speed.
+    tokio::time::pause();
+    for _ in 0..50 {
+        assert_eq!(cred(&auth).await, bearer("old-token"));
+    }
+    let burst = futures::future::join_all((0..50).map(|_| auth.credential())).await;
+    assert!(
+        burst
+            .into_iter()
+            .all(|c| c.expect("credential") == bearer("old-token"))
+    );
+    assert_eq!(
+        runs(dir.path()),
+        1,
+        "a burst of 100 calls runs the plugin once"
+    );
+    tokio::time::advance(Duration::from_millis(4_900)).await;
     assert_eq!(cred(&auth).await, bearer("old-token"));
-    assert_eq!(runs(dir.path()), 2);
+    assert_eq!(runs(dir.path()), 1, "still within the 5 s interval");
+
+    tokio::time::advance(Duration::from_millis(200)).await;
+    // The plugin runs on real time (its own timeout is a tokio timer).
+    tokio::time::resume();
+    assert_eq!(cred(&auth).await, bearer("old-token"));
+    assert_eq!(
+        runs(dir.path()),
+        2,
+        "after the interval the plugin runs again"
+    );
+
+    let warnings = capture.text();
+    assert_eq!(
+        warnings.matches("already expired").count(),
+        1,
+        "the warning is logged once: {warnings}"
+    );
+    assert!(!warnings.contains("old-token"), "{warnings}");
 }
 
 #[tokio::test]
 async fn exec_plugin_is_rerun_within_the_expiry_skew_and_its_failure_keeps_the_valid_token() {
     let _processes = PROCESSES.lock().await;
     let dir = TempDir::new().unwrap();
-    // Expires in 8 s: inside the 10 s skew, so it is refreshed on the next request, but still
-    // valid, so a failing refresh falls back to it.
-    counting_plugin(dir.path(), "short-lived", &rfc3339_from_now(8));
+    // Each run hands out a token expiring 9 s after that run: inside the 10 s skew, so due
+    // for a refresh on arrival, but still valid, so a failing refresh falls back to it. (The
+    // expiry is wall-clock time, which the test cannot stop: the fallback is checked right
+    // after a run, one process start later, not seconds later.)
+    let credential = r#"{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"short-lived","expirationTimestamp":"%s"}}"#;
+    write_script(
+        dir.path(),
+        "plugin.sh",
+        &format!(
+            "echo run >> \"$(dirname \"$0\")/count\"\nprintf '{credential}\\n' \"$(date -u -d '+9 seconds' +%Y-%m-%dT%H:%M:%SZ)\"\n"
+        ),
+    );
     let path = write_kubeconfig(dir.path(), exec_user("./plugin.sh"));
     let auth = Kubeconfig::from_path(&path).unwrap();
     assert_eq!(cred(&auth).await, bearer("short-lived"));
+    assert_eq!(cred(&auth).await, bearer("short-lived"));
+    assert_eq!(runs(dir.path()), 1, "re-run no sooner than 5 s later");
+
+    // Past the re-run interval on tokio's clock (the wall clock, which the expiry is read
+    // on, does not move: the token stays valid).
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    tokio::time::resume();
     assert_eq!(cred(&auth).await, bearer("short-lived"));
     assert_eq!(runs(dir.path()), 2);
 
     write_script(
         dir.path(),
         "plugin.sh",
-        "echo 'temporarily down' >&2\nexit 1\n",
+        "echo run >> \"$(dirname \"$0\")/count\"\necho 'temporarily down' >&2\nexit 1\n",
     );
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(6)).await;
+    tokio::time::resume();
     assert_eq!(cred(&auth).await, bearer("short-lived"));
+    assert_eq!(runs(dir.path()), 3, "the failing plugin ran");
+    // Its failure counts as a run: not started again within the interval.
+    assert_eq!(cred(&auth).await, bearer("short-lived"));
+    assert_eq!(runs(dir.path()), 3);
 }
 
 #[tokio::test]
@@ -808,15 +912,18 @@ async fn exec_plugin_that_runs_too_long_is_killed_and_reported_with_its_stderr()
     write_script(
         dir.path(),
         "plugin.sh",
-        "echo 'waiting for browser login' >&2\nexec sleep 30\n",
+        "echo 'waiting for browser login' >&2\nexec sleep 600\n",
     );
+    // A plugin that hangs is the behaviour under test, so this one really runs for a while:
+    // 2 s leaves a starved machine time to start the shell and print its line, and the
+    // plugin's 600 s keeps "killed at the timeout" far from "waited for it" on any machine.
     let path = write_kubeconfig(dir.path(), exec_user("./plugin.sh"));
     let auth = Kubeconfig::from_path(&path)
         .unwrap()
-        .exec_timeout(Duration::from_millis(300));
+        .exec_timeout(Duration::from_secs(2));
     let started = std::time::Instant::now();
     let message = credentials_message(auth.credential().await.unwrap_err());
-    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(started.elapsed() < Duration::from_secs(300));
     assert!(message.contains("did not finish"), "{message}");
     assert!(message.contains("waiting for browser login"), "{message}");
 }

@@ -175,7 +175,12 @@ pub fn detect() -> Result<Arc<dyn AuthProvider>> {
 ///    [`ServiceAccountToken`](super::ServiceAccountToken);
 /// 4. a kubeconfig (`KUBECONFIG`, else `~/.kube/config`) whose current context's user has a
 ///    `token`, `tokenFile` or `exec` plugin → `Kubeconfig` (with the `kubeconfig` feature, on
-///    by default); a kubeconfig that cannot be read or parsed is skipped with a warning;
+///    by default); a kubeconfig that cannot be read or parsed is skipped with a warning. So is
+///    one whose credentials must not go to the Router `AGENTTIER_API_URL` names: a cluster's
+///    token goes only to a Router reached through that cluster (see `Kubeconfig`), and when
+///    `AGENTTIER_API_URL` is not set the client finds the Router through the cluster (a
+///    provider detected that way and then given to a builder for a URL on another host fails
+///    that builder's `build`; set the URL in `env` to have the kubeconfig skipped instead);
 /// 5. otherwise [`NoAuth`] (accepted only by dev-auth Routers).
 ///
 /// The choice is logged at debug level, without the secret.
@@ -221,7 +226,22 @@ pub fn detect_with(env: &DetectEnv) -> Result<Arc<dyn AuthProvider>> {
     }
     #[cfg(feature = "kubeconfig")]
     if let Some(kubeconfig) = detect_kubeconfig(env) {
-        return Ok(Arc::new(kubeconfig));
+        // The Router the client will use: the URL when one is set, else one found through the
+        // cluster (`Client::from_env`).
+        let url = env.get("AGENTTIER_API_URL");
+        let destination = match &url {
+            Some(url) => super::Destination::Url(url),
+            None => super::Destination::ThroughCluster,
+        };
+        match kubeconfig.refusal(destination) {
+            None => return Ok(Arc::new(kubeconfig)),
+            Some(why) => tracing::warn!(
+                path = %kubeconfig.path().display(),
+                reason = %why,
+                "skipping the kubeconfig's credentials: the Router AGENTTIER_API_URL names is not \
+                 reached through its cluster"
+            ),
+        }
     }
     tracing::debug!(
         source = "none",

@@ -116,6 +116,103 @@ pub trait AuthProvider: Send + Sync + fmt::Debug {
     fn credential_now(&self) -> Option<Result<Option<Credential>>> {
         None
     }
+
+    /// Whether this provider's credentials may go to `destination`. Called by
+    /// [`ClientBuilder::build`](crate::ClientBuilder::build) (and by credential detection),
+    /// before any request: an error there fails the build. The default accepts every
+    /// destination; [`Kubeconfig`] (with the `kubeconfig` feature) accepts only a Router
+    /// reached through its cluster, unless told otherwise.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidInput`] (field `auth`) saying why the credentials must not go there.
+    ///
+    /// ```
+    /// use agenttier::auth::{AuthProvider, BoxFuture, Credential, Destination};
+    /// use agenttier::{Error, Result, SecretString};
+    ///
+    /// /// A token that only one host may see.
+    /// #[derive(Debug)]
+    /// struct Pinned;
+    ///
+    /// impl AuthProvider for Pinned {
+    ///     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
+    ///         Box::pin(async { Ok(Some(Credential::Bearer(SecretString::new("jwt")))) })
+    ///     }
+    ///     fn check_destination(&self, destination: Destination<'_>) -> Result<()> {
+    ///         match destination.host().as_deref() {
+    ///             Some("agenttier.example.com") => Ok(()),
+    ///             _ => Err(Error::InvalidInput {
+    ///                 field: "auth",
+    ///                 message: "this token is for agenttier.example.com only".into(),
+    ///             }),
+    ///         }
+    ///     }
+    /// }
+    ///
+    /// let ok = agenttier::Client::builder("https://agenttier.example.com").auth(Pinned).build();
+    /// assert!(ok.is_ok());
+    /// let refused = agenttier::Client::builder("https://elsewhere.example.com").auth(Pinned).build();
+    /// assert!(matches!(refused, Err(Error::InvalidInput { field: "auth", .. })));
+    /// ```
+    fn check_destination(&self, destination: Destination<'_>) -> Result<()> {
+        let _ = destination;
+        Ok(())
+    }
+}
+
+/// Where a client sends its credentials: what [`AuthProvider::check_destination`] is asked
+/// about.
+///
+/// ```
+/// use agenttier::auth::Destination;
+///
+/// let url = Destination::Url("https://Agenttier.Example.com:8443");
+/// assert_eq!(url.host().as_deref(), Some("agenttier.example.com"));
+/// assert_eq!(Destination::ThroughCluster.host(), None);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Destination<'a> {
+    /// A Router at this URL (given to [`Client::builder`](crate::Client::builder), or
+    /// `AGENTTIER_API_URL`).
+    Url(&'a str),
+    /// A Router the client finds through a Kubernetes cluster: the in-cluster Service
+    /// ([`Client::in_cluster`](crate::Client::in_cluster)), a `kubectl port-forward`
+    /// ([`Client::tunnel`](crate::Client::tunnel)) or the URL the cluster's Ingress or
+    /// HTTPRoute names ([`Client::discover`](crate::Client::discover)).
+    ThroughCluster,
+}
+
+impl Destination<'_> {
+    /// The URL's host, lower case, without IPv6 brackets or a trailing dot; `None` for
+    /// [`Destination::ThroughCluster`] or a URL without a host.
+    ///
+    /// ```
+    /// use agenttier::auth::Destination;
+    /// assert_eq!(Destination::Url("http://[::1]:8080").host().as_deref(), Some("::1"));
+    /// ```
+    pub fn host(&self) -> Option<String> {
+        match self {
+            Destination::Url(url) => url_host(url.trim()).map(str::to_ascii_lowercase),
+            Destination::ThroughCluster => None,
+        }
+    }
+}
+
+/// The host of `url`, without brackets or a trailing dot (case kept). Works on text that did
+/// not go through the builder's checks (`AGENTTIER_API_URL` during detection).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = &url[url.find("://")? + 3..];
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let authority = &authority[authority.rfind('@').map_or(0, |at| at + 1)..];
+    let host = if let Some(v6) = authority.strip_prefix('[') {
+        &v6[..v6.find(']')?]
+    } else {
+        &authority[..authority.rfind(':').unwrap_or(authority.len())]
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    (!host.is_empty()).then_some(host)
 }
 
 /// Sends no credentials. The Router accepts that only in dev-auth mode.
@@ -138,5 +235,15 @@ impl AuthProvider for NoAuth {
 
     fn credential_now(&self) -> Option<Result<Option<Credential>>> {
         Some(Ok(None))
+    }
+}
+
+/// Whether `host` (as [`Destination::host`] gives it) is this machine: a loopback address or
+/// `localhost`.
+#[cfg(feature = "kubeconfig")]
+pub(crate) fn is_loopback_host(host: &str) -> bool {
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => ip.is_loopback(),
+        Err(_) => host == "localhost" || host.ends_with(".localhost"),
     }
 }

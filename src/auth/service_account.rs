@@ -4,7 +4,10 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock: the real one, except in tests that pause and advance it.
+use tokio::time::Instant;
 
 use reqwest::header::HeaderValue;
 use tokio::io::AsyncReadExt;

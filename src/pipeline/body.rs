@@ -66,9 +66,13 @@ pub(crate) async fn read_prefix(mut resp: Response, max: usize) -> Bytes {
 
 /// The error a body limit gives inside a stream (the raw client's responses, downloads): found
 /// again in the error's source chain by [`crate::Error`]'s conversions.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct LimitExceeded {
     pub limit: usize,
+    /// The status of the response whose body passed the limit.
+    pub status: Option<u16>,
+    /// Its `X-Request-Id`.
+    pub request_id: Option<String>,
 }
 
 impl fmt::Display for LimitExceeded {
@@ -84,16 +88,16 @@ impl fmt::Display for LimitExceeded {
 impl std::error::Error for LimitExceeded {}
 
 /// The limit that stopped a stream, if `err`'s source chain holds one.
-pub(crate) fn limit_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<usize> {
+pub(crate) fn limit_in_chain(err: &(dyn std::error::Error + 'static)) -> Option<LimitExceeded> {
     let mut cur = Some(err);
     while let Some(e) = cur {
         if let Some(l) = e.downcast_ref::<LimitExceeded>() {
-            return Some(l.limit);
+            return Some(l.clone());
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>()
             && let Some(l) = io.get_ref().and_then(|i| i.downcast_ref::<LimitExceeded>())
         {
-            return Some(l.limit);
+            return Some(l.clone());
         }
         cur = e.source();
     }

@@ -515,9 +515,13 @@ impl Pipeline {
                 .map_err(Failure::Done)?;
         }
         let now = Instant::now();
+        // An attempt timeout too large to add (years) is as good as none: 30 years stand in.
+        let attempt_end = now
+            .checked_add(plan.attempt_timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(30 * 365 * 86_400));
         let limit = match plan.deadline {
-            Some(d) => d.min(now + plan.attempt_timeout),
-            None => now + plan.attempt_timeout,
+            Some(d) => d.min(attempt_end),
+            None => attempt_end,
         };
         if !plan.head_only {
             // reqwest's own timer bounds the answer and the reading of its body (for a raw

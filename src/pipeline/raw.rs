@@ -209,12 +209,19 @@ fn limited(resp: Response, max: usize) -> Response {
     if let Some(h) = builder.headers_mut() {
         *h = resp.headers().clone();
     }
+    // Kept for the error: the body's reader sees neither.
+    let status = Some(resp.status().as_u16());
+    let request_id = crate::error::request_id(resp.headers());
     let mut seen = 0usize;
     let stream = resp.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(std::io::Error::other)?;
         seen = seen.saturating_add(chunk.len());
         if seen > max {
-            return Err(std::io::Error::other(LimitExceeded { limit: max }));
+            return Err(std::io::Error::other(LimitExceeded {
+                limit: max,
+                status,
+                request_id: request_id.clone(),
+            }));
         }
         Ok(chunk)
     });
@@ -244,11 +251,11 @@ impl From<progenitor_client::Error<()>> for Error {
             P::ErrorResponse(rv) => crate::error::classify("raw", rv.status(), rv.headers(), b""),
             P::CommunicationError(e) | P::InvalidUpgrade(e) => Error::from_reqwest("raw", e),
             P::ResponseBodyError(e) => match limit_in_chain(&e) {
-                Some(limit) => Error::BodyTooLarge {
+                Some(l) => Error::BodyTooLarge {
                     operation: "raw",
-                    limit,
-                    status: e.status().map(|s| s.as_u16()),
-                    request_id: None,
+                    limit: l.limit,
+                    status: l.status.or_else(|| e.status().map(|s| s.as_u16())),
+                    request_id: l.request_id,
                 },
                 None => Error::from_reqwest("raw", e),
             },

@@ -15,7 +15,7 @@ const HTTP_SLACK: Duration = Duration::from_secs(10);
 /// argument longer than 128 KiB (`MAX_ARG_STRLEN`, its terminating NUL included).
 const MAX_COMMAND: usize = 128 * 1024 - 1;
 /// The longest command timeout accepted (a day; the Router's HTTP-exec path caps at 30 min).
-const MAX_EXEC_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+pub(super) const MAX_EXEC_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
 
 /// Options for [`Sandbox::exec_with`].
 ///

@@ -231,7 +231,8 @@ impl TransferOptions {
         self
     }
 
-    /// Timeout of each HTTP request of the transfer (default 10 minutes).
+    /// Timeout of each HTTP request of the transfer (default 10 minutes; at most a day, the
+    /// longest an exec may run, since an upload's join is one).
     ///
     /// ```
     /// use std::time::Duration;
@@ -251,6 +252,18 @@ impl TransferOptions {
                 format!(
                     "{} bytes: must be between 1 and {MAX_PART_SIZE} (the Router fails requests above about 96 KiB)",
                     self.part_size
+                ),
+            ));
+        }
+        // The join of an upload runs as an exec with this timeout: a value the exec would
+        // refuse is refused here, before any part is sent.
+        if self.timeout.is_zero() || self.timeout > super::exec::MAX_EXEC_TIMEOUT {
+            return Err(Error::invalid(
+                "timeout",
+                format!(
+                    "{:?}: must be more than zero and at most {:?}",
+                    self.timeout,
+                    super::exec::MAX_EXEC_TIMEOUT
                 ),
             ));
         }

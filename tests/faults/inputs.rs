@@ -461,3 +461,123 @@ async fn invalid_inputs_are_typed_errors_and_send_nothing() {
     assert!(not_invalid.is_empty(), "{not_invalid:#?}");
     assert_eq!(requests, 0);
 }
+
+/// Durations too large to add to an instant, in a transfer's options (an upload once panicked
+/// on one after two part PUTs, leaving its parts behind): an upload and a download either
+/// complete or are refused before any request; nothing panics, no part or temporary is left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_transfer_timeouts_neither_panic_nor_leave_parts() {
+    use agenttier::TransferOptions;
+    let router = FakeRouter::builder()
+        .creating_delay(Duration::ZERO)
+        .local_exec(true)
+        .start()
+        .await;
+    let client = Client::builder(router.url()).build().unwrap();
+    let sb = client
+        .create_sandbox("big-timeouts")
+        .template("general-coding")
+        .await
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(60),
+        router.wait_for_phase("big-timeouts", "Running"),
+    )
+    .await
+    .expect("the sandbox runs");
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("data.bin");
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    std::fs::write(&local, &data).unwrap();
+    // The target exists (what an unbounded upload must not damage, a download reads).
+    sb.files().upload(&local, "/workspace/t.bin").await.unwrap();
+    let mut outcomes = Vec::new();
+    for (name, d) in [
+        ("Duration::MAX", Duration::MAX),
+        ("u64::MAX s", Duration::from_secs(u64::MAX)),
+    ] {
+        let opts = || TransferOptions::default().part_size(64 * 1024).timeout(d);
+        let before = router.requests().len();
+        let up = {
+            let (sb, local, opts) = (sb.clone(), local.clone(), opts());
+            tokio::spawn(async move {
+                sb.files()
+                    .upload_with(&local, "/workspace/t.bin", opts)
+                    .await
+            })
+        }
+        .await
+        .unwrap_or_else(|e| panic!("upload, timeout {name}: panicked: {e}"));
+        match up {
+            Ok(n) => {
+                assert_eq!(n, data.len() as u64);
+                let back = sb.files().read("/workspace/t.bin").await.unwrap();
+                assert!(back == data, "upload, timeout {name}: content differs");
+                outcomes.push(format!("upload {name}: landed whole"));
+            }
+            Err(Error::InvalidInput { .. }) => {
+                assert_eq!(router.requests().len(), before, "upload {name}: sent");
+                let back = sb.files().read("/workspace/t.bin").await.unwrap();
+                assert!(back == data, "upload, timeout {name}: the target changed");
+                outcomes.push(format!("upload {name}: refused, 0 requests"));
+            }
+            Err(e) => panic!("upload, timeout {name}: {e:?}"),
+        }
+        let names: Vec<String> = sb
+            .files()
+            .list("/workspace")
+            .await
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.name)
+            .filter(|n| n.contains("agenttier-"))
+            .collect();
+        assert!(names.is_empty(), "upload {name}: left {names:?}");
+
+        std::fs::write(&local, b"old").unwrap();
+        let before = router.requests().len();
+        let down = {
+            let (sb, local, opts) = (sb.clone(), local.clone(), opts());
+            tokio::spawn(async move {
+                sb.files()
+                    .download_with("/workspace/t.bin", &local, opts)
+                    .await
+            })
+        }
+        .await
+        .unwrap_or_else(|e| panic!("download, timeout {name}: panicked: {e}"));
+        match down {
+            Ok(_) => {
+                assert!(std::fs::read(&local).unwrap() == data);
+                outcomes.push(format!("download {name}: complete"));
+            }
+            Err(Error::InvalidInput { .. }) => {
+                assert_eq!(router.requests().len(), before, "download {name}: sent");
+                assert_eq!(std::fs::read(&local).unwrap(), b"old");
+                outcomes.push(format!("download {name}: refused, 0 requests"));
+            }
+            Err(e) => panic!("download, timeout {name}: {e:?}"),
+        }
+        std::fs::write(&local, &data).unwrap();
+        let mut temporaries: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        temporaries.retain(|n| n != "data.bin");
+        assert!(temporaries.is_empty(), "{temporaries:?}");
+    }
+    // The same durations as a client's call and attempt timeouts.
+    let unbounded = Client::builder(router.url())
+        .timeout(Duration::MAX)
+        .attempt_timeout(Duration::from_secs(u64::MAX))
+        .build()
+        .unwrap();
+    let listed = tokio::spawn(async move { unbounded.list_sandboxes().await.map(|l| l.len()) })
+        .await
+        .unwrap_or_else(|e| panic!("list with unbounded client timeouts: panicked: {e}"))
+        .unwrap();
+    assert_eq!(listed, 1);
+    outcomes.push("list with unbounded client timeouts: ok".to_owned());
+    println!("unbounded transfer timeouts: {}", outcomes.join("; "));
+}

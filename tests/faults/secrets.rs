@@ -402,3 +402,74 @@ async fn exec_plugins_get_the_environment_kubectl_gives_them() {
     assert_eq!(read("configured"), "yes");
     assert!(read("info").contains("ExecCredential"));
 }
+
+/// A refused base URL is shown as `scheme://host:port/path` only: no user, password, query or
+/// fragment (a query may carry a token), whatever the reason it was refused and whether it
+/// parses at all.
+#[test]
+fn refused_base_url_messages_show_no_userinfo_query_or_fragment() {
+    const USER: &str = "CANARYurluser0101";
+    const PASSWORD: &str = "CANARYurlpass0102";
+    const QUERY: &str = "CANARYurlquerytoken0103";
+    const FRAGMENT: &str = "CANARYurlfragment0104";
+    let urls = [
+        // Refused for the user and password.
+        format!("http://{USER}:{PASSWORD}@router.example:8080/base?token={QUERY}#{FRAGMENT}"),
+        format!("https://{USER}@router.example/"),
+        // Refused for the query or fragment.
+        format!("http://router.example:8080/base?token={QUERY}"),
+        format!("http://router.example:8080/base#{FRAGMENT}"),
+        format!("http://router.example/?a=1&access_token={QUERY}#{FRAGMENT}"),
+        // Refused for the scheme.
+        format!("ftp://{USER}:{PASSWORD}@router.example:21/base?token={QUERY}#{FRAGMENT}"),
+        format!("file:///etc/passwd?token={QUERY}"),
+        format!("ws://router.example/ws?token={QUERY}"),
+        // No scheme.
+        format!("{USER}:{PASSWORD}@router.example:8080/base?token={QUERY}"),
+        format!("router.example:8080?token={QUERY}#{FRAGMENT}"),
+        // Does not parse.
+        format!("http://{USER}:{PASSWORD}@[::1/base?token={QUERY}"),
+        format!("http://{USER}:{PASSWORD}@router example/?token={QUERY}#{FRAGMENT}"),
+        // A `?` or `/` in the password (unencoded), an `@` in the query.
+        format!("http://{USER}:pa?{PASSWORD}@router.example/"),
+        format!("http://{USER}:pa/{PASSWORD}@router.example/"),
+        format!("http://router.example/?token={QUERY}@x#{FRAGMENT}"),
+    ];
+    let mut hits = Vec::new();
+    for url in &urls {
+        let e = Client::builder(url.as_str()).build().unwrap_err();
+        assert!(
+            matches!(e, agenttier::Error::InvalidInput { field: "url", .. }),
+            "{url}: {e:?}"
+        );
+        let shown = format!("{e} {e:?}");
+        for canary in [USER, PASSWORD, QUERY, FRAGMENT] {
+            if shown.contains(canary) {
+                hits.push(format!("{url} -> {shown}"));
+            }
+        }
+    }
+    // What is shown still says which URL it was.
+    let e = Client::builder(format!(
+        "http://{USER}:{PASSWORD}@router.example:8080/base?token={QUERY}"
+    ))
+    .build()
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("router.example:8080/base") || e.to_string().contains("password"),
+        "{e}"
+    );
+    let e = Client::builder(format!("ftp://router.example:2121/base?token={QUERY}"))
+        .build()
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("ftp://router.example:2121/base"),
+        "{e}"
+    );
+    println!(
+        "refused base URLs: {} shapes, canary hits {}",
+        urls.len(),
+        hits.len()
+    );
+    assert!(hits.is_empty(), "{hits:#?}");
+}

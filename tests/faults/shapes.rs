@@ -713,3 +713,45 @@ async fn hostile_response_shapes_end_in_typed_errors_keeping_status_and_request_
     assert_eq!(leaks, 0);
     assert_eq!(stolen, 0, "a redirect was followed to another origin");
 }
+
+/// A success body over the client's limit, read through the raw (generated) client, ends in
+/// `BodyTooLarge` that keeps the answer's status and request id, whether the length was
+/// announced or the body was chunked.
+#[tokio::test]
+async fn raw_client_body_over_the_limit_keeps_status_and_request_id() {
+    let body = format!("{{\"sandboxes\":[],\"pad\":\"{}\"}}", "x".repeat(8 * 1024));
+    let announced = format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: rid-big\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut chunked = String::from(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: rid-big\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    );
+    for piece in body.as_bytes().chunks(1000) {
+        chunked.push_str(&format!("{:x}\r\n", piece.len()));
+        chunked.push_str(std::str::from_utf8(piece).unwrap());
+        chunked.push_str("\r\n");
+    }
+    chunked.push_str("0\r\n\r\n");
+    for (name, response) in [("announced", announced), ("chunked", chunked)] {
+        let url = raw_server(move |_| response.clone().into_bytes()).await;
+        let client = Client::builder(&url)
+            .max_response_body(1024)
+            .build()
+            .unwrap();
+        let err = Error::from(
+            client
+                .raw()
+                .list_sandboxes(None, None)
+                .await
+                .map(drop)
+                .unwrap_err(),
+        );
+        assert!(
+            matches!(err, Error::BodyTooLarge { limit: 1024, .. }),
+            "{name}: {err:?}"
+        );
+        assert_eq!(err.status(), Some(200), "{name}: {err:?}");
+        assert_eq!(err.request_id(), Some("rid-big"), "{name}: {err:?}");
+    }
+}

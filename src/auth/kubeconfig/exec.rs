@@ -4,6 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
@@ -20,6 +21,10 @@ use crate::{Error, Result, SecretString};
 pub(super) const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(60);
 /// An exec token is replaced this long before its `expirationTimestamp`.
 const EXPIRY_SKEW: Duration = Duration::from_secs(10);
+/// The least time between two runs of a plugin whose token is due for a refresh the moment it
+/// arrives (already expired, or expiring within [`EXPIRY_SKEW`]: a clock that is off, a plugin
+/// that hands out a stale cached token). Within it, the last token is used again.
+pub(super) const MIN_RERUN_INTERVAL: Duration = Duration::from_secs(5);
 /// How much of a failing plugin's stderr goes into the error message.
 const STDERR_IN_MESSAGE: usize = 1024;
 /// Most output read from a plugin (a plugin that prints more is stopped by the timeout).
@@ -46,6 +51,8 @@ pub(super) struct ExecPlugin {
     exec_info: String,
     pub(super) timeout: Duration,
     cache: Mutex<Option<ExecCached>>,
+    /// Whether the warning about a token due for a refresh on arrival was logged.
+    warned_stale: AtomicBool,
     /// Held while the plugin runs, so that concurrent callers run it once.
     running: tokio::sync::Mutex<()>,
 }
@@ -56,6 +63,8 @@ struct ExecCached {
     refresh_at: Option<SystemTime>,
     /// When the token expires; `None`: never.
     expires_at: Option<SystemTime>,
+    /// When the plugin last ran (tokio's clock, which tests can pause and advance).
+    ran_at: tokio::time::Instant,
 }
 
 impl fmt::Debug for ExecPlugin {
@@ -145,18 +154,33 @@ impl ExecPlugin {
             exec_info,
             timeout: DEFAULT_EXEC_TIMEOUT,
             cache: Mutex::new(None),
+            warned_stale: AtomicBool::new(false),
             running: tokio::sync::Mutex::new(()),
         })
     }
 
-    /// The cached token, if it is not due for a refresh.
+    /// The cached token, if it is not due for a refresh, or if it is but the plugin ran less
+    /// than [`MIN_RERUN_INTERVAL`] ago.
     fn fresh(&self) -> Option<SecretString> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = cache.as_ref()?;
-        match cached.refresh_at {
-            Some(at) if SystemTime::now() >= at => None,
-            _ => Some(cached.token.clone()),
+        let due = cached.refresh_at.is_some_and(|at| SystemTime::now() >= at);
+        if !due {
+            return Some(cached.token.clone());
         }
+        if cached.ran_at.elapsed() < MIN_RERUN_INTERVAL {
+            if !self.warned_stale.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    command = %self.command_as_written,
+                    interval = ?MIN_RERUN_INTERVAL,
+                    "the exec credential plugin returned a token that is already expired or \
+                     expires within seconds (is this machine's clock right?); it is run again at \
+                     most once per interval, its last token used in between"
+                );
+            }
+            return Some(cached.token.clone());
+        }
+        None
     }
 
     pub(super) async fn token(&self) -> Result<SecretString> {
@@ -169,22 +193,26 @@ impl ExecPlugin {
         }
         let result = self.run().await;
         let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        let ran_at = tokio::time::Instant::now();
         match result {
             Ok((token, expires_at)) => {
                 *cache = Some(ExecCached {
                     token: token.clone(),
                     refresh_at: expires_at.map(|t| t.checked_sub(EXPIRY_SKEW).unwrap_or(t)),
                     expires_at,
+                    ran_at,
                 });
                 Ok(token)
             }
             Err(err) => {
-                // Within the skew the previous token is still valid: use it rather than fail.
+                // Within the skew the previous token is still valid: use it rather than fail,
+                // and run the failing plugin again no sooner than the interval.
                 let still_valid = cache
-                    .as_ref()
+                    .as_mut()
                     .filter(|c| c.expires_at.is_none_or(|t| SystemTime::now() < t));
                 match still_valid {
                     Some(cached) => {
+                        cached.ran_at = ran_at;
                         tracing::warn!(
                             command = %self.command_as_written,
                             error = %err,

@@ -16,7 +16,7 @@ use reqwest::header::HeaderValue;
 use self::exec::{DEFAULT_EXEC_TIMEOUT, ExecPlugin};
 use self::file::{KubeconfigFile, nonempty};
 use super::service_account::TokenFile;
-use super::{AuthProvider, BoxFuture, Credential};
+use super::{AuthProvider, BoxFuture, Credential, Destination, is_loopback_host};
 use crate::{Error, Result, SecretString};
 
 pub(crate) use self::file::locate;
@@ -138,10 +138,26 @@ fn resolve(
 /// - `exec`: a credential plugin (`client.authentication.k8s.io/v1` or `v1beta1`), run on the
 ///   first request with `KUBERNETES_EXEC_INFO` set (`spec.interactive: false`), its token kept
 ///   until 10 s before its `expirationTimestamp` (forever when it has none), then run again.
+///   A plugin whose token is already expired or expires within those 10 s when it arrives (a
+///   clock that is off, a plugin handing out a stale token) is run again at most once every
+///   5 s, its last token used in between, with a warning logged once: a burst of calls does
+///   not start a process each.
 ///   A command with a `/` but not absolute is resolved against the kubeconfig's directory, a
 ///   bare name is looked up on `PATH`, as kubectl does. A plugin that fails, prints no
 ///   `ExecCredential` or runs longer than 60 s yields [`Error::Credentials`] with the start of
 ///   its stderr.
+///
+/// **Where the credentials go.** A kubeconfig's token opens the cluster itself, so it is sent
+/// only to a Router reached through that cluster: one found by [`Client::in_cluster`],
+/// [`Client::tunnel`] or [`Client::discover`]; a URL whose host is the cluster's API server
+/// host, this machine (`localhost`, `127.0.0.1`, `::1`: a `kubectl port-forward`), or an
+/// in-cluster Service name (`<service>.<namespace>.svc` or `….svc.cluster.local`; a cluster
+/// with another DNS domain names its Router with [`Kubeconfig::allow_router_host`]). A client built with this
+/// provider for any other URL is refused by [`ClientBuilder::build`] with
+/// [`Error::InvalidInput`] (field `auth`), before any request; credential detection skips the
+/// kubeconfig with a warning instead. A Router elsewhere that accepts the cluster's tokens
+/// (the same OIDC issuer) is opted into with [`Kubeconfig::allow_router_host`] (or
+/// [`Kubeconfig::allow_any_router_host`]).
 ///
 /// Client certificates, basic authentication and `auth-provider` entries cannot produce a
 /// bearer token and are reported as unsupported. Only one file is read: the first existing
@@ -160,6 +176,11 @@ fn resolve(
 /// # let _ = (auth, staging);
 /// # Ok(()) }
 /// ```
+///
+/// [`Client::in_cluster`]: crate::Client::in_cluster
+/// [`Client::tunnel`]: crate::Client::tunnel
+/// [`Client::discover`]: crate::Client::discover
+/// [`ClientBuilder::build`]: crate::ClientBuilder::build
 pub struct Kubeconfig {
     path: PathBuf,
     file: KubeconfigFile,
@@ -167,6 +188,10 @@ pub struct Kubeconfig {
     /// The selected context's user, or why it cannot be used (returned by every request).
     auth: std::result::Result<UserAuth, String>,
     exec_timeout: Duration,
+    /// Router hosts the credentials may go to besides those reached through the cluster.
+    router_hosts: Vec<String>,
+    /// [`Kubeconfig::allow_any_router_host`].
+    any_router_host: bool,
 }
 
 impl Kubeconfig {
@@ -244,6 +269,8 @@ impl Kubeconfig {
             context,
             auth,
             exec_timeout: DEFAULT_EXEC_TIMEOUT,
+            router_hosts: Vec::new(),
+            any_router_host: false,
         })
     }
 
@@ -280,6 +307,114 @@ impl Kubeconfig {
             exec.timeout = timeout;
         }
         self
+    }
+
+    /// Also sends the credentials to a Router at `host` (a host name or IP address, without
+    /// scheme or port), which is not reached through the kubeconfig's cluster: for example a
+    /// Router behind its own domain whose OIDC issuer is the one the cluster's tokens come
+    /// from.
+    ///
+    /// Without it a client built for such a URL is refused (see [`Kubeconfig`] for where the
+    /// credentials go by default). Whoever runs `host` receives a token that opens the
+    /// cluster itself, for as long as it is valid: name only a Router you trust as much as the
+    /// cluster's API server.
+    ///
+    /// ```
+    /// # fn main() -> agenttier::Result<()> {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("config");
+    /// # std::fs::write(&path, "
+    /// # current-context: dev
+    /// # clusters: [{name: c, cluster: {server: 'https://k8s.example.com:6443'}}]
+    /// # contexts: [{name: dev, context: {cluster: c, user: me}}]
+    /// # users: [{name: me, user: {token: abc}}]
+    /// # ").unwrap();
+    /// use agenttier::auth::Kubeconfig;
+    /// use agenttier::Client;
+    ///
+    /// let refused = Client::builder("https://agenttier.example.com")
+    ///     .auth(Kubeconfig::from_path(&path)?)
+    ///     .build();
+    /// assert!(refused.is_err());
+    /// let client = Client::builder("https://agenttier.example.com")
+    ///     .auth(Kubeconfig::from_path(&path)?.allow_router_host("agenttier.example.com"))
+    ///     .build()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn allow_router_host(mut self, host: impl Into<String>) -> Kubeconfig {
+        let host = host.into();
+        let host = host.trim().trim_start_matches('[').trim_end_matches(']');
+        let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+        self.router_hosts.push(host);
+        self
+    }
+
+    /// Sends the credentials to a Router at any URL the client is built with.
+    ///
+    /// **The risk**: a kubeconfig's token (or an exec plugin's) is a credential for the
+    /// Kubernetes cluster itself. With this, a mistyped, copied or attacker-supplied Router URL
+    /// (`AGENTTIER_API_URL` from a CI variable, a config file) receives it, and whoever runs
+    /// that host can act on the cluster as you until the token expires. Prefer
+    /// [`Kubeconfig::allow_router_host`], which names the one Router you trust.
+    ///
+    /// ```no_run
+    /// let auth = agenttier::auth::Kubeconfig::load()?.allow_any_router_host();
+    /// # Ok::<(), agenttier::Error>(())
+    /// ```
+    pub fn allow_any_router_host(mut self) -> Kubeconfig {
+        self.any_router_host = true;
+        self
+    }
+
+    /// Why the credentials must not go to `destination`, or `None` when they may.
+    pub(crate) fn refusal(&self, destination: Destination<'_>) -> Option<String> {
+        if self.any_router_host {
+            return None;
+        }
+        // A Router found through the cluster (Service, port-forward, Ingress/HTTPRoute).
+        let Destination::Url(_) = destination else {
+            return None;
+        };
+        let Some(host) = destination.host() else {
+            return Some(
+                "the Router URL names no host the credentials could be checked against".into(),
+            );
+        };
+        // A port-forward (kubectl's own, or the tunnel's) listens on this machine: the token
+        // does not leave it.
+        if is_loopback_host(&host) {
+            return None;
+        }
+        // `<service>.<namespace>.svc[.cluster.local]`: a Service's in-cluster DNS name, which
+        // resolves only inside the cluster the process runs in. (Not `….svc.<anything>`: that
+        // is a public name anyone can register.)
+        let labels: Vec<&str> = host.split('.').collect();
+        let in_cluster_name = matches!(
+            labels.as_slice(),
+            [service, namespace, "svc"] | [service, namespace, "svc", "cluster", "local"]
+                if !service.is_empty() && !namespace.is_empty()
+        );
+        if in_cluster_name {
+            return None;
+        }
+        let server_host = self
+            .cluster()
+            .ok()
+            .and_then(|c| Destination::Url(&c.server).host());
+        if server_host.as_deref() == Some(host.as_str()) || self.router_hosts.contains(&host) {
+            return None;
+        }
+        let context = self.context.as_deref().unwrap_or("");
+        let server = server_host.as_deref().unwrap_or("(none)");
+        Some(format!(
+            "the credentials of kubeconfig context `{context}` are for its cluster (server host \
+             `{server}`), and the Router at host `{host}` is not reached through that cluster \
+             (not its server host, not this machine, not an in-cluster `.svc` name): they are not \
+             sent there. Use Client::tunnel, Client::discover or Client::in_cluster, or, if that \
+             Router accepts the cluster's tokens and you trust it, \
+             Kubeconfig::allow_router_host(\"{host}\"), or give other credentials \
+             (AGENTTIER_API_KEY, AGENTTIER_TOKEN)"
+        ))
     }
 
     /// Checks that the selected context's user can supply a token (without running an exec
@@ -330,11 +465,23 @@ impl fmt::Debug for Kubeconfig {
             Ok(user) => s.field("user", user),
             Err(why) => s.field("unusable", why),
         };
+        if self.any_router_host {
+            s.field("router_hosts", &"any");
+        } else if !self.router_hosts.is_empty() {
+            s.field("router_hosts", &self.router_hosts);
+        }
         s.finish()
     }
 }
 
 impl AuthProvider for Kubeconfig {
+    fn check_destination(&self, destination: Destination<'_>) -> Result<()> {
+        match self.refusal(destination) {
+            None => Ok(()),
+            Some(why) => Err(Error::invalid("auth", why)),
+        }
+    }
+
     fn credential(&self) -> BoxFuture<'_, Result<Option<Credential>>> {
         Box::pin(async move {
             let token = match &self.auth {
