@@ -190,7 +190,12 @@ async fn output_that_looks_like_a_marker_does_not_end_a_run() {
 
 #[tokio::test]
 async fn resize_reaches_the_router() {
-    let (router, c) = running(FakeRouter::builder().local_exec(true)).await;
+    resize(local()).await;
+    resize(scripted()).await;
+}
+
+async fn resize(builder: FakeRouterBuilder) {
+    let (router, c) = running(builder).await;
     let sb = c.sandbox("sb").unwrap();
     let sh = Shell::start(sb.terminal().size(100, 30).await.unwrap())
         .await
@@ -206,9 +211,13 @@ async fn resize_reaches_the_router() {
 
 #[tokio::test]
 async fn ping_pong_keeps_an_idle_session_alive_past_the_read_deadline() {
+    ping_pong(local()).await;
+    ping_pong(scripted()).await;
+}
+
+async fn ping_pong(builder: FakeRouterBuilder) {
     let (router, c) = running(
-        FakeRouter::builder()
-            .local_exec(true)
+        builder
             .terminal_read_deadline(Duration::from_millis(300))
             .terminal_heartbeat(Duration::from_millis(30)),
     )
