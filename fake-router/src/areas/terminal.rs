@@ -177,7 +177,8 @@ fn epoch_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// The shell behind a session.
+/// The shell behind a session (one per session: the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
 enum Shell {
     /// `local_exec`: a real `sh` over pipes.
     Local {
@@ -309,11 +310,7 @@ where
                         continue;
                     };
                     match m.kind.as_str() {
-                        "input" => {
-                            if !shell.input(shared, &m.data).await {
-                                return false;
-                            }
-                        }
+                        "input" if !shell.input(shared, &m.data).await => return false,
                         "resize" => {
                             let clamp = |v: i64| v.clamp(1, 65535) as u32;
                             let size = (clamp(m.cols), clamp(m.rows));

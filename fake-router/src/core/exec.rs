@@ -153,12 +153,13 @@ fn builtin(workspace: &Workspace, command: &str) -> Output {
     }
     let words = split_words(cmd);
     if words.first().map(String::as_str) == Some("exit") {
-        let mut out = Output::default();
-        out.exit_code = words
-            .get(1)
-            .and_then(|n| n.parse::<i32>().ok())
-            .unwrap_or(0);
-        return out;
+        return Output {
+            exit_code: words
+                .get(1)
+                .and_then(|n| n.parse::<i32>().ok())
+                .unwrap_or(0),
+            ..Output::default()
+        };
     }
     file_command(workspace, "/workspace", &words, b"").unwrap_or_default()
 }
