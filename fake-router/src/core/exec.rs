@@ -26,9 +26,10 @@ enum Matcher {
     Any,
 }
 
-/// A canned answer for commands run in a sandbox (exec, configure's install command, and the
-/// invoke entrypoint), registered with [`FakeRouter::on_exec`](crate::FakeRouter::on_exec).
-/// The first matching rule wins.
+/// A canned answer for commands run in a sandbox (exec, configure's install command, the
+/// invoke entrypoint, and each command of the scripted terminal, matched against its expanded
+/// words joined by spaces), registered with
+/// [`FakeRouter::on_exec`](crate::FakeRouter::on_exec). The first matching rule wins.
 ///
 /// ```
 /// use agenttier_fake_router::ExecRule;

@@ -1572,7 +1572,10 @@ impl ScriptedTerminal {
                     }
                 }
                 Some(Queued::Step(Step::Wait(d))) => {
-                    self.wait_until = Some(Instant::now() + d);
+                    // A rule's delay may be anything: a wait past the clock's range is "forever".
+                    let now = Instant::now();
+                    let forever = Duration::from_secs(30 * 365 * 86_400);
+                    self.wait_until = Some(now.checked_add(d).unwrap_or(now + forever));
                 }
                 Some(Queued::Step(Step::Tty { onlcr, .. })) => {
                     self.onlcr = onlcr.unwrap_or(self.onlcr);
