@@ -13,8 +13,15 @@ use tokio::time::Instant;
 use super::exec::{self, ExecRule, resolve};
 use super::workspace::Workspace;
 
-/// How deep functions, `sh -c` and command substitutions may nest.
+/// How deep functions, `sh -c`, command substitutions (and the syntax) may nest.
 const MAX_DEPTH: u32 = 64;
+
+/// How many commands one entered line may run (a runaway recursion would otherwise hold the
+/// emulator's lock).
+const MAX_COMMANDS: u32 = 100_000;
+
+/// The widest `printf` field.
+const MAX_WIDTH: usize = 1 << 16;
 
 /// One thing the shell does, in order.
 #[derive(Clone, Debug)]
@@ -103,6 +110,8 @@ const KEYWORDS: &[&str] = &[
 struct Parser {
     s: Vec<char>,
     i: usize,
+    /// Nesting of lists (groups, subshells, substitutions), bounded.
+    depth: u32,
 }
 
 fn is_delim(c: Option<char>) -> bool {
@@ -167,6 +176,16 @@ impl Parser {
     }
 
     fn list(&mut self, end: End) -> Result<Node, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::Syntax("too deeply nested".into()));
+        }
+        self.depth += 1;
+        let list = self.list_items(end);
+        self.depth -= 1;
+        list
+    }
+
+    fn list_items(&mut self, end: End) -> Result<Node, ParseError> {
         let mut items = Vec::new();
         loop {
             loop {
@@ -566,6 +585,7 @@ fn parse(src: &str) -> Result<Node, ParseError> {
     let mut p = Parser {
         s: src.chars().collect(),
         i: 0,
+        depth: 0,
     };
     p.list(End::Eof)
 }
@@ -593,6 +613,8 @@ struct Env<'a> {
     ws: &'a mut Workspace,
     rules: &'a [ExecRule],
     depth: u32,
+    /// Commands left to run for this line.
+    budget: u32,
 }
 
 /// The state one shell keeps between commands.
@@ -753,6 +775,19 @@ impl ShellState {
     }
 
     fn run(&mut self, env: &mut Env<'_>, node: &Node, stdin: &[u8], out: &mut Vec<Step>) -> Flow {
+        if env.budget == 0 {
+            return Flow::Code(2);
+        }
+        env.budget -= 1;
+        if env.budget == 0 {
+            err(
+                out,
+                format!(
+                    "sh: the FakeRouter's scripted shell stops a line after {MAX_COMMANDS} commands\n"
+                ),
+            );
+            return Flow::Code(2);
+        }
         let flow = match node {
             Node::List(items) => {
                 let mut flow = Flow::Code(self.last);
@@ -1237,8 +1272,7 @@ fn test(ws: &Workspace, cwd: &str, args: &[String]) -> i32 {
 }
 
 /// Backslash escapes of a `printf` format or `%b` argument.
-fn unescape(s: &str, out: &mut Vec<u8>) {
-    let b = s.as_bytes();
+fn unescape(b: &[u8], out: &mut Vec<u8>) {
     let mut i = 0;
     while i < b.len() {
         if b[i] != b'\\' || i + 1 == b.len() {
@@ -1290,7 +1324,7 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
         let used_before = next;
         let f = format.as_bytes();
         let mut i = 0;
-        let mut literal = String::new();
+        let mut literal: Vec<u8> = Vec::new();
         while i < f.len() {
             if f[i] != b'%' {
                 // Copy up to the next `%` (escapes handled on the whole run).
@@ -1298,7 +1332,7 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
                 while i < f.len() && f[i] != b'%' {
                     i += 1;
                 }
-                literal.push_str(&format[start..i]);
+                literal.extend_from_slice(&f[start..i]);
                 continue;
             }
             unescape(&std::mem::take(&mut literal), &mut out);
@@ -1314,7 +1348,7 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
                 out.push(b'%');
                 break;
             };
-            let spec = &format[spec_start..i];
+            let spec = String::from_utf8_lossy(&f[spec_start..i]).into_owned();
             i += 1;
             if conv == b'%' {
                 out.push(b'%');
@@ -1349,7 +1383,7 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
                 }
                 b'b' => {
                     let mut s = Vec::new();
-                    unescape(arg, &mut s);
+                    unescape(arg.as_bytes(), &mut s);
                     s
                 }
                 b'c' => arg
@@ -1382,13 +1416,15 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
                 other => {
                     message = Some(format!(
                         "sh: printf: %{}: invalid directive\n",
-                        other as char
+                        String::from_utf8_lossy(&[other])
                     ));
                     code = 1;
                     Vec::new()
                 }
             };
-            let pad = width.saturating_sub(String::from_utf8_lossy(&body).chars().count());
+            let pad = width
+                .min(MAX_WIDTH)
+                .saturating_sub(String::from_utf8_lossy(&body).chars().count());
             if left {
                 out.extend_from_slice(&body);
                 out.extend(std::iter::repeat_n(b' ', pad));
@@ -1532,6 +1568,7 @@ impl ScriptedTerminal {
                     ws,
                     rules,
                     depth: 0,
+                    budget: MAX_COMMANDS,
                 };
                 let mut steps = Vec::new();
                 let flow = self.shell.run(&mut env, &node, b"", &mut steps);
@@ -1611,6 +1648,7 @@ mod tests {
             ws,
             rules: &[],
             depth: 0,
+            budget: MAX_COMMANDS,
         };
         let mut steps = Vec::new();
         let code = sh.run(&mut env, &node, b"", &mut steps).code();
@@ -1700,8 +1738,28 @@ mod tests {
     }
 
     #[test]
+    fn runaway_input_is_bounded() {
+        let mut ws = Workspace::new(false).unwrap();
+        let mut sh = ShellState::new();
+        let (out, code) = run(&mut sh, &mut ws, "f() { f; f; }; f");
+        assert_eq!(code, 2);
+        assert!(
+            out.contains("too deeply nested") || out.contains("stops a line"),
+            "{out}"
+        );
+        let deep = format!("{}true{}", "(".repeat(10_000), ")".repeat(10_000));
+        assert!(matches!(parse(&deep), Err(ParseError::Syntax(_))));
+    }
+
+    #[test]
     fn printf_escapes_make_raw_bytes() {
         assert_eq!(printf("x\\377y\\0101", &[]).0, b"x\xffyA".to_vec());
+        // A multi-byte character after `%` is an invalid directive, not a panic.
+        assert_eq!(printf("%é-ü", &[]).1, 1);
+        assert_eq!(
+            printf("%99999999999s|", &["x".into()]).0.len(),
+            MAX_WIDTH + 1
+        );
         assert_eq!(printf("%b", &["a\\tb".into()]).0, b"a\tb".to_vec());
     }
 }
