@@ -1,13 +1,16 @@
 //! A stateful shell over the Router's WebSocket terminal.
 //!
 //! ```sh
-//! cargo run --example terminal
+//! cargo run --example terminal                    # the FakeRouter's scripted shell
+//! cargo run --example terminal -- --local-exec    # a real `sh` on this machine
 //! ```
 //!
-//! With `AGENTTIER_API_URL` unset it starts the embedded FakeRouter with local exec (its
-//! terminal is a real `sh` in a temporary directory, over pipes, without isolation). With it
-//! set, it talks to that Router with the usual credential detection and the template in
-//! `AGENTTIER_TEMPLATE` (default `general-coding`).
+//! With `AGENTTIER_API_URL` unset it starts the embedded FakeRouter. By default its terminal
+//! is the scripted shell (a small `sh` subset on the sandbox's in-memory files: nothing runs
+//! on this machine); with `--local-exec` it is a real `sh` in a temporary directory, over
+//! pipes, **without isolation**. With `AGENTTIER_API_URL` set, it talks to that Router with the
+//! usual credential detection and the template in `AGENTTIER_TEMPLATE` (default
+//! `general-coding`).
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -37,10 +40,16 @@ async fn run() -> agenttier::Result<()> {
             (Client::from_env()?, None)
         }
         None => {
-            let router = FakeRouter::builder().local_exec(true).start().await;
+            let local_exec = std::env::args().any(|a| a == "--local-exec");
+            let router = FakeRouter::builder().local_exec(local_exec).start().await;
             println!(
-                "AGENTTIER_API_URL is not set: started an embedded FakeRouter at {}",
-                router.url()
+                "AGENTTIER_API_URL is not set: started an embedded FakeRouter at {} ({})",
+                router.url(),
+                if local_exec {
+                    "local exec: a real sh on this machine, without isolation"
+                } else {
+                    "scripted shell; --local-exec for a real sh"
+                }
             );
             (Client::builder(router.url()).build()?, Some(router))
         }

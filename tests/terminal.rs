@@ -1,12 +1,13 @@
 //! Terminal sessions and the stateful shell against the FakeRouter's WebSocket terminal
-//! (loopback, a real `sh` over pipes with local exec). Waits are on the emulator's records
-//! and on the session's own output, never on sleeps.
+//! (loopback): with local exec a real `sh` over pipes, without it the emulator's scripted
+//! shell (a pretend PTY in front of a small `sh` subset); the `Shell` tests run on both.
+//! Waits are on the emulator's records and on the session's own output, never on sleeps.
 
 use std::time::Duration;
 
 use agenttier::auth::{ApiKey, BearerToken, NoAuth};
 use agenttier::terminal::{Shell, TerminalEvent};
-use agenttier::testing::{FakeAuth, FakeIdentity, FakeRouter, FakeRouterBuilder};
+use agenttier::testing::{ExecRule, FakeAuth, FakeIdentity, FakeRouter, FakeRouterBuilder};
 use agenttier::{Client, Error};
 use futures::StreamExt;
 
@@ -47,9 +48,17 @@ async fn shell(c: &Client) -> Shell {
     c.sandbox("sb").unwrap().terminal().shell().await.unwrap()
 }
 
-#[tokio::test]
-async fn session_state_persists_across_runs() {
-    let (_router, c) = running(FakeRouter::builder().local_exec(true)).await;
+/// The two kinds of terminal the FakeRouter serves.
+fn local() -> FakeRouterBuilder {
+    FakeRouter::builder().local_exec(true)
+}
+
+fn scripted() -> FakeRouterBuilder {
+    FakeRouter::builder()
+}
+
+async fn state_persists(builder: FakeRouterBuilder) {
+    let (_router, c) = running(builder).await;
     let mut sh = shell(&c).await;
     let first = sh
         .run("cd /workspace && export X=1 && mkdir -p sub")
@@ -66,14 +75,24 @@ async fn session_state_persists_across_runs() {
 }
 
 #[tokio::test]
-async fn exit_codes_and_output_are_exact() {
-    let (_router, c) = running(FakeRouter::builder().local_exec(true)).await;
+async fn session_state_persists_across_runs() {
+    state_persists(local()).await;
+}
+
+#[tokio::test]
+async fn scripted_shell_state_persists_across_runs() {
+    state_persists(scripted()).await;
+}
+
+async fn exact(builder: FakeRouterBuilder) {
+    let (_router, c) = running(builder).await;
     let mut sh = shell(&c).await;
-    let cases: [(&str, &str, i32); 7] = [
+    let cases: [(&str, &str, i32); 8] = [
         // No trailing newline: nothing is added.
         ("printf abc", "abc", 0),
         ("false", "", 1),
         ("(exit 7)", "", 7),
+        ("sh -c 'exit 7'", "", 7),
         ("printf 'two\\nlines\\n\\n'", "two\nlines\n\n", 0),
         // Control bytes, tabs, CR and ANSI colours come through untouched.
         (
@@ -100,8 +119,58 @@ async fn exit_codes_and_output_are_exact() {
 }
 
 #[tokio::test]
-async fn output_that_looks_like_a_marker_does_not_end_a_run() {
-    let (_router, c) = running(FakeRouter::builder().local_exec(true)).await;
+async fn exit_codes_and_output_are_exact() {
+    exact(local()).await;
+}
+
+#[tokio::test]
+async fn scripted_shell_exit_codes_and_output_are_exact() {
+    exact(scripted()).await;
+    // An unknown command fails as on the exec API (dash would add a line number).
+    let (_router, c) = running(scripted()).await;
+    let out = shell(&c).await.run("no-such-command --flag").await.unwrap();
+    assert_eq!(
+        (out.stdout.as_str(), out.exit_code),
+        ("sh: no-such-command: not found\n", 127)
+    );
+}
+
+#[tokio::test]
+async fn scripted_shell_sees_the_files_and_rules_exec_sees() {
+    let (router, c) = running(scripted()).await;
+    let sb = c.sandbox("sb").unwrap();
+    sb.files()
+        .write("/workspace/notes.txt", "line one\nline two")
+        .await
+        .unwrap();
+    router.on_exec(ExecRule::prefix("pip install").stdout("Successfully installed\n"));
+    let mut sh = shell(&c).await;
+    sh.run("cd /workspace").await.unwrap();
+    for command in [
+        "cat /workspace/notes.txt",
+        "ls -la /workspace",
+        "pip install requests",
+    ] {
+        let out = sh.run(command).await.unwrap();
+        let exec = sb.exec(command).await.unwrap();
+        assert_eq!(
+            (out.stdout.as_str(), out.exit_code),
+            (exec.stdout.as_str(), exec.exit_code),
+            "{command}"
+        );
+    }
+    // What the shell writes, the files API reads.
+    sh.run("mkdir -p out && printf made > out/a.txt")
+        .await
+        .unwrap();
+    assert_eq!(
+        sb.files().read("/workspace/out/a.txt").await.unwrap(),
+        "made".as_bytes()
+    );
+}
+
+async fn marker_lookalikes(builder: FakeRouterBuilder) {
+    let (_router, c) = running(builder).await;
     let mut sh = shell(&c).await;
     let out = sh
         .run("echo __agenttier_e_0000000000000000__:0; printf '%s' __agenttier_s_")
@@ -114,8 +183,19 @@ async fn output_that_looks_like_a_marker_does_not_end_a_run() {
 }
 
 #[tokio::test]
+async fn output_that_looks_like_a_marker_does_not_end_a_run() {
+    marker_lookalikes(local()).await;
+    marker_lookalikes(scripted()).await;
+}
+
+#[tokio::test]
 async fn resize_reaches_the_router() {
-    let (router, c) = running(FakeRouter::builder().local_exec(true)).await;
+    resize(local()).await;
+    resize(scripted()).await;
+}
+
+async fn resize(builder: FakeRouterBuilder) {
+    let (router, c) = running(builder).await;
     let sb = c.sandbox("sb").unwrap();
     let sh = Shell::start(sb.terminal().size(100, 30).await.unwrap())
         .await
@@ -131,9 +211,13 @@ async fn resize_reaches_the_router() {
 
 #[tokio::test]
 async fn ping_pong_keeps_an_idle_session_alive_past_the_read_deadline() {
+    ping_pong(local()).await;
+    ping_pong(scripted()).await;
+}
+
+async fn ping_pong(builder: FakeRouterBuilder) {
     let (router, c) = running(
-        FakeRouter::builder()
-            .local_exec(true)
+        builder
             .terminal_read_deadline(Duration::from_millis(300))
             .terminal_heartbeat(Duration::from_millis(30)),
     )
@@ -250,9 +334,8 @@ async fn the_namespace_pins_the_lookup() {
     assert_eq!(upgrade.headers["x-api-key"], OWNER_KEY);
 }
 
-#[tokio::test]
-async fn closing_the_session_ends_the_shell() {
-    let (router, c) = running(FakeRouter::builder().local_exec(true)).await;
+async fn close_ends(builder: FakeRouterBuilder) {
+    let (router, c) = running(builder).await;
     let mut sh = shell(&c).await;
     sh.run("true").await.unwrap();
     sh.close().await.unwrap();
@@ -261,8 +344,17 @@ async fn closing_the_session_ends_the_shell() {
 }
 
 #[tokio::test]
-async fn a_run_that_exits_the_shell_ends_the_session() {
-    let (router, c) = running(FakeRouter::builder().local_exec(true)).await;
+async fn closing_the_session_ends_the_shell() {
+    close_ends(local()).await;
+}
+
+#[tokio::test]
+async fn scripted_shell_closing_the_session_ends_the_shell() {
+    close_ends(scripted()).await;
+}
+
+async fn exit_ends(builder: FakeRouterBuilder) {
+    let (router, c) = running(builder).await;
     let mut sh = shell(&c).await;
     let e = sh.run("exit 3").await.unwrap_err();
     assert!(matches!(e, Error::TerminalClosed { .. }), "{e:?}");
@@ -270,8 +362,14 @@ async fn a_run_that_exits_the_shell_ends_the_session() {
 }
 
 #[tokio::test]
+async fn a_run_that_exits_the_shell_ends_the_session() {
+    exit_ends(local()).await;
+    exit_ends(scripted()).await;
+}
+
+#[tokio::test]
 async fn a_run_times_out_while_its_command_waits() {
-    let (_router, c) = running(FakeRouter::builder().local_exec(true)).await;
+    let (_router, c) = running(local()).await;
     let mut sh = shell(&c).await;
     // `read` waits for input that never comes.
     let e = sh
@@ -291,17 +389,26 @@ async fn a_run_times_out_while_its_command_waits() {
 }
 
 #[tokio::test]
-async fn without_local_exec_the_session_reports_an_error() {
-    let (_router, c) = running(FakeRouter::builder()).await;
-    let e = c
-        .sandbox("sb")
-        .unwrap()
-        .terminal()
-        .shell()
+async fn scripted_shell_run_times_out_and_an_interrupt_gets_the_shell_back() {
+    let (_router, c) = running(scripted()).await;
+    let mut sh = shell(&c).await;
+    sh.run("export KEPT=yes").await.unwrap();
+    let e = sh
+        .run_with_timeout("sleep 100000", Duration::from_millis(50))
         .await
         .unwrap_err();
-    assert!(matches!(e, Error::TerminalClosed { .. }), "{e:?}");
-    assert!(e.to_string().contains("local_exec"), "{e}");
+    assert!(
+        matches!(
+            e,
+            Error::Timeout {
+                operation: "terminal_run",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    sh.interrupt().await.unwrap();
+    assert_eq!(sh.run("echo $KEPT").await.unwrap().stdout, "yes\n");
 }
 
 #[tokio::test]

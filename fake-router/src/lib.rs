@@ -49,8 +49,8 @@
 //! * **Files** live in an in-memory tree per sandbox.
 //! * **Commands** (exec, configure's install command, the invoke entrypoint) are answered by
 //!   the [`ExecRule`]s you register (first match wins); with no matching rule, `echo …`,
-//!   `cat <file>`, `true`, `false` and `exit N` are emulated and anything else exits 0 with
-//!   no output. Agent configure and invoke stream Server-Sent Events like the Router,
+//!   `cat <file>`, `ls [-a|-A|-l] [path]`, `true`, `false` and `exit N` are emulated and
+//!   anything else exits 0 with no output. Agent configure and invoke stream Server-Sent Events like the Router,
 //!   keepalives and concurrency cap included.
 //! * **Governance** policies are stored, merged and enforced on create, bulk create, PATCH
 //!   and restore; templates, webhooks subscriptions, API keys, preferences, sharing, the
@@ -122,10 +122,47 @@
 //! `sandbox is not running`). With [`FakeRouterBuilder::local_exec`] the session runs a real
 //! `sh` in the sandbox's directory **over pipes, not a PTY** (no prompt, no echo, stderr
 //! merged into the output, `resize` recorded but without effect); without it the session
-//! sends one `error` frame and closes. Heartbeats, ping control frames and the pong-only read
+//! runs the scripted shell below. Heartbeats, ping control frames and the pong-only read
 //! deadline follow the Router ([`FakeRouterBuilder::terminal_read_deadline`],
 //! [`FakeRouterBuilder::terminal_heartbeat`]); [`FakeRouter::terminal`] and
 //! [`FakeRouter::wait_for_terminal`] show what the sessions did.
+//!
+//! ## The scripted terminal
+//!
+//! Without local exec, a terminal session is a pretend PTY in front of a small subset of
+//! POSIX `sh`, interpreted against the sandbox's in-memory files; nothing runs on the host.
+//! It is enough for `agenttier`'s stateful `Shell` (or any client framing commands the same
+//! way) to work unchanged:
+//!
+//! * **The PTY**: input is echoed (`\n` as `\r\n`) until `stty -echo`; output has `\n`
+//!   turned into `\r\n` until `stty -onlcr`; `\r` ends a line like `\n`; the prompt is `$PS1`
+//!   (`$ ` at first) and `$PS2` (`> `) while a command is incomplete (an open quote, `{`, `(`
+//!   or a trailing `&&`); Ctrl-C drops what the running command would still print and gives a
+//!   new prompt (`$?` = 130); Ctrl-D on an empty line and `exit [N]` end the session (the TCP
+//!   connection closes without a close frame, as when the Router's shell exits). `resize` is
+//!   recorded, nothing more.
+//! * **Syntax**: lists with `;`, newlines, `&&`, `||`, `!`; pipelines (`a | b`, each part in
+//!   a subshell, a part's stdout the next one's stdin); `{ …; }` groups; `( … )` subshells;
+//!   functions `name() { …; }` with `$1`…; single and double quotes, backslashes; `$VAR`,
+//!   `${VAR}`, `${VAR:-default}`, `$?`, `$#`, `$@`, a leading `~`; `$(…)` and backticks;
+//!   `NAME=value` (alone, or before a command for that command only); redirections `>`,
+//!   `>>`, `2>`, `>&2`, `2>&1`, `< file`, `/dev/null`. Unquoted expansions are split on
+//!   blanks; there is no globbing. `if`, `for`, `while`, `case` and friends are not
+//!   supported: they print `` sh: `if` is not supported by the FakeRouter's scripted shell `` and
+//!   set `$?` to 2 (the rest of their line is skipped); here-documents are a syntax error.
+//! * **Commands**: the shell's own `cd` (and `cd -`), `pwd`, `export`, `unset`, `exit`, `:`,
+//!   `set` (accepted, no effect), `stty [-]echo [-]onlcr`, `printf` (`%s %b %d %i %u %x %o %c
+//!   %%`, flags, width, escapes including octal bytes), `sh -c` / `bash -c`, `test` / `[`,
+//!   `sleep` (delays the output that follows; no real process), `mkdir [-p]`, `touch`,
+//!   `basename`, `dirname`, `env` (the listing); then the [`ExecRule`]s, matched against the expanded
+//!   command (`argv` joined by spaces; a rule's delay delays its output); then the built-ins
+//!   exec uses (`echo [-n]`, `cat` (stdin without files), `ls`, `true`, `false`), so their
+//!   output is exactly what exec returns. Anything else is `sh: NAME: not found` with
+//!   status 127.
+//! * **State**: the working directory (`/workspace` at first, also `$HOME`), variables and
+//!   functions persist for the session; files written by redirections, `mkdir` and `touch`
+//!   are the sandbox's files, seen by exec, the files API and the archive. Commands take
+//!   effect when their line is entered; only their output waits for `sleep` and rule delays.
 //!
 //! The preview proxy (`ANY /api/v1/sandboxes/{id}/preview/{port}/…`) forwards to
 //! `127.0.0.1:<port>` when the port is forwarded (a test runs its "workload" on a local

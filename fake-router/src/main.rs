@@ -6,8 +6,10 @@
 //!
 //! Prints `listening on http://ADDR` (its only line on stdout) once it accepts connections,
 //! then serves until killed. Dev-auth by default (no credentials at all); `--api-key KEY`
-//! switches to API-key auth and registers KEY. `--local-exec` runs commands for real with
-//! `sh -c` in temporary directories, as this user, with no isolation.
+//! switches to API-key auth and registers KEY. Without `--local-exec`, exec and the terminal
+//! are emulated (the terminal is the scripted shell of the crate docs) and nothing runs on this
+//! machine; `--local-exec` runs commands for real with `sh -c` (the terminal with `sh`) in
+//! temporary directories, as this user, with no isolation.
 //!
 //! Listening on an address that is not loopback prints a warning on stderr. `--local-exec` on
 //! such an address is refused (exit 2) unless `--api-key` is given and `--allow-remote-exec`

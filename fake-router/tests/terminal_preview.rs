@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use agenttier_fake_router::{FakeAuth, FakeRouter, FakeRouterBuilder};
+use agenttier_fake_router::{ExecRule, FakeAuth, FakeRouter, FakeRouterBuilder};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -112,6 +112,151 @@ async fn terminal_runs_a_stateful_shell_with_local_exec() {
     }
     let t = r.wait_for_terminal("sb", |t| t.closed == 1).await;
     assert_eq!(t.opened, 1);
+}
+
+/// Output frames until the collected text ends with `tail` (the next prompt, typically).
+async fn read_to(ws: &mut Ws, tail: &str) -> String {
+    let mut out = String::new();
+    while !out.ends_with(tail) {
+        let msg = ws.next().await.expect("open").expect("frame");
+        if let Message::Text(t) = msg {
+            let v: Value = serde_json::from_str(t.as_str()).unwrap();
+            if v["type"] == "output" {
+                out.push_str(v["data"].as_str().unwrap());
+            }
+        }
+    }
+    out
+}
+
+async fn input(ws: &mut Ws, data: &str) {
+    send(ws, json!({"type": "input", "data": data})).await;
+}
+
+#[tokio::test]
+async fn scripted_terminal_echoes_like_a_pty_until_stty_and_keeps_state() {
+    let r = running(FakeRouter::builder()).await;
+    let mut ws = connect(&r, "/ws/terminal/sb", None).await.unwrap();
+    assert_eq!(read_to(&mut ws, "$ ").await, "$ ");
+    // Echo on and CR/LF translation on, as on a fresh PTY.
+    input(&mut ws, "echo hi\n").await;
+    assert_eq!(read_to(&mut ws, "$ ").await, "echo hi\r\nhi\r\n$ ");
+    // An incomplete command asks for more with PS2.
+    input(&mut ws, "{ echo one\n").await;
+    assert_eq!(read_to(&mut ws, "> ").await, "{ echo one\r\n> ");
+    input(&mut ws, "}\n").await;
+    assert_eq!(read_to(&mut ws, "$ ").await, "}\r\none\r\n$ ");
+    input(&mut ws, "stty -echo -onlcr\n").await;
+    assert_eq!(read_to(&mut ws, "$ ").await, "stty -echo -onlcr\r\n$ ");
+    // From here on: no echo, no CR.
+    input(&mut ws, "cd /tmp && export X=1; PS1='% '\n").await;
+    assert_eq!(read_to(&mut ws, "% ").await, "% ");
+    input(&mut ws, "echo \"$X $(pwd)\"; nope\n").await;
+    assert_eq!(
+        read_to(&mut ws, "% ").await,
+        "1 /tmp\nsh: nope: not found\n% "
+    );
+    input(
+        &mut ws,
+        "echo $?; (exit 7); echo $?; sh -c 'exit 9' || echo \"sh said $?\"\n",
+    )
+    .await;
+    assert_eq!(read_to(&mut ws, "% ").await, "127\n7\nsh said 9\n% ");
+    send(&mut ws, json!({"type": "resize", "cols": 100, "rows": 30})).await;
+    input(&mut ws, "printf 'no newline'\n").await;
+    assert_eq!(read_to(&mut ws, "% ").await, "no newline% ");
+    assert_eq!(r.terminal("sb").size, Some((100, 30)));
+    // `exit` ends the shell: the connection closes without a close frame.
+    input(&mut ws, "exit 3\n").await;
+    while let Some(Ok(msg)) = ws.next().await {
+        assert!(!matches!(msg, Message::Close(_)), "no close frame expected");
+    }
+    let t = r.wait_for_terminal("sb", |t| t.closed == 1).await;
+    assert_eq!(t.opened, 1);
+}
+
+#[tokio::test]
+async fn scripted_terminal_commands_see_the_same_files_and_rules_as_exec() {
+    let r = running(FakeRouter::builder()).await;
+    let http = reqwest::Client::new();
+    let put = http
+        .put(format!(
+            "{}/api/v1/sandboxes/sb/files/workspace/notes.txt",
+            r.url()
+        ))
+        .header("X-API-Key", "k-owner-123456")
+        .body("line one\nline two")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    r.on_exec(ExecRule::exact("pip install requests").stdout("Successfully installed\n"));
+    let exec = |command: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/api/v1/sandboxes/sb/exec", r.url());
+        async move {
+            let v: Value = http
+                .post(url)
+                .header("X-API-Key", "k-owner-123456")
+                .json(&json!({"command": command}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            (
+                format!(
+                    "{}{}",
+                    v["stdout"].as_str().unwrap(),
+                    v["stderr"].as_str().unwrap()
+                ),
+                v["exitCode"].as_i64().unwrap(),
+            )
+        }
+    };
+    let mut ws = connect(&r, "/ws/terminal/sb", None).await.unwrap();
+    read_to(&mut ws, "$ ").await;
+    input(&mut ws, "stty -echo -onlcr; PS1='#'\n").await;
+    read_to(&mut ws, "#").await;
+    for command in [
+        "cat /workspace/notes.txt",
+        "ls /workspace",
+        "ls -la /workspace",
+        "cat /workspace/missing",
+        "pip install requests",
+    ] {
+        input(&mut ws, &format!("{command}; echo \"[$?]\"\n")).await;
+        let out = read_to(&mut ws, "]\n#").await;
+        let (shown, code) = out.trim_end_matches('#').rsplit_once('[').unwrap();
+        let (stdout, exit_code) = exec(command).await;
+        assert_eq!(shown, stdout, "{command}");
+        assert_eq!(code, format!("{exit_code}]\n"), "{command}");
+    }
+    // What the terminal writes, exec and the files API read.
+    input(
+        &mut ws,
+        "cd /workspace && mkdir -p out && echo made > out/a.txt; echo more >> out/a.txt\n",
+    )
+    .await;
+    read_to(&mut ws, "#").await;
+    assert_eq!(exec("cat /workspace/out/a.txt").await.0, "made\nmore\n");
+}
+
+#[tokio::test]
+async fn scripted_terminal_ctrl_c_interrupts_a_waiting_command() {
+    let r = running(FakeRouter::builder()).await;
+    let mut ws = connect(&r, "/ws/terminal/sb", None).await.unwrap();
+    read_to(&mut ws, "$ ").await;
+    input(&mut ws, "stty -echo; sleep 100000; echo never\n").await;
+    input(&mut ws, "\u{3}").await;
+    // The interrupted command prints nothing more; the prompt comes back.
+    assert_eq!(
+        read_to(&mut ws, "$ ").await,
+        "stty -echo; sleep 100000; echo never\r\n$ "
+    );
+    input(&mut ws, "echo $?\n").await;
+    assert_eq!(read_to(&mut ws, "$ ").await, "130\r\n$ ");
 }
 
 #[tokio::test]

@@ -9,8 +9,9 @@
 //! directory with its standard error merged into its output, over pipes rather than a PTY:
 //! there is no prompt, no echo of the input and no line editing, and `resize` is recorded
 //! ([`TerminalStats::size`]) but changes nothing. The literal `/workspace` in each input frame
-//! is rewritten to the sandbox's directory, as for exec. Without local exec the session sends
-//! one `error` frame and closes.
+//! is rewritten to the sandbox's directory, as for exec. Without local exec the shell is the
+//! scripted one of `core::shell` (a pretend PTY and a small `sh` subset on the sandbox's
+//! in-memory files, answered by the exec rules and built-ins).
 //!
 //! Frames and liveness follow the Router: `output` frames carry the raw bytes as a JSON string
 //! (invalid UTF-8, a character split across two reads included, becomes U+FFFD); a
@@ -29,7 +30,7 @@ use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
+use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
@@ -37,6 +38,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use crate::core::exec::localize;
+use crate::core::shell::ScriptedTerminal;
+use crate::core::state::Key;
 use crate::core::state::Shared;
 use crate::core::terminal::TerminalStats;
 use crate::http::call::TerminalCall;
@@ -44,7 +47,7 @@ use crate::http::respond::{self, Body};
 
 /// Open a terminal session: the pre-upgrade checks, then the 101 and the session task.
 pub(crate) fn open(shared: Arc<Shared>, call: TerminalCall) -> Response<Body> {
-    let (root, name, deadline, heartbeat) = {
+    let (key, root, name, deadline, heartbeat) = {
         let st = shared.lock();
         let key = match &call.namespace {
             Some(ns) => {
@@ -67,6 +70,7 @@ pub(crate) fn open(shared: Arc<Shared>, call: TerminalCall) -> Response<Body> {
             return respond::http_error(409, "sandbox is not running");
         }
         (
+            key.clone(),
             sb.workspace.local_root(),
             sb.name.clone(),
             st.cfg.terminal_read_deadline,
@@ -90,7 +94,22 @@ pub(crate) fn open(shared: Arc<Shared>, call: TerminalCall) -> Response<Body> {
             WebSocketStream::from_raw_socket(TokioIo::new(upgraded), Role::Server, Some(config))
                 .await;
         record(&shared, &name, |s| s.opened += 1);
-        let deadline_close = session(&shared, &name, root, ws, deadline, heartbeat).await;
+        let shell = match root {
+            Some(root) => start_local(root),
+            None => Ok(Shell::Scripted(Box::new(ScriptedTerminal::new()), key)),
+        };
+        let deadline_close = match shell {
+            Ok(shell) => session(&shared, &name, shell, ws, deadline, heartbeat).await,
+            Err(e) => {
+                let mut ws = ws;
+                let _ = ws
+                    .send(text(
+                        json!({"type": "error", "message": format!("failed to start shell: {e}")}),
+                    ))
+                    .await;
+                false
+            }
+        };
         record(&shared, &name, |s| {
             s.closed += 1;
             if deadline_close {
@@ -158,29 +177,22 @@ fn epoch_ms() -> u64 {
         .unwrap_or(0)
 }
 
-/// Run one session until the shell exits, the client goes, or the read deadline passes
-/// (then `true`).
-async fn session<S>(
-    shared: &Shared,
-    name: &str,
-    root: Option<PathBuf>,
-    mut ws: WebSocketStream<S>,
-    read_deadline: Duration,
-    heartbeat: Duration,
-) -> bool
-where
-    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
-{
-    let Some(root) = root else {
-        let _ = ws
-            .send(text(json!({
-                "type": "error",
-                "message": "the FakeRouter runs terminals only with local_exec(true)",
-            })))
-            .await;
-        return false;
-    };
-    let spawned = Command::new("sh")
+/// The shell behind a session (one per session: the variants' sizes do not matter).
+#[allow(clippy::large_enum_variant)]
+enum Shell {
+    /// `local_exec`: a real `sh` over pipes.
+    Local {
+        root: PathBuf,
+        stdin: ChildStdin,
+        stdout: ChildStdout,
+        _child: Child,
+    },
+    /// The scripted shell (core/shell), on the sandbox's files.
+    Scripted(Box<ScriptedTerminal>, Key),
+}
+
+fn start_local(root: PathBuf) -> std::io::Result<Shell> {
+    let mut child = Command::new("sh")
         .arg("-c")
         .arg("exec sh 2>&1")
         .current_dir(root.join("workspace"))
@@ -188,33 +200,101 @@ where
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
-        .spawn();
-    let mut child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = ws
-                .send(text(
-                    json!({"type": "error", "message": format!("failed to start shell: {e}")}),
-                ))
-                .await;
-            return false;
+        .spawn()?;
+    let (Some(stdin), Some(stdout)) = (child.stdin.take(), child.stdout.take()) else {
+        return Err(std::io::Error::other("no pipes"));
+    };
+    Ok(Shell::Local {
+        root,
+        stdin,
+        stdout,
+        _child: child,
+    })
+}
+
+impl Shell {
+    /// The shell's next output; `None` when it has exited. Cancel-safe.
+    async fn output(&mut self, buf: &mut [u8]) -> Option<Vec<u8>> {
+        match self {
+            Shell::Local { stdout, .. } => match stdout.read(buf).await {
+                Ok(0) | Err(_) => None,
+                Ok(n) => Some(buf[..n].to_vec()),
+            },
+            Shell::Scripted(t, _) => t.output().await,
         }
-    };
-    let (Some(mut stdin), Some(mut stdout)) = (child.stdin.take(), child.stdout.take()) else {
-        return false;
-    };
+    }
+
+    /// Typed input; `false` when the shell is gone.
+    async fn input(&mut self, shared: &Shared, data: &str) -> bool {
+        match self {
+            Shell::Local { root, stdin, .. } => {
+                let data = localize(data, root);
+                if stdin.write_all(data.as_bytes()).await.is_err() {
+                    return false;
+                }
+                let _ = stdin.flush().await;
+                true
+            }
+            Shell::Scripted(t, key) => {
+                let mut guard = shared.lock();
+                let st = &mut *guard;
+                // A sandbox deleted under the session takes its shell with it.
+                let Some(sb) = st.sandboxes.get_mut(key) else {
+                    return false;
+                };
+                t.input(data, &mut sb.workspace, &st.exec_rules);
+                true
+            }
+        }
+    }
+}
+
+/// Output frames of at most 8 KiB, cut on character boundaries (bytes that are not UTF-8
+/// become U+FFFD, as on the Router).
+fn output_frames(bytes: &[u8]) -> Vec<Message> {
+    let mut frames = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let mut end = rest.len().min(8192);
+        let mut back = 0;
+        while end < rest.len() && back < 3 && end > 1 && rest[end] & 0xC0 == 0x80 {
+            end -= 1;
+            back += 1;
+        }
+        let data = String::from_utf8_lossy(&rest[..end]);
+        frames.push(text(
+            json!({"type": "output", "stream": "stdout", "data": data}),
+        ));
+        rest = &rest[end..];
+    }
+    frames
+}
+
+/// Run one session until the shell exits, the client goes, or the read deadline passes
+/// (then `true`).
+async fn session<S>(
+    shared: &Shared,
+    name: &str,
+    mut shell: Shell,
+    mut ws: WebSocketStream<S>,
+    read_deadline: Duration,
+    heartbeat: Duration,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     let mut buf = vec![0u8; 8192];
     let mut deadline = Instant::now() + read_deadline;
     let mut beat = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
     loop {
         tokio::select! {
-            n = stdout.read(&mut buf) => match n {
-                Ok(0) | Err(_) => return false,
-                Ok(n) => {
-                    let data = String::from_utf8_lossy(&buf[..n]);
-                    let frame = json!({"type": "output", "stream": "stdout", "data": data});
-                    if ws.send(text(frame)).await.is_err() {
-                        return false;
+            out = shell.output(&mut buf) => match out {
+                None => return false,
+                Some(bytes) => {
+                    for frame in output_frames(&bytes) {
+                        if ws.send(frame).await.is_err() {
+                            return false;
+                        }
                     }
                 }
             },
@@ -230,13 +310,7 @@ where
                         continue;
                     };
                     match m.kind.as_str() {
-                        "input" => {
-                            let data = localize(&m.data, &root);
-                            if stdin.write_all(data.as_bytes()).await.is_err() {
-                                return false;
-                            }
-                            let _ = stdin.flush().await;
-                        }
+                        "input" if !shell.input(shared, &m.data).await => return false,
                         "resize" => {
                             let clamp = |v: i64| v.clamp(1, 65535) as u32;
                             let size = (clamp(m.cols), clamp(m.rows));

@@ -26,9 +26,10 @@ enum Matcher {
     Any,
 }
 
-/// A canned answer for commands run in a sandbox (exec, configure's install command, and the
-/// invoke entrypoint), registered with [`FakeRouter::on_exec`](crate::FakeRouter::on_exec).
-/// The first matching rule wins.
+/// A canned answer for commands run in a sandbox (exec, configure's install command, the
+/// invoke entrypoint, and each command of the scripted terminal, matched against its expanded
+/// words joined by spaces), registered with
+/// [`FakeRouter::on_exec`](crate::FakeRouter::on_exec). The first matching rule wins.
 ///
 /// ```
 /// use agenttier_fake_router::ExecRule;
@@ -132,22 +133,51 @@ pub(crate) struct Output {
 }
 
 /// The first rule matching `command`, if any.
-fn find_rule<'a>(rules: &'a [ExecRule], command: &str) -> Option<&'a ExecRule> {
+pub(crate) fn find_rule<'a>(rules: &'a [ExecRule], command: &str) -> Option<&'a ExecRule> {
     rules.iter().find(|r| r.matches(command))
 }
 
-/// Answer a command with no rule and no local execution: `echo`, `cat`, `true`, `false`
-/// and `exit N` are emulated; anything else exits 0 with no output.
+impl ExecRule {
+    /// The rule's answer and how long the command "runs".
+    pub(crate) fn answer(&self) -> (Output, Duration) {
+        (self.output(), self.wait())
+    }
+}
+
+/// Answer a command with no rule and no local execution: `echo`, `cat`, `ls`, `true`,
+/// `false` and `exit N` are emulated; anything else exits 0 with no output.
 fn builtin(workspace: &Workspace, command: &str) -> Output {
     let cmd = command.trim();
     let simple = !cmd.contains(['|', ';', '&', '>', '<', '$', '`', '(', ')', '\n', '*', '?']);
-    let mut ok = Output::default();
     if !simple {
-        return ok;
+        return Output::default();
     }
     let words = split_words(cmd);
-    match words.first().map(String::as_str) {
-        Some("echo") => {
+    if words.first().map(String::as_str) == Some("exit") {
+        return Output {
+            exit_code: words
+                .get(1)
+                .and_then(|n| n.parse::<i32>().ok())
+                .unwrap_or(0),
+            ..Output::default()
+        };
+    }
+    file_command(workspace, "/workspace", &words, b"").unwrap_or_default()
+}
+
+/// The commands the emulator answers itself, shared by exec and the scripted terminal:
+/// `echo [-n]`, `cat [file…]` (standard input without files), `ls [-a|-A|-l|-1] [path…]`,
+/// `true` and `false`. Relative paths are resolved against `cwd`. `None` for any other
+/// command.
+pub(crate) fn file_command(
+    workspace: &Workspace,
+    cwd: &str,
+    words: &[String],
+    stdin: &[u8],
+) -> Option<Output> {
+    let mut ok = Output::default();
+    match words.first().map(String::as_str)? {
+        "echo" => {
             let (newline, args) = match words.get(1).map(String::as_str) {
                 Some("-n") => (false, &words[2..]),
                 _ => (true, &words[1..]),
@@ -157,10 +187,12 @@ fn builtin(workspace: &Workspace, command: &str) -> Output {
                 ok.stdout.push(b'\n');
             }
         }
-        Some("cat") => {
+        "cat" => {
+            if words.len() == 1 {
+                ok.stdout = stdin.to_vec();
+            }
             for path in &words[1..] {
-                let full = wire::clean_path(&absolute(path));
-                match workspace.read(&full) {
+                match workspace.read(&resolve(cwd, path)) {
                     Ok(data) => ok.stdout.extend_from_slice(&data),
                     Err(_) => {
                         ok.stderr.extend_from_slice(
@@ -172,23 +204,85 @@ fn builtin(workspace: &Workspace, command: &str) -> Output {
                 }
             }
         }
-        Some("false") => ok.exit_code = 1,
-        Some("exit") => {
-            ok.exit_code = words
-                .get(1)
-                .and_then(|n| n.parse::<i32>().ok())
-                .unwrap_or(0)
-        }
-        _ => {}
+        "ls" => ls(workspace, cwd, &words[1..], &mut ok),
+        "true" => {}
+        "false" => ok.exit_code = 1,
+        _ => return None,
     }
-    ok
+    Some(ok)
 }
 
-fn absolute(p: &str) -> String {
-    if p.starts_with('/') {
-        p.to_string()
+/// `ls`: one name per line, sorted; `-a` adds `.` and `..` and dot files, `-A` dot files,
+/// `-l` rows of mode, size and name.
+fn ls(workspace: &Workspace, cwd: &str, args: &[String], out: &mut Output) {
+    let (mut all, mut almost, mut long) = (false, false, false);
+    let mut paths = Vec::new();
+    for a in args {
+        match a.strip_prefix('-') {
+            Some(flags) if !flags.is_empty() => {
+                all |= flags.contains('a');
+                almost |= flags.contains('A');
+                long |= flags.contains('l');
+            }
+            _ => paths.push(a.as_str()),
+        }
+    }
+    if paths.is_empty() {
+        paths.push(".");
+    }
+    let row = |mode: &str, size: u64, name: &str| {
+        if long {
+            format!("{mode} {size:>8} {name}\n")
+        } else {
+            format!("{name}\n")
+        }
+    };
+    let several = paths.len() > 1;
+    for (i, path) in paths.iter().enumerate() {
+        let full = resolve(cwd, path);
+        match workspace.list(&full) {
+            Some(entries) => {
+                if several {
+                    let gap = if i > 0 { "\n" } else { "" };
+                    out.stdout
+                        .extend_from_slice(format!("{gap}{path}:\n").as_bytes());
+                }
+                if all {
+                    for dot in [".", ".."] {
+                        out.stdout
+                            .extend_from_slice(row("drwxr-xr-x", 4096, dot).as_bytes());
+                    }
+                }
+                for e in entries {
+                    if e.name.starts_with('.') && !(all || almost) {
+                        continue;
+                    }
+                    out.stdout
+                        .extend_from_slice(row(&e.mode, e.size, &e.name).as_bytes());
+                }
+            }
+            None => match workspace.read(&full) {
+                Ok(data) => out
+                    .stdout
+                    .extend_from_slice(row("-rw-r--r--", data.len() as u64, path).as_bytes()),
+                Err(_) => {
+                    out.stderr.extend_from_slice(
+                        format!("ls: cannot access '{path}': No such file or directory\n")
+                            .as_bytes(),
+                    );
+                    out.exit_code = 2;
+                }
+            },
+        }
+    }
+}
+
+/// `path` made absolute against `cwd`, and cleaned.
+pub(crate) fn resolve(cwd: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        wire::clean_path(path)
     } else {
-        format!("/workspace/{p}")
+        wire::clean_path(&format!("{cwd}/{path}"))
     }
 }
 

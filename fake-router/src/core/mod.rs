@@ -15,6 +15,7 @@ pub(crate) mod ops;
 pub(crate) mod policy;
 pub(crate) mod sandbox;
 pub(crate) mod seed;
+pub(crate) mod shell;
 pub(crate) mod state;
 pub(crate) mod terminal;
 pub(crate) mod wire;

@@ -166,6 +166,56 @@ impl Workspace {
         }
     }
 
+    /// Make a directory (`mkdir`, `mkdir -p` with `parents`). `Err` is the command's stderr.
+    pub(crate) fn mkdir(&mut self, path: &str, parents: bool) -> Result<(), String> {
+        match self {
+            Workspace::Memory(t) => {
+                match t.nodes.get(path) {
+                    Some((Node::Dir, _)) if parents => return Ok(()),
+                    Some(_) => {
+                        return Err(format!(
+                            "mkdir: can't create directory '{path}': File exists"
+                        ));
+                    }
+                    None => {}
+                }
+                let now = SystemTime::now();
+                let mut missing = vec![path.to_string()];
+                let mut p = parent(path);
+                loop {
+                    match t.nodes.get(p) {
+                        Some((Node::Dir, _)) => break,
+                        Some((Node::File(_), _)) => {
+                            return Err(format!(
+                                "mkdir: can't create directory '{path}': Not a directory"
+                            ));
+                        }
+                        None if parents => missing.push(p.to_string()),
+                        None => {
+                            return Err(format!(
+                                "mkdir: can't create directory '{path}': No such file or directory"
+                            ));
+                        }
+                    }
+                    p = parent(p);
+                }
+                for d in missing {
+                    t.nodes.insert(d, (Node::Dir, now));
+                }
+                Ok(())
+            }
+            Workspace::Local(d) => {
+                let target = Self::host(d.path(), path);
+                let made = if parents {
+                    std::fs::create_dir_all(&target)
+                } else {
+                    std::fs::create_dir(&target)
+                };
+                made.map_err(|e| format!("mkdir: can't create directory '{path}': {e}"))
+            }
+        }
+    }
+
     /// Read a regular file.
     pub(crate) fn read(&self, path: &str) -> Result<Bytes, ReadError> {
         match self {
