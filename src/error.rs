@@ -453,8 +453,13 @@ pub enum Error {
         request_id: Option<String>,
         /// The decoder's complaint.
         message: String,
-        /// The first bytes of the body.
+        /// The first bytes of the body (withheld when it may carry a secret).
         snippet: String,
+        /// The whole body, kept (redacted in `Display` and `Debug`) when the answer may carry
+        /// a secret the Router shows only once (a minted API key, a share-link token, a
+        /// webhook's signing secret), so the caller can still recover it: see
+        /// [`Error::undecoded_secret`].
+        secret_body: Option<crate::SecretString>,
     },
     /// A waiter's deadline passed before the sandbox reached the wanted state.
     #[error("sandbox {sandbox_id} did not become {target} within {waited:?} (last phase: {})", last.as_ref().map(|s| if s.status.is_empty() { "\"\"" } else { s.status.as_str() }).unwrap_or("none seen"))]
@@ -641,6 +646,34 @@ impl Error {
         }
     }
 
+    /// The whole body of a success answer that could not be decoded and may carry a secret
+    /// the Router shows only once (a minted API key, a share-link token, a webhook's signing
+    /// secret). The Router has already created the key, link or webhook: this is the only
+    /// copy of its secret, so the caller can still store it (or revoke what was created).
+    /// Never shown by `Display` or `Debug`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: agenttier::Client) -> agenttier::Result<()> {
+    /// use agenttier::user::ApiKeyRequest;
+    /// match client.api_keys().create(ApiKeyRequest::user("ci")).await {
+    ///     Ok(_minted) => {}
+    ///     Err(e) => {
+    ///         if let Some(body) = e.undecoded_secret() {
+    ///             // Parse it yourself, e.g. with serde_json::Value, and store the key.
+    ///             let _answer = body.expose();
+    ///         }
+    ///         return Err(e);
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn undecoded_secret(&self) -> Option<&crate::SecretString> {
+        match self {
+            Error::Decode { secret_body, .. } => secret_body.as_ref(),
+            _ => None,
+        }
+    }
+
     /// How long the Router asked the caller to wait before trying again.
     ///
     /// ```no_run
@@ -790,16 +823,20 @@ impl Error {
         message: impl fmt::Display,
         body: &[u8],
     ) -> Self {
+        let secret = holds_secret(operation, body);
         Error::Decode {
             operation,
             status,
             request_id,
             message: message.to_string(),
-            snippet: if holds_secret(operation, body) {
-                "[redacted: the answer carries a secret shown only once]".to_owned()
+            snippet: if secret {
+                "[redacted: the answer carries a secret shown only once; see Error::undecoded_secret]"
+                    .to_owned()
             } else {
                 snippet(body, 200)
             },
+            secret_body: secret
+                .then(|| crate::SecretString::new(String::from_utf8_lossy(body).into_owned())),
         }
     }
 }

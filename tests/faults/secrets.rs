@@ -168,6 +168,12 @@ async fn secret_canaries_appear_in_no_display_debug_or_trace() {
         .await
         .unwrap_err();
     show("create_api_key decode error", format!("{e} {e:?}"));
+    // ... but the caller does not lose the one-time secret: the whole answer is kept.
+    assert!(
+        e.undecoded_secret()
+            .is_some_and(|body| body.expose().contains(MINTED)),
+        "the minted key is recoverable from the error: {e:?}"
+    );
     let sb = client.sandbox("demo").unwrap();
     let e = sb
         .sharing()
