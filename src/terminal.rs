@@ -53,8 +53,9 @@
 //! colours and frames cut anywhere do not leak into a run's output. When the image runs the
 //! shell inside tmux, the output is tmux's rendering of the screen (long lines are wrapped).
 //!
-//! The FakeRouter (feature `testing`) serves terminals with `local_exec(true)`, with a real
-//! `sh` over pipes instead of a PTY.
+//! The FakeRouter (feature `testing`) serves terminals too: a scripted shell by default (the
+//! emulator's exec built-ins with `cd`, `export`, groups, pipes and redirections, echo until
+//! `stty -echo`), or with `local_exec(true)` a real `sh` over pipes instead of a PTY.
 
 use std::collections::VecDeque;
 use std::future::{Future, IntoFuture};

@@ -131,8 +131,10 @@ async fn main() -> ExitCode {
     let mut router = None;
     let (client, mut options) = match (&args.url, env_url) {
         (Some(url), _) => {
-            let client = agenttier::auth::detect()
-                .and_then(|auth| Client::builder(url).auth_shared(auth).build());
+            // Detected as for AGENTTIER_API_URL=url, so credentials bound to another host (a
+            // kubeconfig's) are skipped with a warning rather than refused.
+            let env = agenttier::auth::DetectEnv::from_process().var(agenttier::ENV_API_URL, url);
+            let client = Client::from_env_with(&env);
             (client, Options::default())
         }
         (None, Some(_)) => (Client::from_env(), Options::default()),
