@@ -181,7 +181,10 @@ async fn cancellation_reaches_facade_and_raw_calls_alike() {
         let c = c.clone();
         async move { Error::from(c.raw().get_sandbox("demo").await.unwrap_err()) }
     });
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Cancel only once both requests are in flight (the server has them and holds its answer).
+    while server.received_requests().await.map_or(0, |r| r.len()) < 2 {
+        tokio::task::yield_now().await;
+    }
     token.cancel();
     for err in [facade.await.unwrap(), raw.await.unwrap()] {
         assert!(matches!(err, Error::Cancelled { .. }), "{err:?}");
