@@ -32,7 +32,7 @@ use crate::{BulkAction, BulkItem, CallOptions, Error, Result, RetryPolicy, Sandb
 /// # fn main() -> agenttier::Result<()> {
 /// let client = agenttier::blocking::Client::from_env()?;
 /// for sb in client.list_sandboxes()? {
-///     println!("{} {}", sb.id, sb.status);
+///     println!("{} {}", sb.name, sb.status);
 /// }
 /// # Ok(()) }
 /// ```
