@@ -116,12 +116,6 @@ impl Runtime {
             abort,
         })
     }
-
-    /// The runtime thread's id (for tests and diagnostics).
-    #[cfg(test)]
-    pub(crate) fn thread_id(&self) -> ThreadId {
-        self.inner.thread_id
-    }
 }
 
 /// A call running on the runtime thread.
