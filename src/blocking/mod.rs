@@ -3,7 +3,7 @@
 //!
 //! Same names and the same argument and result types as the async API ([`crate::Client`],
 //! [`crate::Sandbox`], ...); only the handles differ, and the event streams of agent mode
-//! are [`Iterator`]s. Every `async fn` of the facade has a twin here that parks the calling
+//! and of terminal sessions (feature `terminal`) are [`Iterator`]s. Every `async fn` of the facade has a twin here that parks the calling
 //! thread until the call is done:
 //!
 //! - each [`Client`] starts one background thread running a current-thread Tokio runtime.
@@ -40,6 +40,8 @@ mod client;
 mod files;
 mod runtime;
 mod sandbox;
+#[cfg(feature = "terminal")]
+mod terminal;
 
 pub use agent::{Agent, Configure, EventStream, Invoke};
 pub use client::{
@@ -51,3 +53,6 @@ pub use sandbox::{
     Backups, CloneSandbox, Cloned, CreateBackup, CreateSandbox, Deleting, RestoreBackup, Restored,
     Resuming, Sandbox, SandboxGuard, Stopping, UpdateSandbox,
 };
+#[cfg(feature = "terminal")]
+#[cfg_attr(docsrs, doc(cfg(feature = "terminal")))]
+pub use terminal::{Shell, Terminal, TerminalBuilder};
