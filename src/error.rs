@@ -548,7 +548,7 @@ pub enum Error {
         "{operation}: the blocking client cannot be called inside a Tokio runtime; use the async Client there, or a plain std::thread"
     )]
     BlockingInRuntime {
-        /// The method that was called.
+        /// The blocking method that was called, as `Type::method` (`"Sandbox::exec"`).
         operation: &'static str,
     },
     /// Reading or writing a local file failed.

@@ -199,14 +199,14 @@ fn assert_refused<T: std::fmt::Debug>(result: agenttier::Result<T>, method: &str
 
 /// Every kind of blocking entry point, called where it must refuse.
 fn calls_inside_a_runtime_are_refused(client: &Client, url: &str) {
-    assert_refused(client.healthz(), "healthz");
-    assert_refused(client.list_sandboxes(), "list_sandboxes");
-    assert_refused(Client::builder(url).build(), "build");
-    assert_refused(Client::from_env(), "from_env");
+    assert_refused(client.healthz(), "Client::healthz");
+    assert_refused(client.list_sandboxes(), "Client::list_sandboxes");
+    assert_refused(Client::builder(url).build(), "ClientBuilder::build");
+    assert_refused(Client::from_env(), "Client::from_env");
     let sb = client.sandbox("anything").unwrap();
-    assert_refused(sb.exec("true"), "exec");
-    assert_refused(sb.files().read("/x"), "read_file");
-    assert_refused(client.create_sandbox("x").send(), "create_sandbox");
+    assert_refused(sb.exec("true"), "Sandbox::exec");
+    assert_refused(sb.files().read("/x"), "Files::read");
+    assert_refused(client.create_sandbox("x").send(), "CreateSandbox::send");
 }
 
 #[test]

@@ -45,14 +45,14 @@ impl Agent {
     pub fn cancel(&self, invoke_id: &str) -> Result<()> {
         let (a, id) = (self.inner.clone(), invoke_id.to_owned());
         self.client
-            .block("cancel_invoke", async move { a.cancel(&id).await })
+            .block("Agent::cancel", async move { a.cancel(&id).await })
     }
 
     /// The last install's log; see [`crate::Agent::install_log`].
     pub fn install_log(&self) -> Result<Bytes> {
         let a = self.inner.clone();
         self.client
-            .block("install_log", async move { a.install_log().await })
+            .block("Agent::install_log", async move { a.install_log().await })
     }
 }
 
@@ -89,7 +89,7 @@ impl Configure {
         let c = self.inner;
         let stream = self
             .client
-            .block("configure", async move { c.stream().await })?;
+            .block("Configure::stream", async move { c.stream().await })?;
         Ok(EventStream::new(stream, self.client))
     }
 
@@ -98,7 +98,7 @@ impl Configure {
     pub fn send_logging(self, mut on_log: impl FnMut(&LogEvent)) -> Result<ConfigureResult> {
         let (tx, logs) = mpsc::channel::<LogEvent>();
         let c = self.inner;
-        let pending = self.client.submit("configure", async move {
+        let pending = self.client.submit("Configure::send_logging", async move {
             c.send_logging(move |log| {
                 let _ = tx.send(log.clone());
             })
@@ -125,7 +125,7 @@ impl Configure {
     pub fn send(self) -> Result<ConfigureResult> {
         let c = self.inner;
         self.client
-            .block("configure", async move { c.send().await })
+            .block("Configure::send", async move { c.send().await })
     }
 }
 
@@ -162,7 +162,7 @@ impl Invoke {
         let i = self.inner;
         let stream = self
             .client
-            .block("invoke", async move { i.stream().await })?;
+            .block("Invoke::stream", async move { i.stream().await })?;
         Ok(EventStream::new(stream, self.client))
     }
 
@@ -170,7 +170,7 @@ impl Invoke {
     pub fn collect(self) -> Result<InvokeOutput> {
         let i = self.inner;
         self.client
-            .block("invoke", async move { i.collect().await })
+            .block("Invoke::collect", async move { i.collect().await })
     }
 }
 
@@ -212,11 +212,11 @@ impl<T: Send + 'static> Iterator for EventStream<T> {
 
     /// The next event, `None` once the stream ended; see [`crate::EventStream::next`].
     fn next(&mut self) -> Option<Result<T>> {
-        if let Err(e) = super::runtime::check_outside("next_event") {
+        if let Err(e) = super::runtime::check_outside("EventStream::next") {
             return Some(Err(e));
         }
         let mut stream = self.inner.take()?;
-        let next = self.client.run("next_event", async move {
+        let next = self.client.run("EventStream::next", async move {
             let item = stream.next().await;
             (stream, item)
         });

@@ -134,7 +134,7 @@ impl ClientBuilder {
     /// of [`crate::ClientBuilder::build`], fails with [`Error::BlockingInRuntime`] inside a
     /// Tokio runtime.
     pub fn build(self) -> Result<Client> {
-        let rt = Runtime::start("build")?;
+        let rt = Runtime::start("ClientBuilder::build")?;
         Ok(Client {
             inner: self.inner.build()?,
             rt,
@@ -158,7 +158,7 @@ impl Client {
 
     /// A client from the environment; see [`crate::Client::from_env`].
     pub fn from_env() -> Result<Client> {
-        let rt = Runtime::start("from_env")?;
+        let rt = Runtime::start("Client::from_env")?;
         Ok(Client {
             inner: crate::Client::from_env()?,
             rt,
@@ -167,7 +167,7 @@ impl Client {
 
     /// [`Client::from_env`] with an explicit environment; see [`crate::Client::from_env_with`].
     pub fn from_env_with(env: &DetectEnv) -> Result<Client> {
-        let rt = Runtime::start("from_env_with")?;
+        let rt = Runtime::start("Client::from_env_with")?;
         Ok(Client {
             inner: crate::Client::from_env_with(env)?,
             rt,
@@ -207,7 +207,7 @@ impl Client {
     /// Resolves the connection now; see [`crate::Client::connect`].
     pub fn connect(&self) -> Result<Connection> {
         let c = self.inner.clone();
-        self.block("connect", async move { c.connect().await })
+        self.block("Client::connect", async move { c.connect().await })
     }
 
     /// The Router's base URL; see [`crate::Client::base_url`].
@@ -250,13 +250,13 @@ impl Client {
     /// `GET /healthz`; see [`crate::Client::healthz`].
     pub fn healthz(&self) -> Result<String> {
         let c = self.inner.clone();
-        self.block("healthz", async move { c.healthz().await })
+        self.block("Client::healthz", async move { c.healthz().await })
     }
 
     /// `GET /readyz`; see [`crate::Client::readyz`].
     pub fn readyz(&self) -> Result<String> {
         let c = self.inner.clone();
-        self.block("readyz", async move { c.readyz().await })
+        self.block("Client::readyz", async move { c.readyz().await })
     }
 
     /// The async client this one wraps (same connection pool and options), for code that
@@ -275,20 +275,26 @@ impl Client {
     /// Reads sandbox `id`; see [`crate::Client::get_sandbox`].
     pub fn get_sandbox(&self, id: &str) -> Result<Sandbox> {
         let (c, id) = (self.inner.clone(), id.to_owned());
-        let sb = self.block("get_sandbox", async move { c.get_sandbox(&id).await })?;
+        let sb = self.block(
+            "Client::get_sandbox",
+            async move { c.get_sandbox(&id).await },
+        )?;
         Ok(self.sandbox_handle(sb))
     }
 
     /// Lists the caller's sandboxes; see [`crate::Client::list_sandboxes`].
     pub fn list_sandboxes(&self) -> Result<Vec<SandboxSummary>> {
         let c = self.inner.clone();
-        self.block("list_sandboxes", async move { c.list_sandboxes().await })
+        self.block(
+            "Client::list_sandboxes",
+            async move { c.list_sandboxes().await },
+        )
     }
 
     /// Lists sandboxes matching `filter`; see [`crate::Client::list_sandboxes_with`].
     pub fn list_sandboxes_with(&self, filter: SandboxFilter) -> Result<Vec<SandboxSummary>> {
         let c = self.inner.clone();
-        self.block("list_sandboxes_with", async move {
+        self.block("Client::list_sandboxes_with", async move {
             c.list_sandboxes_with(filter).await
         })
     }
@@ -349,16 +355,15 @@ impl Client {
     ) -> Result<Vec<BulkActionResult>> {
         let c = self.inner.clone();
         let ids: Vec<String> = ids.iter().map(|i| i.as_ref().to_owned()).collect();
-        self.block(
-            "bulk_action",
-            async move { c.bulk_action(action, &ids).await },
-        )
+        self.block("Client::bulk_action", async move {
+            c.bulk_action(action, &ids).await
+        })
     }
 
     /// Creates many sandboxes; see [`crate::Client::create_sandboxes`].
     pub fn create_sandboxes(&self, items: Vec<BulkItem>) -> Result<Vec<BulkCreateResult>> {
         let c = self.inner.clone();
-        self.block("create_sandboxes", async move {
+        self.block("Client::create_sandboxes", async move {
             c.create_sandboxes(items).await
         })
     }
@@ -490,14 +495,14 @@ impl Admin {
     pub fn sandboxes(&self) -> Result<Vec<SandboxSummary>> {
         let a = self.inner.clone();
         self.client
-            .block("admin_sandboxes", async move { a.sandboxes().await })
+            .block("Admin::sandboxes", async move { a.sandboxes().await })
     }
 
     /// The sandboxes of one namespace; see [`crate::admin::Admin::sandboxes_in`].
     pub fn sandboxes_in(&self, namespace: &str) -> Result<Vec<SandboxSummary>> {
         let (a, ns) = (self.inner.clone(), namespace.to_owned());
         self.client.block(
-            "admin_sandboxes_in",
+            "Admin::sandboxes_in",
             async move { a.sandboxes_in(&ns).await },
         )
     }
@@ -506,26 +511,28 @@ impl Admin {
     pub fn audit_events(&self) -> Result<Vec<AuditEvent>> {
         let a = self.inner.clone();
         self.client
-            .block("audit_events", async move { a.audit_events().await })
+            .block("Admin::audit_events", async move { a.audit_events().await })
     }
 
     /// Cost estimates; see [`crate::admin::Admin::costs`].
     pub fn costs(&self) -> Result<CostEstimates> {
         let a = self.inner.clone();
-        self.client.block("costs", async move { a.costs().await })
+        self.client
+            .block("Admin::costs", async move { a.costs().await })
     }
 
     /// Usage analytics; see [`crate::admin::Admin::usage`].
     pub fn usage(&self) -> Result<UsageAnalytics> {
         let a = self.inner.clone();
-        self.client.block("usage", async move { a.usage().await })
+        self.client
+            .block("Admin::usage", async move { a.usage().await })
     }
 
     /// Every share; see [`crate::admin::Admin::sharing`].
     pub fn sharing(&self) -> Result<Map<String, Value>> {
         let a = self.inner.clone();
         self.client
-            .block("admin_sharing", async move { a.sharing().await })
+            .block("Admin::sharing", async move { a.sharing().await })
     }
 }
 
@@ -541,21 +548,21 @@ impl Cluster {
     pub fn status(&self) -> Result<ClusterStatus> {
         let c = self.inner.clone();
         self.client
-            .block("cluster_status", async move { c.status().await })
+            .block("Cluster::status", async move { c.status().await })
     }
 
     /// Node capacity; see [`crate::cluster::Cluster::nodes`].
     pub fn nodes(&self) -> Result<NodeCapacityResponse> {
         let c = self.inner.clone();
         self.client
-            .block("cluster_nodes", async move { c.nodes().await })
+            .block("Cluster::nodes", async move { c.nodes().await })
     }
 
     /// The headroom setting; see [`crate::cluster::Cluster::headroom`].
     pub fn headroom(&self) -> Result<HeadroomConfig> {
         let c = self.inner.clone();
         self.client
-            .block("headroom", async move { c.headroom().await })
+            .block("Cluster::headroom", async move { c.headroom().await })
     }
 
     /// Starts a headroom change (at most [`MAX_HEADROOM_REPLICAS`](crate::cluster::MAX_HEADROOM_REPLICAS)); see
@@ -593,7 +600,7 @@ impl SetHeadroom {
     pub fn send(self) -> Result<Option<HeadroomConfig>> {
         let s = self.inner;
         self.client
-            .block("set_headroom", async move { s.send().await })
+            .block("SetHeadroom::send", async move { s.send().await })
     }
 }
 
@@ -609,52 +616,53 @@ impl Governance {
     pub fn list(&self) -> Result<PolicyList> {
         let g = self.inner.clone();
         self.client
-            .block("list_policies", async move { g.list().await })
+            .block("Governance::list", async move { g.list().await })
     }
 
     /// One namespace's policy; see [`crate::governance::Governance::get`].
     pub fn get(&self, namespace: &str) -> Result<Policy> {
         let (g, ns) = (self.inner.clone(), namespace.to_owned());
         self.client
-            .block("get_policy", async move { g.get(&ns).await })
+            .block("Governance::get", async move { g.get(&ns).await })
     }
 
     /// Sets a namespace's policy; see [`crate::governance::Governance::set`].
     pub fn set(&self, namespace: &str, policy: &Policy) -> Result<Policy> {
         let (g, ns, p) = (self.inner.clone(), namespace.to_owned(), policy.clone());
         self.client
-            .block("set_policy", async move { g.set(&ns, &p).await })
+            .block("Governance::set", async move { g.set(&ns, &p).await })
     }
 
     /// Sets the cluster-wide policy; see [`crate::governance::Governance::set_cluster`].
     pub fn set_cluster(&self, policy: &Policy) -> Result<Policy> {
         let (g, p) = (self.inner.clone(), policy.clone());
-        self.client
-            .block("set_cluster_policy", async move { g.set_cluster(&p).await })
+        self.client.block(
+            "Governance::set_cluster",
+            async move { g.set_cluster(&p).await },
+        )
     }
 
     /// Deletes a namespace's policy; see [`crate::governance::Governance::delete`].
     pub fn delete(&self, namespace: &str) -> Result<()> {
         let (g, ns) = (self.inner.clone(), namespace.to_owned());
         self.client
-            .block("delete_policy", async move { g.delete(&ns).await })
+            .block("Governance::delete", async move { g.delete(&ns).await })
     }
 
     /// The caller's effective policy; see [`crate::governance::Governance::effective`].
     pub fn effective(&self) -> Result<NamespacePolicy> {
         let g = self.inner.clone();
         self.client
-            .block("effective_policy", async move { g.effective().await })
+            .block("Governance::effective", async move { g.effective().await })
     }
 
     /// A namespace's effective policy; see
     /// [`crate::governance::Governance::effective_in`].
     pub fn effective_in(&self, namespace: &str) -> Result<NamespacePolicy> {
         let (g, ns) = (self.inner.clone(), namespace.to_owned());
-        self.client.block(
-            "effective_policy_in",
-            async move { g.effective_in(&ns).await },
-        )
+        self.client.block("Governance::effective_in", async move {
+            g.effective_in(&ns).await
+        })
     }
 }
 
@@ -670,21 +678,21 @@ impl Templates {
     pub fn list(&self) -> Result<Vec<Template>> {
         let t = self.inner.clone();
         self.client
-            .block("list_templates", async move { t.list().await })
+            .block("Templates::list", async move { t.list().await })
     }
 
     /// One template; see [`crate::templates::Templates::get`].
     pub fn get(&self, name: &str) -> Result<Template> {
         let (t, name) = (self.inner.clone(), name.to_owned());
         self.client
-            .block("get_template", async move { t.get(&name).await })
+            .block("Templates::get", async move { t.get(&name).await })
     }
 
     /// Creates a template; see [`crate::templates::Templates::create`].
     pub fn create(&self, name: &str, spec: impl Into<Value>) -> Result<Template> {
         let (t, name, spec) = (self.inner.clone(), name.to_owned(), spec.into());
         self.client.block(
-            "create_template",
+            "Templates::create",
             async move { t.create(&name, spec).await },
         )
     }
@@ -693,7 +701,7 @@ impl Templates {
     pub fn update(&self, name: &str, spec: impl Into<Value>) -> Result<Template> {
         let (t, name, spec) = (self.inner.clone(), name.to_owned(), spec.into());
         self.client.block(
-            "update_template",
+            "Templates::update",
             async move { t.update(&name, spec).await },
         )
     }
@@ -702,7 +710,7 @@ impl Templates {
     pub fn delete(&self, name: &str) -> Result<()> {
         let (t, name) = (self.inner.clone(), name.to_owned());
         self.client
-            .block("delete_template", async move { t.delete(&name).await })
+            .block("Templates::delete", async move { t.delete(&name).await })
     }
 }
 
@@ -717,23 +725,22 @@ impl User {
     /// Who the caller is; see [`crate::user::User::me`].
     pub fn me(&self) -> Result<CurrentUser> {
         let u = self.inner.clone();
-        self.client.block("me", async move { u.me().await })
+        self.client.block("User::me", async move { u.me().await })
     }
 
     /// The caller's preferences; see [`crate::user::User::preferences`].
     pub fn preferences(&self) -> Result<Map<String, Value>> {
         let u = self.inner.clone();
         self.client
-            .block("preferences", async move { u.preferences().await })
+            .block("User::preferences", async move { u.preferences().await })
     }
 
     /// Replaces the caller's preferences; see [`crate::user::User::set_preferences`].
     pub fn set_preferences(&self, prefs: &Map<String, Value>) -> Result<Map<String, Value>> {
         let (u, p) = (self.inner.clone(), prefs.clone());
-        self.client.block(
-            "set_preferences",
-            async move { u.set_preferences(&p).await },
-        )
+        self.client.block("User::set_preferences", async move {
+            u.set_preferences(&p).await
+        })
     }
 }
 
@@ -749,21 +756,21 @@ impl ApiKeys {
     pub fn list(&self) -> Result<Vec<ApiKeyMetadata>> {
         let k = self.inner.clone();
         self.client
-            .block("list_api_keys", async move { k.list().await })
+            .block("ApiKeys::list", async move { k.list().await })
     }
 
     /// Creates a key; see [`crate::user::ApiKeys::create`].
     pub fn create(&self, request: ApiKeyRequest) -> Result<ApiKeyCreated> {
         let k = self.inner.clone();
         self.client
-            .block("create_api_key", async move { k.create(request).await })
+            .block("ApiKeys::create", async move { k.create(request).await })
     }
 
     /// Revokes a key; see [`crate::user::ApiKeys::revoke`].
     pub fn revoke(&self, id: &str) -> Result<RevokeApiKeyResponse> {
         let (k, id) = (self.inner.clone(), id.to_owned());
         self.client
-            .block("revoke_api_key", async move { k.revoke(&id).await })
+            .block("ApiKeys::revoke", async move { k.revoke(&id).await })
     }
 }
 
@@ -779,14 +786,14 @@ impl WarmPool {
     pub fn status(&self) -> Result<WarmPoolStatus> {
         let w = self.inner.clone();
         self.client
-            .block("warm_pool_status", async move { w.status().await })
+            .block("WarmPool::status", async move { w.status().await })
     }
 
     /// Sets the pools; see [`crate::warm_pool::WarmPool::configure`].
     pub fn configure(&self, pools: &[PoolConfig]) -> Result<WarmPoolConfigResponse> {
         let (w, pools) = (self.inner.clone(), pools.to_vec());
         self.client.block(
-            "configure_warm_pool",
+            "WarmPool::configure",
             async move { w.configure(&pools).await },
         )
     }
@@ -795,7 +802,7 @@ impl WarmPool {
     pub fn clear(&self) -> Result<WarmPoolConfigResponse> {
         let w = self.inner.clone();
         self.client
-            .block("clear_warm_pool", async move { w.clear().await })
+            .block("WarmPool::clear", async move { w.clear().await })
     }
 }
 
@@ -811,7 +818,7 @@ impl Webhooks {
     pub fn list(&self) -> Result<Vec<Webhook>> {
         let w = self.inner.clone();
         self.client
-            .block("list_webhooks", async move { w.list().await })
+            .block("Webhooks::list", async move { w.list().await })
     }
 
     /// Starts a webhook subscription; see [`crate::webhooks::Webhooks::create`].
@@ -826,14 +833,16 @@ impl Webhooks {
     pub fn delete(&self, id: &str) -> Result<()> {
         let (w, id) = (self.inner.clone(), id.to_owned());
         self.client
-            .block("delete_webhook", async move { w.delete(&id).await })
+            .block("Webhooks::delete", async move { w.delete(&id).await })
     }
 
     /// A webhook's recent deliveries; see [`crate::webhooks::Webhooks::deliveries`].
     pub fn deliveries(&self, id: &str) -> Result<Vec<WebhookDelivery>> {
         let (w, id) = (self.inner.clone(), id.to_owned());
-        self.client
-            .block("webhook_deliveries", async move { w.deliveries(&id).await })
+        self.client.block(
+            "Webhooks::deliveries",
+            async move { w.deliveries(&id).await },
+        )
     }
 }
 
@@ -874,6 +883,6 @@ impl CreateWebhook {
     pub fn send(self) -> Result<WebhookCreated> {
         let w = self.inner;
         self.client
-            .block("create_webhook", async move { w.send().await })
+            .block("CreateWebhook::send", async move { w.send().await })
     }
 }

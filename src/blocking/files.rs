@@ -31,28 +31,29 @@ impl Files {
     pub fn list(&self, dir: &str) -> Result<FileList> {
         let (f, dir) = (self.inner.clone(), dir.to_owned());
         self.client
-            .block("list_files", async move { f.list(&dir).await })
+            .block("Files::list", async move { f.list(&dir).await })
     }
 
     /// Reads a file; see [`crate::Files::read`].
     pub fn read(&self, path: &str) -> Result<Bytes> {
         let (f, path) = (self.inner.clone(), path.to_owned());
         self.client
-            .block("read_file", async move { f.read(&path).await })
+            .block("Files::read", async move { f.read(&path).await })
     }
 
     /// Reads a UTF-8 file; see [`crate::Files::read_to_string`].
     pub fn read_to_string(&self, path: &str) -> Result<String> {
         let (f, path) = (self.inner.clone(), path.to_owned());
-        self.client
-            .block("read_file", async move { f.read_to_string(&path).await })
+        self.client.block("Files::read_to_string", async move {
+            f.read_to_string(&path).await
+        })
     }
 
     /// Writes a file; see [`crate::Files::write`].
     pub fn write(&self, path: &str, data: impl Into<FileData>) -> Result<PutFileResult> {
         let (f, path, data) = (self.inner.clone(), path.to_owned(), data.into());
         self.client
-            .block("write_file", async move { f.write(&path, data).await })
+            .block("Files::write", async move { f.write(&path, data).await })
     }
 
     /// Writes a file with options; see [`crate::Files::write_with`].
@@ -63,7 +64,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<PutFileResult> {
         let (f, path, data) = (self.inner.clone(), path.to_owned(), data.into());
-        self.client.block("write_file", async move {
+        self.client.block("Files::write_with", async move {
             f.write_with(&path, data, options).await
         })
     }
@@ -71,8 +72,10 @@ impl Files {
     /// Uploads a local file; see [`crate::Files::upload`].
     pub fn upload(&self, local: impl AsRef<Path>, path: &str) -> Result<u64> {
         let (f, local, path) = (self.inner.clone(), local_path(local), path.to_owned());
-        self.client
-            .block("upload", async move { f.upload(&local, &path).await })
+        self.client.block(
+            "Files::upload",
+            async move { f.upload(&local, &path).await },
+        )
     }
 
     /// Uploads a local file with options; see [`crate::Files::upload_with`].
@@ -83,7 +86,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<u64> {
         let (f, local, path) = (self.inner.clone(), local_path(local), path.to_owned());
-        self.client.block("upload", async move {
+        self.client.block("Files::upload_with", async move {
             f.upload_with(&local, &path, options).await
         })
     }
@@ -91,8 +94,10 @@ impl Files {
     /// Downloads a file; see [`crate::Files::download`].
     pub fn download(&self, path: &str, local: impl AsRef<Path>) -> Result<u64> {
         let (f, path, local) = (self.inner.clone(), path.to_owned(), local_path(local));
-        self.client
-            .block("download", async move { f.download(&path, &local).await })
+        self.client.block(
+            "Files::download",
+            async move { f.download(&path, &local).await },
+        )
     }
 
     /// Downloads a file with options; see [`crate::Files::download_with`].
@@ -103,7 +108,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<u64> {
         let (f, path, local) = (self.inner.clone(), path.to_owned(), local_path(local));
-        self.client.block("download", async move {
+        self.client.block("Files::download_with", async move {
             f.download_with(&path, &local, options).await
         })
     }
@@ -111,8 +116,10 @@ impl Files {
     /// Downloads a directory as a tar archive; see [`crate::Files::archive`].
     pub fn archive(&self, dir: &str, local: impl AsRef<Path>) -> Result<u64> {
         let (f, dir, local) = (self.inner.clone(), dir.to_owned(), local_path(local));
-        self.client
-            .block("archive", async move { f.archive(&dir, &local).await })
+        self.client.block(
+            "Files::archive",
+            async move { f.archive(&dir, &local).await },
+        )
     }
 
     /// [`Files::archive`] with options; see [`crate::Files::archive_with`].
@@ -123,7 +130,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<u64> {
         let (f, dir, local) = (self.inner.clone(), dir.to_owned(), local_path(local));
-        self.client.block("archive", async move {
+        self.client.block("Files::archive_with", async move {
             f.archive_with(&dir, &local, options).await
         })
     }
@@ -131,10 +138,9 @@ impl Files {
     /// Uploads a local directory tree; see [`crate::Files::upload_dir`].
     pub fn upload_dir(&self, local: impl AsRef<Path>, remote: &str) -> Result<TreeTransfer> {
         let (f, local, remote) = (self.inner.clone(), local_path(local), remote.to_owned());
-        self.client.block(
-            "upload_dir",
-            async move { f.upload_dir(&local, &remote).await },
-        )
+        self.client.block("Files::upload_dir", async move {
+            f.upload_dir(&local, &remote).await
+        })
     }
 
     /// [`Files::upload_dir`] with options; see [`crate::Files::upload_dir_with`].
@@ -145,7 +151,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<TreeTransfer> {
         let (f, local, remote) = (self.inner.clone(), local_path(local), remote.to_owned());
-        self.client.block("upload_dir", async move {
+        self.client.block("Files::upload_dir_with", async move {
             f.upload_dir_with(&local, &remote, options).await
         })
     }
@@ -153,7 +159,7 @@ impl Files {
     /// Downloads a remote directory tree; see [`crate::Files::download_dir`].
     pub fn download_dir(&self, remote: &str, local: impl AsRef<Path>) -> Result<TreeTransfer> {
         let (f, remote, local) = (self.inner.clone(), remote.to_owned(), local_path(local));
-        self.client.block("download_dir", async move {
+        self.client.block("Files::download_dir", async move {
             f.download_dir(&remote, &local).await
         })
     }
@@ -166,7 +172,7 @@ impl Files {
         options: TransferOptions,
     ) -> Result<TreeTransfer> {
         let (f, remote, local) = (self.inner.clone(), remote.to_owned(), local_path(local));
-        self.client.block("download_dir", async move {
+        self.client.block("Files::download_dir_with", async move {
             f.download_dir_with(&remote, &local, options).await
         })
     }
@@ -188,20 +194,20 @@ impl Ports {
     pub fn list(&self) -> Result<Vec<ForwardedPort>> {
         let p = self.inner.clone();
         self.client
-            .block("list_ports", async move { p.list().await })
+            .block("Ports::list", async move { p.list().await })
     }
 
     /// Forwards a TCP port; see [`crate::Ports::forward`].
     pub fn forward(&self, port: u32) -> Result<ForwardedPort> {
         let p = self.inner.clone();
         self.client
-            .block("forward_port", async move { p.forward(port).await })
+            .block("Ports::forward", async move { p.forward(port).await })
     }
 
     /// Forwards a port with a protocol; see [`crate::Ports::forward_as`].
     pub fn forward_as(&self, port: u32, protocol: &str) -> Result<ForwardedPort> {
         let (p, protocol) = (self.inner.clone(), protocol.to_owned());
-        self.client.block("forward_port", async move {
+        self.client.block("Ports::forward_as", async move {
             p.forward_as(port, &protocol).await
         })
     }
@@ -210,7 +216,7 @@ impl Ports {
     pub fn remove(&self, port: u32) -> Result<()> {
         let p = self.inner.clone();
         self.client
-            .block("remove_port", async move { p.remove(port).await })
+            .block("Ports::remove", async move { p.remove(port).await })
     }
 
     /// The port's URL through the Router, without a request; see
@@ -311,7 +317,8 @@ impl PreviewRequest {
     /// Sends the request; see [`crate::PreviewRequest::send`].
     pub fn send(self) -> Result<PreviewResponse> {
         let r = self.inner;
-        self.client.block("preview", async move { r.send().await })
+        self.client
+            .block("PreviewRequest::send", async move { r.send().await })
     }
 }
 
@@ -327,7 +334,7 @@ impl Sharing {
     pub fn get(&self) -> Result<types::Sharing> {
         let s = self.inner.clone();
         self.client
-            .block("get_sharing", async move { s.get().await })
+            .block("Sharing::get", async move { s.get().await })
     }
 
     /// Shares the sandbox; see [`crate::Sharing::grant`].
@@ -338,7 +345,7 @@ impl Sharing {
         kind: ShareKind,
     ) -> Result<types::Sharing> {
         let (s, identity) = (self.inner.clone(), identity.to_owned());
-        self.client.block("share_sandbox", async move {
+        self.client.block("Sharing::grant", async move {
             s.grant(&identity, level, kind).await
         })
     }
@@ -347,15 +354,14 @@ impl Sharing {
     pub fn revoke(&self, identity: &str) -> Result<types::RevokeShareResponse> {
         let (s, identity) = (self.inner.clone(), identity.to_owned());
         self.client
-            .block("revoke_share", async move { s.revoke(&identity).await })
+            .block("Sharing::revoke", async move { s.revoke(&identity).await })
     }
 
     /// Creates a share link; see [`crate::Sharing::create_link`].
     pub fn create_link(&self, options: ShareLinkOptions) -> Result<ShareLinkCreated> {
         let s = self.inner.clone();
-        self.client.block(
-            "create_share_link",
-            async move { s.create_link(options).await },
-        )
+        self.client.block("Sharing::create_link", async move {
+            s.create_link(options).await
+        })
     }
 }

@@ -67,7 +67,7 @@ impl Sandbox {
     /// Reads the sandbox and keeps the summary; see [`crate::Sandbox::refresh`].
     pub fn refresh(&mut self) -> Result<&SandboxSummary> {
         let mut sb = self.inner.clone();
-        let sb = self.client.block("refresh", async move {
+        let sb = self.client.block("Sandbox::refresh", async move {
             sb.refresh().await?;
             Ok(sb)
         })?;
@@ -81,28 +81,31 @@ impl Sandbox {
     pub fn status(&self) -> Result<SandboxSummary> {
         let sb = self.inner.clone();
         self.client
-            .block("status", async move { sb.status().await })
+            .block("Sandbox::status", async move { sb.status().await })
     }
 
     /// Runs a shell command; see [`crate::Sandbox::exec`].
     pub fn exec(&self, command: &str) -> Result<ExecOutput> {
         let (sb, command) = (self.inner.clone(), command.to_owned());
         self.client
-            .block("exec", async move { sb.exec(&command).await })
+            .block("Sandbox::exec", async move { sb.exec(&command).await })
     }
 
     /// Runs a shell command with options; see [`crate::Sandbox::exec_with`].
     pub fn exec_with(&self, command: &str, options: ExecOptions) -> Result<ExecOutput> {
         let (sb, command) = (self.inner.clone(), command.to_owned());
-        self.client
-            .block("exec", async move { sb.exec_with(&command, options).await })
+        self.client.block("Sandbox::exec_with", async move {
+            sb.exec_with(&command, options).await
+        })
     }
 
     /// Runs a command given as arguments; see [`crate::Sandbox::exec_argv`].
     pub fn exec_argv<S: AsRef<str>>(&self, argv: &[S]) -> Result<ExecOutput> {
         let (sb, argv) = (self.inner.clone(), owned(argv));
-        self.client
-            .block("exec", async move { sb.exec_argv(&argv).await })
+        self.client.block(
+            "Sandbox::exec_argv",
+            async move { sb.exec_argv(&argv).await },
+        )
     }
 
     /// [`Sandbox::exec_argv`] with options; see [`crate::Sandbox::exec_argv_with`].
@@ -112,75 +115,83 @@ impl Sandbox {
         options: ExecOptions,
     ) -> Result<ExecOutput> {
         let (sb, argv) = (self.inner.clone(), owned(argv));
-        self.client.block(
-            "exec",
-            async move { sb.exec_argv_with(&argv, options).await },
-        )
+        self.client.block("Sandbox::exec_argv_with", async move {
+            sb.exec_argv_with(&argv, options).await
+        })
     }
 
     /// Runs a shell command and fails on a non-zero exit; see
     /// [`crate::Sandbox::exec_checked`].
     pub fn exec_checked(&self, command: &str) -> Result<ExecOutput> {
         let (sb, command) = (self.inner.clone(), command.to_owned());
-        self.client
-            .block("exec", async move { sb.exec_checked(&command).await })
+        self.client.block("Sandbox::exec_checked", async move {
+            sb.exec_checked(&command).await
+        })
     }
 
     /// Waits until the sandbox is running; see [`crate::Sandbox::wait_until_running`].
     pub fn wait_until_running(&self) -> Result<SandboxSummary> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_running", async move {
-            sb.wait_until_running().await
-        })
+        self.client
+            .block("Sandbox::wait_until_running", async move {
+                sb.wait_until_running().await
+            })
     }
 
     /// [`Sandbox::wait_until_running`] with options; see
     /// [`crate::Sandbox::wait_until_running_with`].
     pub fn wait_until_running_with(&self, options: WaitOptions) -> Result<SandboxSummary> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_running", async move {
-            sb.wait_until_running_with(options).await
-        })
+        self.client
+            .block("Sandbox::wait_until_running_with", async move {
+                sb.wait_until_running_with(options).await
+            })
     }
 
     /// Waits until the sandbox is stopped; see [`crate::Sandbox::wait_until_stopped`].
     pub fn wait_until_stopped(&self) -> Result<SandboxSummary> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_stopped", async move {
-            sb.wait_until_stopped().await
-        })
+        self.client
+            .block("Sandbox::wait_until_stopped", async move {
+                sb.wait_until_stopped().await
+            })
     }
 
     /// [`Sandbox::wait_until_stopped`] with options; see
     /// [`crate::Sandbox::wait_until_stopped_with`].
     pub fn wait_until_stopped_with(&self, options: WaitOptions) -> Result<SandboxSummary> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_stopped", async move {
-            sb.wait_until_stopped_with(options).await
-        })
+        self.client
+            .block("Sandbox::wait_until_stopped_with", async move {
+                sb.wait_until_stopped_with(options).await
+            })
     }
 
     /// Waits until the sandbox is gone; see [`crate::Sandbox::wait_until_deleted`].
     pub fn wait_until_deleted(&self) -> Result<()> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_deleted", async move {
-            sb.wait_until_deleted().await
-        })
+        self.client
+            .block("Sandbox::wait_until_deleted", async move {
+                sb.wait_until_deleted().await
+            })
     }
 
     /// [`Sandbox::wait_until_deleted`] with options; see
     /// [`crate::Sandbox::wait_until_deleted_with`].
     pub fn wait_until_deleted_with(&self, options: WaitOptions) -> Result<()> {
         let sb = self.inner.clone();
-        self.client.block("wait_until_deleted", async move {
-            sb.wait_until_deleted_with(options).await
-        })
+        self.client
+            .block("Sandbox::wait_until_deleted_with", async move {
+                sb.wait_until_deleted_with(options).await
+            })
     }
 
     /// Stops the sandbox; see [`crate::Sandbox::stop`].
     pub fn stop(&self) -> Result<Stopping> {
         let sb = self.inner.clone();
-        let inner = self.client.block("stop", async move { sb.stop().await })?;
+        let inner = self
+            .client
+            .block("Sandbox::stop", async move { sb.stop().await })?;
         Ok(Stopping {
             sandbox: self.with_inner(inner.sandbox().clone()),
             inner,
@@ -192,7 +203,7 @@ impl Sandbox {
         let sb = self.inner.clone();
         let inner = self
             .client
-            .block("resume", async move { sb.resume().await })?;
+            .block("Sandbox::resume", async move { sb.resume().await })?;
         Ok(Resuming {
             sandbox: self.with_inner(inner.sandbox().clone()),
             inner,
@@ -204,7 +215,7 @@ impl Sandbox {
         let sb = self.inner.clone();
         let inner = self
             .client
-            .block("delete", async move { sb.delete().await })?;
+            .block("Sandbox::delete", async move { sb.delete().await })?;
         Ok(Deleting {
             sandbox: self.with_inner(inner.sandbox().clone()),
             inner,
@@ -352,7 +363,7 @@ impl CreateSandbox {
         let create = self.inner;
         let sb = self
             .client
-            .block("create_sandbox", async move { create.send().await })?;
+            .block("CreateSandbox::send", async move { create.send().await })?;
         Ok(self.client.sandbox_handle(sb))
     }
 
@@ -360,10 +371,11 @@ impl CreateSandbox {
     /// [`crate::CreateSandbox::create_or_get`].
     pub fn create_or_get(self) -> Result<Sandbox> {
         let create = self.inner;
-        let sb = self.client.block(
-            "create_sandbox",
-            async move { create.create_or_get().await },
-        )?;
+        let sb = self
+            .client
+            .block("CreateSandbox::create_or_get", async move {
+                create.create_or_get().await
+            })?;
         Ok(self.client.sandbox_handle(sb))
     }
 
@@ -371,9 +383,11 @@ impl CreateSandbox {
     /// [`crate::CreateSandbox::guarded`] and [`SandboxGuard`].
     pub fn guarded(self) -> Result<SandboxGuard> {
         let create = self.inner;
-        let guard = self
-            .client
-            .block("create_sandbox", async move { create.guarded().await })?;
+        let guard =
+            self.client.block(
+                "CreateSandbox::guarded",
+                async move { create.guarded().await },
+            )?;
         // The async guard's own drop would need a runtime on this thread: take its sandbox.
         let sb = guard.keep();
         Ok(SandboxGuard {
@@ -464,14 +478,14 @@ impl Stopping {
         let s = self.inner;
         self.sandbox
             .client
-            .block("wait_until_stopped", async move { s.wait().await })
+            .block("Stopping::wait", async move { s.wait().await })
     }
 
     /// [`Stopping::wait`] with options; see [`crate::Stopping::wait_with`].
     pub fn wait_with(self, options: WaitOptions) -> Result<SandboxSummary> {
         let s = self.inner;
         self.sandbox.client.block(
-            "wait_until_stopped",
+            "Stopping::wait_with",
             async move { s.wait_with(options).await },
         )
     }
@@ -500,14 +514,14 @@ impl Resuming {
         let s = self.inner;
         self.sandbox
             .client
-            .block("wait_until_running", async move { s.wait().await })
+            .block("Resuming::wait", async move { s.wait().await })
     }
 
     /// [`Resuming::wait`] with options; see [`crate::Resuming::wait_with`].
     pub fn wait_with(self, options: WaitOptions) -> Result<SandboxSummary> {
         let s = self.inner;
         self.sandbox.client.block(
-            "wait_until_running",
+            "Resuming::wait_with",
             async move { s.wait_with(options).await },
         )
     }
@@ -531,14 +545,14 @@ impl Deleting {
         let s = self.inner;
         self.sandbox
             .client
-            .block("wait_until_deleted", async move { s.wait().await })
+            .block("Deleting::wait", async move { s.wait().await })
     }
 
     /// [`Deleting::wait`] with options; see [`crate::Deleting::wait_with`].
     pub fn wait_with(self, options: WaitOptions) -> Result<()> {
         let s = self.inner;
         self.sandbox.client.block(
-            "wait_until_deleted",
+            "Deleting::wait_with",
             async move { s.wait_with(options).await },
         )
     }
@@ -617,7 +631,7 @@ impl UpdateSandbox {
     pub fn send(self) -> Result<PatchSandboxResponse> {
         let u = self.inner;
         self.client
-            .block("update_sandbox", async move { u.send().await })
+            .block("UpdateSandbox::send", async move { u.send().await })
     }
 }
 
@@ -647,7 +661,7 @@ impl CloneSandbox {
         let c = self.inner;
         let cloned = self
             .client
-            .block("clone_sandbox", async move { c.send().await })?;
+            .block("CloneSandbox::send", async move { c.send().await })?;
         Ok(Cloned {
             sandbox: self.client.sandbox_handle(cloned.sandbox),
             response: cloned.response,
@@ -677,7 +691,7 @@ impl Backups {
     pub fn list(&self) -> Result<Vec<Backup>> {
         let b = self.inner.clone();
         self.client
-            .block("list_backups", async move { b.list().await })
+            .block("Backups::list", async move { b.list().await })
     }
 
     /// Starts a backup; see [`crate::Backups::create`].
@@ -700,7 +714,7 @@ impl Backups {
     pub fn delete(&self, snapshot: &str) -> Result<DeleteBackupResponse> {
         let (b, snapshot) = (self.inner.clone(), snapshot.to_owned());
         self.client
-            .block("delete_backup", async move { b.delete(&snapshot).await })
+            .block("Backups::delete", async move { b.delete(&snapshot).await })
     }
 }
 
@@ -723,7 +737,7 @@ impl CreateBackup {
     pub fn send(self) -> Result<Backup> {
         let b = self.inner;
         self.client
-            .block("create_backup", async move { b.send().await })
+            .block("CreateBackup::send", async move { b.send().await })
     }
 }
 
@@ -747,7 +761,7 @@ impl RestoreBackup {
         let r = self.inner;
         let restored = self
             .client
-            .block("restore_backup", async move { r.send().await })?;
+            .block("RestoreBackup::send", async move { r.send().await })?;
         Ok(Restored {
             sandbox: self.client.sandbox_handle(restored.sandbox),
             response: restored.response,

@@ -60,7 +60,7 @@ impl TerminalBuilder {
         let b = self.inner;
         let t = self
             .client
-            .block("terminal", async move { b.connect().await })?;
+            .block("TerminalBuilder::connect", async move { b.connect().await })?;
         Ok(Terminal {
             inner: Some(t),
             client: self.client,
@@ -72,7 +72,7 @@ impl TerminalBuilder {
         let b = self.inner;
         let s = self
             .client
-            .block("terminal", async move { b.shell().await })?;
+            .block("TerminalBuilder::shell", async move { b.shell().await })?;
         Ok(Shell {
             inner: Some(s),
             client: self.client,
@@ -105,7 +105,7 @@ fn ended() -> Error {
 impl Terminal {
     /// Sends input; see [`crate::terminal::Terminal::write`].
     pub fn write(&self, data: impl Into<String>) -> Result<()> {
-        check_outside("terminal_write")?;
+        check_outside("Terminal::write")?;
         let t = self.inner.as_ref().ok_or_else(ended)?;
         // Queues a frame for the session's task: ready at once, no runtime needed.
         futures::executor::block_on(t.write(data))
@@ -113,14 +113,14 @@ impl Terminal {
 
     /// Resizes the terminal; see [`crate::terminal::Terminal::resize`].
     pub fn resize(&self, cols: u16, rows: u16) -> Result<()> {
-        check_outside("terminal_resize")?;
+        check_outside("Terminal::resize")?;
         let t = self.inner.as_ref().ok_or_else(ended)?;
         futures::executor::block_on(t.resize(cols, rows))
     }
 
     /// Sends a ping; see [`crate::terminal::Terminal::ping`].
     pub fn ping(&self) -> Result<()> {
-        check_outside("terminal_ping")?;
+        check_outside("Terminal::ping")?;
         let t = self.inner.as_ref().ok_or_else(ended)?;
         futures::executor::block_on(t.ping())
     }
@@ -128,11 +128,11 @@ impl Terminal {
     /// The next event, `None` once the session ended; see
     /// [`crate::terminal::Terminal::next_event`].
     pub fn next_event(&mut self) -> Option<Result<TerminalEvent>> {
-        if let Err(e) = check_outside("terminal_next_event") {
+        if let Err(e) = check_outside("Terminal::next_event") {
             return Some(Err(e));
         }
         let mut t = self.inner.take()?;
-        match self.client.run("terminal_next_event", async move {
+        match self.client.run("Terminal::next_event", async move {
             let event = t.next_event().await;
             (t, event)
         }) {
@@ -151,7 +151,7 @@ impl Terminal {
         if let Some(t) = self.inner.take() {
             let _ = self
                 .client
-                .run("terminal_close", async move { t.close().await });
+                .run("Terminal::close", async move { t.close().await });
         }
     }
 }
@@ -178,10 +178,9 @@ impl Shell {
         let mut terminal = terminal;
         let t = terminal.inner.take().ok_or_else(ended)?;
         let client = terminal.client.clone();
-        let s = client.block(
-            "terminal",
-            async move { crate::terminal::Shell::start(t).await },
-        )?;
+        let s = client.block("Shell::start", async move {
+            crate::terminal::Shell::start(t).await
+        })?;
         Ok(Shell {
             inner: Some(s),
             client,
@@ -197,7 +196,7 @@ impl Shell {
     /// Runs a command; see [`crate::terminal::Shell::run`].
     pub fn run(&mut self, command: &str) -> Result<ShellOutput> {
         let command = command.to_owned();
-        self.with_shell(move |mut s| async move {
+        self.with_shell("Shell::run", move |mut s| async move {
             let out = s.run(&command).await;
             (s, out)
         })
@@ -206,7 +205,7 @@ impl Shell {
     /// Runs a command with its own timeout; see [`crate::terminal::Shell::run_with_timeout`].
     pub fn run_with_timeout(&mut self, command: &str, timeout: Duration) -> Result<ShellOutput> {
         let command = command.to_owned();
-        self.with_shell(move |mut s| async move {
+        self.with_shell("Shell::run_with_timeout", move |mut s| async move {
             let out = s.run_with_timeout(&command, timeout).await;
             (s, out)
         })
@@ -214,7 +213,7 @@ impl Shell {
 
     /// Sends Ctrl-C; see [`crate::terminal::Shell::interrupt`].
     pub fn interrupt(&self) -> Result<()> {
-        check_outside("terminal_interrupt")?;
+        check_outside("Shell::interrupt")?;
         let s = self.inner.as_ref().ok_or_else(ended)?;
         // Queues a frame for the session's task: ready at once, no runtime needed.
         futures::executor::block_on(s.interrupt())
@@ -222,17 +221,17 @@ impl Shell {
 
     /// Resizes the terminal; see [`crate::terminal::Shell::resize`].
     pub fn resize(&self, cols: u16, rows: u16) -> Result<()> {
-        check_outside("terminal_resize")?;
+        check_outside("Shell::resize")?;
         let s = self.inner.as_ref().ok_or_else(ended)?;
         futures::executor::block_on(s.resize(cols, rows))
     }
 
     /// Exits the shell and closes the session; see [`crate::terminal::Shell::close`].
     pub fn close(mut self) -> Result<()> {
-        check_outside("terminal_close")?;
+        check_outside("Shell::close")?;
         let s = self.inner.take().ok_or_else(ended)?;
         self.client
-            .block("terminal_close", async move { s.close().await })
+            .block("Shell::close", async move { s.close().await })
     }
 
     /// The session under the shell; see [`crate::terminal::Shell::into_terminal`].
@@ -243,14 +242,14 @@ impl Shell {
         }
     }
 
-    fn with_shell<F, Fut>(&mut self, call: F) -> Result<ShellOutput>
+    fn with_shell<F, Fut>(&mut self, operation: &'static str, call: F) -> Result<ShellOutput>
     where
         F: FnOnce(crate::terminal::Shell) -> Fut,
         Fut: Future<Output = (crate::terminal::Shell, Result<ShellOutput>)> + Send + 'static,
     {
-        check_outside("terminal_run")?;
+        check_outside(operation)?;
         let s = self.inner.take().ok_or_else(ended)?;
-        let (s, out) = self.client.run("terminal_run", call(s))?;
+        let (s, out) = self.client.run(operation, call(s))?;
         self.inner = Some(s);
         out
     }
