@@ -230,6 +230,38 @@ fn calling_inside_a_current_thread_runtime_is_a_typed_error() {
 }
 
 #[test]
+fn an_event_stream_iterated_inside_a_runtime_yields_the_refusal_once_then_ends() {
+    let (_rt, router) = router();
+    let client = client(&router);
+    let sb = client
+        .create_sandbox("blocking-stream")
+        .template("agent-python")
+        .wait_until_running()
+        .send()
+        .unwrap();
+    sb.agent()
+        .configure()
+        // An agent that ends by itself (one that waits for more input would outlive the test).
+        .file("/workspace/agent.sh", "read line\necho \"got $line\"\n")
+        .entrypoint(["sh", "/workspace/agent.sh"])
+        .send()
+        .unwrap();
+    let events = sb.agent().invoke("x\n").stream().unwrap();
+    let inner = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let seen: Vec<_> = inner.block_on(async move { events.collect() });
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(matches!(
+        seen[0],
+        Err(Error::BlockingInRuntime {
+            operation: "EventStream::next"
+        })
+    ));
+    sb.delete().unwrap();
+}
+
+#[test]
 fn calling_inside_a_multi_thread_runtime_is_a_typed_error() {
     let (rt, router) = router();
     let client = client(&router);

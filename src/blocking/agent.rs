@@ -175,7 +175,9 @@ impl Invoke {
 }
 
 /// The events of a configure or invoke call, as a blocking [`Iterator`]; see
-/// [`crate::EventStream`]. Each `next` parks until the next event (or the end).
+/// [`crate::EventStream`]. Each `next` parks until the next event (or the end). An error
+/// that ends the stream (the refusal inside a Tokio runtime, the options' deadline) is yielded
+/// once, and the iterator then ends.
 ///
 /// ```no_run
 /// # fn demo(sb: agenttier::blocking::Sandbox) -> agenttier::Result<()> {
@@ -212,10 +214,11 @@ impl<T: Send + 'static> Iterator for EventStream<T> {
 
     /// The next event, `None` once the stream ended; see [`crate::EventStream::next`].
     fn next(&mut self) -> Option<Result<T>> {
+        let mut stream = self.inner.take()?;
         if let Err(e) = super::runtime::check_outside("EventStream::next") {
+            // Yielded once, then the iterator ends: a `collect` inside a runtime terminates.
             return Some(Err(e));
         }
-        let mut stream = self.inner.take()?;
         let next = self.client.run("EventStream::next", async move {
             let item = stream.next().await;
             (stream, item)

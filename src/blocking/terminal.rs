@@ -82,7 +82,8 @@ impl TerminalBuilder {
 
 /// A terminal session (blocking); see [`crate::terminal::Terminal`]. Its events are an
 /// [`Iterator`]; [`Terminal::write`], [`Terminal::resize`] and [`Terminal::ping`] only queue
-/// a frame and never park. A call cut off by the options' deadline ends the session.
+/// a frame and never park. A call cut off by the options' deadline, or refused inside a Tokio
+/// runtime, ends the session (the error is yielded once, then the iterator ends).
 pub struct Terminal {
     inner: Option<crate::terminal::Terminal>,
     client: Client,
@@ -128,10 +129,11 @@ impl Terminal {
     /// The next event, `None` once the session ended; see
     /// [`crate::terminal::Terminal::next_event`].
     pub fn next_event(&mut self) -> Option<Result<TerminalEvent>> {
+        let mut t = self.inner.take()?;
         if let Err(e) = check_outside("Terminal::next_event") {
+            // Yielded once, then the session ends: a `collect` inside a runtime terminates.
             return Some(Err(e));
         }
-        let mut t = self.inner.take()?;
         match self.client.run("Terminal::next_event", async move {
             let event = t.next_event().await;
             (t, event)
