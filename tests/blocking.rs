@@ -122,6 +122,34 @@ fn the_tutorial_flow_works_from_a_plain_thread() {
 }
 
 #[test]
+fn threads_sharing_one_client_call_at_the_same_time() {
+    let (_rt, router) = router();
+    let client = client(&router);
+    let sb = client
+        .create_sandbox("blocking-threads")
+        .template("general-coding")
+        .wait_until_running()
+        .send()
+        .unwrap();
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|i| {
+                let sb = sb.clone();
+                scope.spawn(move || {
+                    let path = format!("/workspace/t{i}.txt");
+                    sb.files().write(&path, format!("thread {i}\n")).unwrap();
+                    sb.exec(&format!("cat {path}")).unwrap().stdout
+                })
+            })
+            .collect();
+        for (i, w) in workers.into_iter().enumerate() {
+            assert_eq!(w.join().unwrap(), format!("thread {i}\n"));
+        }
+    });
+    sb.delete().unwrap();
+}
+
+#[test]
 fn a_guard_and_with_sandbox_delete_their_sandbox() {
     let (_rt, router) = router();
     let client = client(&router);

@@ -191,7 +191,8 @@ fn stopped(operation: &'static str) -> Error {
     Error::Io {
         path: Default::default(),
         source: std::io::Error::other(format!(
-            "{operation}: the blocking client's runtime thread has stopped"
+            "{operation}: the call ended without an answer (it panicked, or the blocking \
+             client's runtime thread stopped)"
         )),
     }
 }
