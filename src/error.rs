@@ -544,6 +544,18 @@ pub enum Error {
         /// What happened.
         message: String,
     },
+    /// A method of the blocking client (module `agenttier::blocking`, feature `blocking`) was
+    /// called on a thread that drives a Tokio runtime (inside `#[tokio::main]`, a task,
+    /// `spawn_blocking` or a `Runtime::enter` guard), where parking the thread could stall or
+    /// deadlock that runtime. Nothing was sent. Use the async [`Client`](crate::Client) there,
+    /// or call the blocking client from a plain `std::thread`.
+    #[error(
+        "{operation}: the blocking client cannot be called inside a Tokio runtime; use the async Client there, or a plain std::thread"
+    )]
+    BlockingInRuntime {
+        /// The blocking method that was called, as `Type::method` (`"Sandbox::exec"`).
+        operation: &'static str,
+    },
     /// Reading or writing a local file failed.
     #[error("local file{}: {source}", if path.as_os_str().is_empty() { String::new() } else { format!(" {}", path.display()) })]
     Io {

@@ -16,6 +16,8 @@
 //!   Router's WebSocket (`sandbox.terminal()`).
 //! - [`Ports::preview`]: requests to a sandbox's web app through the Router's preview proxy.
 //! - `testing::FakeRouter` (feature `testing`): an in-process Router for your tests.
+//! - `blocking` (feature `blocking`): the same API without async, on a runtime thread of
+//!   its own, the way `reqwest::blocking` mirrors `reqwest`.
 //!
 //! ```no_run
 //! # async fn demo() -> agenttier::Result<()> {
@@ -35,6 +37,9 @@
 
 pub mod admin;
 pub mod auth;
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 mod client;
 pub mod cluster;
 pub mod connect;
