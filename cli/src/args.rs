@@ -41,7 +41,7 @@ pub struct Global {
     #[arg(long, short = 'n', global = true, value_name = "NS")]
     pub namespace: Option<String>,
     /// Output format: readable text, or JSON (the SDK's types, stable for scripts).
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
 }
 

@@ -38,6 +38,7 @@ pub fn text(v: &Value, columns: &[&str]) -> String {
         Value::Array(rows) if rows.is_empty() => "(none)\n".to_owned(),
         Value::Array(rows) if rows.iter().all(Value::is_object) => table(rows, columns),
         Value::Array(items) => items.iter().map(|i| format!("{}\n", scalar(i))).collect(),
+        Value::Object(map) if map.is_empty() => "(none)\n".to_owned(),
         Value::Object(map) => {
             let width = map.keys().map(|k| k.len()).max().unwrap_or(0);
             let mut s = String::new();
