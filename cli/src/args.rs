@@ -25,8 +25,8 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Flags every command takes.
-#[derive(Debug, Args)]
+/// Flags every command takes. Its `Debug` leaves the credentials out.
+#[derive(Args)]
 pub struct Global {
     /// The Router's URL (default: $AGENTTIER_API_URL, then the saved login).
     #[arg(long, global = true, value_name = "URL")]
@@ -43,6 +43,19 @@ pub struct Global {
     /// Output format: readable text, or JSON (the SDK's types, stable for scripts).
     #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
     pub output: Output,
+}
+
+impl std::fmt::Debug for Global {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Global")
+            .field("api_url", &self.api_url)
+            .field("api_key", &redacted(&self.api_key))
+            .field("token", &redacted(&self.token))
+            .field("namespace", &self.namespace)
+            .field("output", &self.output)
+            .finish()
+    }
 }
 
 /// `--output`.
@@ -742,6 +755,24 @@ mod tests {
         );
         assert!(parse_key_value("=x").is_err());
         assert!(parse_key_value("x").is_err());
+    }
+
+    #[test]
+    fn debug_output_leaves_the_credentials_out() {
+        let cli = Cli::parse_from([
+            "agenttier",
+            "--api-key",
+            "atk_secret",
+            "--token",
+            "jwt_secret",
+            "whoami",
+        ]);
+        let debug = format!("{cli:?}");
+        assert!(
+            !debug.contains("atk_secret") && !debug.contains("jwt_secret"),
+            "{debug}"
+        );
+        assert!(debug.contains("<redacted>"));
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 GovernanceCmd::List => emit(out, &gov.list().await?, &[])?,
                 GovernanceCmd::Get { namespace } => emit(out, &gov.get(&namespace).await?, &[])?,
                 GovernanceCmd::Set { namespace, file } => {
-                    let policy: Policy = read_json(&file)?;
+                    let policy: Policy = read_json(&file).await?;
                     let saved = if namespace == "cluster" {
                         gov.set_cluster(&policy).await?
                     } else {
@@ -143,7 +143,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             match cmd {
                 UserCmd::PreferencesGet => emit(out, &user.preferences().await?, &[])?,
                 UserCmd::PreferencesSet { file } => {
-                    let prefs: serde_json::Map<String, Value> = read_json(&file)?;
+                    let prefs: serde_json::Map<String, Value> = read_json(&file).await?;
                     emit(out, &user.set_preferences(&prefs).await?, &[])?;
                 }
             }
@@ -184,7 +184,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             match cmd {
                 WarmPoolCmd::Status => emit(out, &pool.status().await?, &[])?,
                 WarmPoolCmd::Config { file } => {
-                    let pools: Vec<PoolConfig> = read_json(&file)?;
+                    let pools: Vec<PoolConfig> = read_json(&file).await?;
                     emit(out, &pool.configure(&pools).await?, &[])?;
                 }
             }
@@ -458,7 +458,7 @@ async fn sandbox(client: &Client, g: &Global, cmd: SandboxCmd) -> Result<(), Fai
             emit(out, &u.send().await?, &[])?;
         }
         SandboxCmd::BulkCreate { file } => {
-            let raw: Vec<Value> = read_json(&file)?;
+            let raw: Vec<Value> = read_json(&file).await?;
             let mut items = Vec::with_capacity(raw.len());
             for (i, v) in raw.iter().enumerate() {
                 items.push(
@@ -684,7 +684,7 @@ async fn files(client: &Client, out: Output, cmd: FilesCmd) -> Result<(), Failur
         } => {
             let bytes: Vec<u8> = match (data, file) {
                 (Some(d), _) => d.into_bytes(),
-                (None, Some(f)) => read_input(&f)?,
+                (None, Some(f)) => read_input(&f).await?,
                 (None, None) => Vec::new(),
             };
             let written = client.sandbox(&id)?.files().write(&path, bytes).await?;
@@ -771,8 +771,8 @@ async fn invoke(client: &Client, out: Output, a: InvokeArgs) -> Result<(), Failu
         return done(out, json!({"invokeId": invoke_id, "status": "canceled"}));
     }
     let payload: Vec<u8> = match &a.input {
-        Some(s) if s == "-" => read_input(Path::new("-"))?,
-        Some(s) if s.starts_with('@') => read_input(Path::new(&s[1..]))?,
+        Some(s) if s == "-" => read_input(Path::new("-")).await?,
+        Some(s) if s.starts_with('@') => read_input(Path::new(&s[1..])).await?,
         Some(s) => s.clone().into_bytes(),
         None => Vec::new(),
     };
@@ -820,16 +820,23 @@ fn exit_with(code: i32) -> Result<(), Failure> {
     }
 }
 
-fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
+/// A file's bytes, or stdin's for `-` (read on a blocking thread, so Ctrl-C still works).
+async fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
     if path == Path::new("-") {
-        let mut buf = Vec::new();
-        std::io::stdin().read_to_end(&mut buf)?;
-        return Ok(buf);
+        return tokio::task::spawn_blocking(|| {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+        })
+        .await
+        .map_err(|e| Failure::Message(format!("reading stdin: {e}")))?
+        .map_err(|e| Failure::Message(format!("reading stdin: {e}")));
     }
-    std::fs::read(path).map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
+    tokio::fs::read(path)
+        .await
+        .map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
 }
 
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Failure> {
-    let bytes = read_input(path)?;
+async fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Failure> {
+    let bytes = read_input(path).await?;
     serde_json::from_slice(&bytes).map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
 }

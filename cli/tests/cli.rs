@@ -843,6 +843,51 @@ fn sandbox_files_archive_writes_a_tarball() {
     );
 }
 
+#[test]
+fn transfers_and_waits_print_nothing_on_stderr_when_it_is_not_a_terminal() {
+    // Chunked uploads are joined by a shell command in the sandbox: a router that runs them.
+    let router = block(
+        FakeRouter::builder()
+            .creating_delay(Duration::ZERO)
+            .local_exec(true)
+            .start(),
+    );
+    let on = |args: &[&str]| {
+        let mut cmd = base_command();
+        cmd.args(["--api-url", router.url()]).args(args);
+        finish(&mut cmd, None).ok()
+    };
+    let dir = tempfile::tempdir().expect("dir");
+    let big = dir.path().join("big.bin");
+    // Above the chunk threshold: the upload goes up in parts, each reporting progress.
+    std::fs::write(&big, vec![b'x'; 300 * 1024]).expect("write");
+    on(&["sandbox", "create", "quiet-a", "--wait"]);
+    let r = on(&[
+        "sandbox",
+        "files",
+        "upload",
+        "quiet-a",
+        big.to_str().expect("utf-8"),
+        "/workspace/big.bin",
+    ]);
+    assert_eq!(
+        r.stdout,
+        "uploaded /workspace/big.bin: 1 file(s), 307200 bytes\n"
+    );
+    let back = dir.path().join("back.bin");
+    on(&[
+        "sandbox",
+        "files",
+        "download",
+        "quiet-a",
+        "/workspace/big.bin",
+        back.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(std::fs::metadata(&back).expect("meta").len(), 300 * 1024);
+    on(&["sandbox", "stop", "quiet-a", "--wait"]);
+    drop(router);
+}
+
 // ---------------------------------------------------------------- sandbox ports
 
 #[test]
@@ -977,6 +1022,14 @@ fn invoke_prints_the_agent_output_and_returns_its_exit_code() {
         .json();
     assert_eq!(j["exitCode"], 0);
     assert_eq!(j["reason"], "completed");
+    let input = temp_file("{\"from\": \"a file\"}");
+    let at = format!("@{}", path(&input));
+    assert!(
+        text(&["invoke", "invoke-a", "--input", &at])
+            .ok()
+            .stdout
+            .contains("agent-output")
+    );
     let r = with_stdin(&["invoke", "invoke-a", "--input", "-"], b"from stdin").ok();
     assert!(r.stdout.contains("agent-output"));
     json(&["configure", "invoke-a", "--entrypoint", "exit 5"]).ok();
