@@ -8,7 +8,8 @@ use agenttier::types::PoolConfig;
 use agenttier::user::ApiKeyRequest;
 use agenttier::webhooks::WebhookEvent;
 use agenttier::{
-    BulkItem, Client, ExecOptions, Sandbox, SandboxFilter, ShareLinkOptions, WaitOptions,
+    BulkItem, Client, ExecOptions, InvokeEvent, Sandbox, SandboxFilter, ShareLinkOptions,
+    WaitOptions,
 };
 use clap::CommandFactory;
 use serde_json::{Value, json};
@@ -783,29 +784,34 @@ async fn invoke(client: &Client, out: Output, a: InvokeArgs) -> Result<(), Failu
     if let Some(t) = a.timeout {
         inv = inv.timeout(t);
     }
-    let r = inv.collect().await?;
-    match out {
-        Output::Json => emit_value(
-            out,
-            &json!({
-                "invokeId": r.invoke_id,
-                "stdout": r.stdout,
-                "stderr": r.stderr,
-                "exitCode": r.exit_code,
-                "durationMs": u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
-                "reason": r.reason,
-            }),
-            &[],
-        )?,
-        Output::Text => {
-            if !r.stdout.is_empty() {
-                println!("{}", r.stdout);
-            }
-            if !r.stderr.is_empty() {
-                eprintln!("{}", r.stderr);
+    if out == Output::Text {
+        // Lines as they come: stdout's to stdout, stderr's to stderr.
+        let mut events = inv.stream().await?;
+        while let Some(ev) = events.next().await {
+            match ev? {
+                InvokeEvent::Log(l) if l.stream == "stderr" => eprintln!("{}", l.data),
+                InvokeEvent::Log(l) => println!("{}", l.data),
+                InvokeEvent::Exit(e) => return exit_with(e.exit_code),
+                _ => {}
             }
         }
+        return Err(Failure::Message(
+            "invoke: the stream ended without an exit event".into(),
+        ));
     }
+    let r = inv.collect().await?;
+    emit_value(
+        out,
+        &json!({
+            "invokeId": r.invoke_id,
+            "stdout": r.stdout,
+            "stderr": r.stderr,
+            "exitCode": r.exit_code,
+            "durationMs": u64::try_from(r.duration.as_millis()).unwrap_or(u64::MAX),
+            "reason": r.reason,
+        }),
+        &[],
+    )?;
     exit_with(r.exit_code)
 }
 

@@ -1037,6 +1037,7 @@ fn invoke_prints_the_agent_output_and_returns_its_exit_code() {
         .code(5)
         .json();
     assert_eq!(j["exitCode"], 5);
+    text(&["invoke", "invoke-a", "--prompt", "x", "--timeout", "1m"]).code(5);
 }
 
 #[test]
