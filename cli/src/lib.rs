@@ -131,3 +131,86 @@ fn walk(cmd: &clap::Command, path: &str, out: &mut String) {
         walk(s, &format!("{path} {}", s.get_name()), out);
     }
 }
+
+/// What [`leaf_for`] answers for an operation nobody has decided about yet.
+pub const UNDECIDED: &str = "no decision yet: map it to a leaf or say why it has none";
+
+/// The leaf (its path below `agenttier`) that calls `op`, or why no leaf does. Every operation
+/// of the spec gets an answer: a test fails on [`UNDECIDED`], so a new operation in
+/// `openapi.yaml` forces a decision here.
+///
+/// ```
+/// use agenttier::operations::op;
+/// assert_eq!(agenttier_cli::leaf_for(&op::EXEC_COMMAND), Ok("sandbox exec"));
+/// assert!(agenttier_cli::leaf_for(&op::HEALTHZ).is_err());
+/// ```
+pub fn leaf_for(op: &agenttier::operations::Operation) -> Result<&'static str, &'static str> {
+    Ok(match op.name {
+        "list_sandboxes" => "sandbox list",
+        "create_sandbox" => "sandbox create",
+        "get_sandbox" => "sandbox get",
+        "delete_sandbox" => "sandbox delete",
+        "update_sandbox" => "sandbox patch",
+        "stop_sandbox" => "sandbox stop",
+        "resume_sandbox" => "sandbox resume",
+        "clone_sandbox" => "sandbox clone",
+        "bulk_create_sandboxes" => "sandbox bulk-create",
+        "bulk_sandbox_action" => "sandbox bulk-action",
+        "list_backups" => "sandbox backups list",
+        "create_backup" => "sandbox backups create",
+        "restore_backup" => "sandbox backups restore",
+        "delete_backup" => "sandbox backups delete",
+        "exec_command" => "sandbox exec",
+        "list_files" => "sandbox files ls",
+        "read_file" => "sandbox files cat",
+        "write_file" => "sandbox files write",
+        "download_archive" => "sandbox files archive",
+        "list_ports" => "sandbox ports list",
+        "forward_port" => "sandbox ports forward",
+        "remove_port" => "sandbox ports remove",
+        "get_sharing" => "sandbox sharing list",
+        "share_sandbox" => "sandbox sharing grant",
+        "revoke_share" => "sandbox sharing revoke",
+        "create_share_link" => "sandbox sharing create-link",
+        "configure_agent" => "configure",
+        "invoke_agent" | "cancel_invoke" => "invoke",
+        "list_templates" => "template list",
+        "get_template" => "template get",
+        "list_webhooks" => "webhooks list",
+        "create_webhook" => "webhooks create",
+        "delete_webhook" => "webhooks delete",
+        "list_webhook_deliveries" => "webhooks deliveries",
+        "list_policies" => "governance list",
+        "set_cluster_policy" | "set_namespace_policy" => "governance set",
+        "get_namespace_policy" => "governance get",
+        "delete_namespace_policy" => "governance delete",
+        "get_effective_policy" => "governance effective",
+        "list_audit_events" => "audit list",
+        "get_usage_analytics" => "analytics usage",
+        "get_cost_estimates" => "analytics costs",
+        "admin_list_sandboxes" => "admin sandboxes",
+        "admin_get_sharing" => "admin sharing",
+        "get_current_user" => "whoami",
+        "get_preferences" => "user preferences-get",
+        "set_preferences" => "user preferences-set",
+        "list_api_keys" => "apikeys list",
+        "create_api_key" => "apikeys create",
+        "revoke_api_key" => "apikeys revoke",
+        "get_warm_pool_status" => "warmpool status",
+        "set_warm_pool_config" => "warmpool config",
+        "get_cluster_status" => "cluster status",
+        "get_cluster_nodes" => "cluster nodes",
+        "get_headroom" => "cluster headroom-get",
+        "set_headroom" => "cluster headroom-set",
+        "healthz" | "readyz" => return Err("probes for load balancers; not in the Python CLI"),
+        "create_template" | "update_template" | "delete_template" => {
+            return Err(
+                "the Python CLI's template family is list|get; template writes are the SDK's",
+            );
+        }
+        "get_install_log" => {
+            return Err("not in the Python CLI; configure prints the install log as it runs");
+        }
+        _ => return Err(UNDECIDED),
+    })
+}

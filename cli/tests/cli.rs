@@ -1538,6 +1538,22 @@ fn every_leaf_of_the_tree_is_in_the_tested_list() {
 }
 
 #[test]
+fn every_operation_of_the_spec_has_a_leaf_or_a_reason() {
+    let tree = agenttier_cli::command_tree();
+    for op in agenttier::operations::OPERATIONS {
+        match agenttier_cli::leaf_for(op) {
+            Ok(leaf) => assert!(
+                tree.lines().any(|l| l == format!("agenttier {leaf}")
+                    || l.starts_with(&format!("agenttier {leaf} "))),
+                "{} maps to `{leaf}`, which is not a leaf",
+                op.name
+            ),
+            Err(reason) => assert_ne!(reason, agenttier_cli::UNDECIDED, "{}", op.name),
+        }
+    }
+}
+
+#[test]
 fn help_lists_every_family() {
     let help = text(&["--help"]).ok().stdout;
     for family in [
