@@ -429,3 +429,182 @@ async fn streamable_http_serves_the_tools_on_loopback() {
     stop.cancel();
     serving.await.unwrap().unwrap();
 }
+
+#[tokio::test]
+async fn stop_wait_stopped_resume_wait_running() {
+    let router = FakeRouter::builder().manual_clock().start().await;
+    let client = spawn_server(&router, &[]).await;
+    call_ok(
+        &client,
+        "sandbox_create",
+        json!({"name": "cycle", "template": "general-coding"}),
+    )
+    .await;
+    router.advance(Duration::from_secs(1));
+    call_ok(
+        &client,
+        "sandbox_wait_running",
+        json!({"sandbox_id": "cycle"}),
+    )
+    .await;
+
+    call_ok(&client, "sandbox_stop", json!({"sandbox_id": "cycle"})).await;
+    router.advance(Duration::from_secs(1));
+    let stopped = call_ok(
+        &client,
+        "sandbox_wait_stopped",
+        json!({"sandbox_id": "cycle"}),
+    )
+    .await;
+    assert_eq!(stopped["status"], "Stopped");
+
+    call_ok(&client, "sandbox_resume", json!({"sandbox_id": "cycle"})).await;
+    router.advance(Duration::from_secs(1));
+    let running = call_ok(
+        &client,
+        "sandbox_wait_running",
+        json!({"sandbox_id": "cycle"}),
+    )
+    .await;
+    assert_eq!(running["status"], "Running");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn agent_configure_then_invoke_collects_the_output() {
+    use agenttier_fake_router::ExecRule;
+
+    let router = FakeRouter::builder().manual_clock().start().await;
+    router.on_exec(ExecRule::prefix("my-agent").stdout("thinking\ndone\n"));
+    let client = spawn_server(&router, &[]).await;
+    call_ok(
+        &client,
+        "sandbox_create",
+        json!({"name": "agent-box", "template": "agent-python"}),
+    )
+    .await;
+    router.advance(Duration::from_secs(1));
+    call_ok(
+        &client,
+        "sandbox_wait_running",
+        json!({"sandbox_id": "agent-box"}),
+    )
+    .await;
+
+    let configured = call_ok(
+        &client,
+        "agent_configure",
+        json!({"sandbox_id": "agent-box",
+               "files": [{"path": "/workspace/agent.toml", "content": {"content": "model = \"x\"\n"}}],
+               "entrypoint": ["my-agent", "--json"]}),
+    )
+    .await;
+    assert!(configured.is_object(), "{configured}");
+    let read = call_ok(
+        &client,
+        "file_read",
+        json!({"sandbox_id": "agent-box", "path": "/workspace/agent.toml"}),
+    )
+    .await;
+    assert_eq!(read["content"], "model = \"x\"\n");
+
+    let out = call_ok(
+        &client,
+        "agent_invoke",
+        json!({"sandbox_id": "agent-box", "input": "hello", "timeout_seconds": 60}),
+    )
+    .await;
+    assert_eq!(out["exit_code"], 0, "{out}");
+    assert_eq!(out["success"], true);
+    assert!(out["stdout"].as_str().unwrap().contains("done"), "{out}");
+    let invoke_id = out["invoke_id"].as_str().expect("an invoke id");
+    let record = router.wait_for_invocation(invoke_id).await;
+    assert_eq!(record.stdin.as_ref(), b"hello");
+
+    // The invocation is over: canceling it is a Router error, kept as a tool error.
+    let (error, _) = call_err(
+        &client,
+        "agent_cancel",
+        json!({"sandbox_id": "agent-box", "invoke_id": invoke_id}),
+    )
+    .await;
+    assert_eq!(error["status"], 404, "{error}");
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn every_read_tool_answers_with_admin() {
+    let router = FakeRouter::start().await;
+    let client = spawn_server(&router, &["--admin"]).await;
+    for tool in [
+        "template_list",
+        "current_user",
+        "governance_list_policies",
+        "governance_effective_policy",
+        "analytics_usage",
+        "analytics_costs",
+        "audit_list_events",
+        "admin_list_sandboxes",
+        "admin_sharing_overview",
+        "user_get_preferences",
+        "apikey_list",
+        "warmpool_status",
+        "cluster_status",
+        "cluster_nodes",
+        "cluster_get_headroom",
+        "webhook_list",
+    ] {
+        call_ok(&client, tool, json!({})).await;
+    }
+    let template = call_ok(&client, "template_get", json!({"name": "general-coding"})).await;
+    assert!(template.is_object());
+    client.cancel().await.unwrap();
+}
+
+#[tokio::test]
+async fn admin_writes_go_through_the_sdk_types() {
+    let router = FakeRouter::start().await;
+    let client = spawn_server(&router, &["--admin"]).await;
+    let tools = client.list_all_tools().await.unwrap();
+    let set_policy = tools
+        .iter()
+        .find(|t| t.name == "governance_set_policy")
+        .expect("governance_set_policy");
+    let schema = serde_json::to_string(&set_policy.input_schema).unwrap();
+    assert!(
+        schema.contains("maxSandboxesPerUser"),
+        "the policy's schema comes from the SDK's wire type: {schema}"
+    );
+
+    let set = call_ok(
+        &client,
+        "governance_set_policy",
+        json!({"namespace": "team-a", "policy": {"maxSandboxesPerUser": 3}}),
+    )
+    .await;
+    assert_eq!(set["maxSandboxesPerUser"], 3, "{set}");
+    let got = call_ok(
+        &client,
+        "governance_get_policy",
+        json!({"namespace": "team-a"}),
+    )
+    .await;
+    assert_eq!(got["maxSandboxesPerUser"], 3, "{got}");
+
+    let headroom = call_ok(
+        &client,
+        "cluster_set_headroom",
+        json!({"replicas": 2, "cpu": "500m"}),
+    )
+    .await;
+    assert!(headroom.get("headroom").is_some(), "{headroom}");
+
+    let pool = call_ok(
+        &client,
+        "warmpool_set_config",
+        json!({"pools": [{"template": "general-coding", "desiredCount": 1}]}),
+    )
+    .await;
+    assert!(pool.is_object(), "{pool}");
+    client.cancel().await.unwrap();
+}
