@@ -332,7 +332,7 @@ async fn a_router_error_keeps_its_status_and_request_id() {
     assert_eq!(error["status"], 404);
     let request_id = error["request_id"].as_str().expect("a request id");
     assert!(!request_id.is_empty());
-    assert!(text.contains("404"), "{text}");
+    assert!(text.contains("HTTP 404"), "{text}");
     assert!(text.contains(request_id), "{text}");
     // The id is the one the Router answered with.
     let sent = router
