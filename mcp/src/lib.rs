@@ -328,3 +328,51 @@ pub async fn serve_http_on(
         .with_graceful_shutdown(async move { shutdown.cancelled_owned().await })
         .await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        // No request is made: these tests only look at the tool list.
+        Client::builder("http://127.0.0.1:9").build().unwrap()
+    }
+
+    #[test]
+    fn every_admin_tool_name_is_a_tool() {
+        let all = Server::new(client(), ServerOptions::default().admin(true)).tool_names();
+        for name in ADMIN_TOOLS {
+            assert!(all.iter().any(|t| t == name), "{name} is not a tool");
+        }
+    }
+
+    #[test]
+    fn options_decide_the_tool_list() {
+        let all = Server::new(client(), ServerOptions::default().admin(true)).tool_names();
+        let user = Server::new(client(), ServerOptions::default()).tool_names();
+        let read_only = Server::new(client(), ServerOptions::default().read_only(true));
+        assert_eq!(all.len(), 60);
+        assert_eq!(user.len(), all.len() - ADMIN_TOOLS.len());
+        assert!(!read_only.tool_names().iter().any(|t| t == "sandbox_create"));
+        // A read-only server without --admin hides admin reads too.
+        assert!(!read_only.tool_names().iter().any(|t| t == "cluster_nodes"));
+        for tool in read_only.tool_router.list_all() {
+            assert_eq!(
+                tool.annotations.and_then(|a| a.read_only_hint),
+                Some(true),
+                "{} is listed read-only",
+                tool.name
+            );
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_credentials() {
+        let sdk = Client::builder("http://127.0.0.1:9")
+            .auth(agenttier::auth::ApiKey::new("super-secret-key").unwrap())
+            .build()
+            .unwrap();
+        let server = Server::new(sdk, ServerOptions::default());
+        assert!(!format!("{server:?}").contains("super-secret-key"));
+    }
+}

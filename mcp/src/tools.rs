@@ -1042,3 +1042,42 @@ impl Server {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_round_trips_in_both_encodings() {
+        let text = FileContent {
+            encoding: Encoding::Utf8,
+            content: "héllo".into(),
+        };
+        assert_eq!(decode(&text).unwrap(), "héllo".as_bytes());
+        let b64 = FileContent {
+            encoding: Encoding::Base64,
+            content: "AP8Q".into(),
+        };
+        assert_eq!(decode(&b64).unwrap(), vec![0, 255, 16]);
+        let out = encode("/a", &[0, 255, 16], None).unwrap();
+        assert_eq!(out["encoding"], "base64");
+        assert_eq!(out["content"], "AP8Q");
+        let out = encode("/a", "héllo".as_bytes(), None).unwrap();
+        assert_eq!(out["encoding"], "utf-8");
+        let out = encode("/a", b"hi", Some(Encoding::Base64)).unwrap();
+        assert_eq!(out["content"], "aGk=");
+    }
+
+    #[test]
+    fn bad_content_is_an_argument_error() {
+        let bad = FileContent {
+            encoding: Encoding::Base64,
+            content: "%%%".into(),
+        };
+        assert!(matches!(decode(&bad), Err(Failure::Arguments(_))));
+        assert!(matches!(
+            encode("/a", &[0xff], Some(Encoding::Utf8)),
+            Err(Failure::Arguments(_))
+        ));
+    }
+}
