@@ -223,8 +223,8 @@ pub struct WriteFileArgs {
     pub content: FileContent,
 }
 
-/// Uploading to a sandbox: content given inline, or a file or directory on the machine the
-/// MCP server runs on. Large content goes in parts and lands atomically.
+/// Uploading to a sandbox: content given inline, or a file or directory under the server's
+/// local directory (`--local-dir`). Large content goes in parts and lands atomically.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct UploadArgs {
     /// The sandbox's id (its name).
@@ -234,19 +234,20 @@ pub struct UploadArgs {
     /// Inline content. Give either this or `local_path`.
     #[serde(default)]
     pub content: Option<FileContent>,
-    /// A local file or directory (on the MCP server's machine) to upload.
+    /// A file or directory to upload, relative to the server's `--local-dir` (no `..`).
     #[serde(default)]
     pub local_path: Option<String>,
 }
 
-/// Downloading from a sandbox: returned inline, or saved on the machine the MCP server runs on.
+/// Downloading from a sandbox: returned inline, or saved under the server's `--local-dir`.
 #[derive(Clone, Debug, Deserialize, Serialize, JsonSchema)]
 pub struct DownloadArgs {
     /// The sandbox's id (its name).
     pub sandbox_id: String,
     /// Absolute path of the file (or, with `local_path` and `directory`, the directory).
     pub path: String,
-    /// Save here (on the MCP server's machine) instead of returning the content.
+    /// Save here, relative to the server's `--local-dir` (no `..`), instead of returning the
+    /// content.
     #[serde(default)]
     pub local_path: Option<String>,
     /// `path` is a directory: download the whole tree into `local_path`.

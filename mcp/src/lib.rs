@@ -76,6 +76,7 @@ pub struct ServerOptions {
     admin: bool,
     read_only: bool,
     namespace: Option<String>,
+    local_dir: Option<std::path::PathBuf>,
 }
 
 impl ServerOptions {
@@ -110,6 +111,19 @@ impl ServerOptions {
     /// ```
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
         self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Let `file_upload` and `file_download` use local files, relative to `dir` (paths with
+    /// `..` or absolute paths are refused). Off by default: without it, only inline content
+    /// moves, and the agent cannot touch the server machine's files.
+    ///
+    /// ```
+    /// let opts = agenttier_mcp::ServerOptions::default().local_dir("/srv/agent-files");
+    /// # let _ = opts;
+    /// ```
+    pub fn local_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.local_dir = Some(dir.into());
         self
     }
 }

@@ -42,6 +42,9 @@ struct Args {
     /// Offer only the tools that change nothing.
     #[arg(long)]
     read_only: bool,
+    /// Let file_upload/file_download use local files under DIR (off by default).
+    #[arg(long, value_name = "DIR")]
+    local_dir: Option<std::path::PathBuf>,
 }
 
 fn client(args: &Args) -> Result<Client, String> {
@@ -84,6 +87,9 @@ async fn main() -> ExitCode {
         .read_only(args.read_only);
     if let Some(ns) = &args.namespace {
         options = options.namespace(ns.clone());
+    }
+    if let Some(dir) = &args.local_dir {
+        options = options.local_dir(dir.clone());
     }
     let server = Server::new(client, options);
     let outcome = match args.http {

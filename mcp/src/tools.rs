@@ -1,6 +1,7 @@
 //! The tools: one method per tool, each a thin call into the SDK's facade.
 
 use std::future::Future;
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use agenttier::{BulkAction, BulkItem, ExecOptions, ShareKind, ShareLevel, ShareLinkOptions};
@@ -83,6 +84,29 @@ fn level(l: Level) -> ShareLevel {
     match l {
         Level::Viewer => ShareLevel::Viewer,
         Level::Collaborator => ShareLevel::Collaborator,
+    }
+}
+
+impl Server {
+    /// A `local_path` argument, resolved under the server's local directory: relative, with
+    /// no `..`, and refused when the server was started without one.
+    fn local_path(&self, given: &str) -> Result<PathBuf, Failure> {
+        let Some(root) = &self.options.local_dir else {
+            return Err(Failure::Arguments(
+                "local paths are off: start the server with --local-dir DIR to allow them".into(),
+            ));
+        };
+        let path = Path::new(given);
+        if given.is_empty()
+            || path
+                .components()
+                .any(|c| !matches!(c, Component::Normal(_) | Component::CurDir))
+        {
+            return Err(Failure::Arguments(format!(
+                "local_path {given:?} must be relative to the local directory, without `..`"
+            )));
+        }
+        Ok(root.join(path))
     }
 }
 
@@ -495,7 +519,7 @@ impl Server {
     }
 
     #[tool(
-        description = "Upload to a sandbox: inline {encoding, content}, or a local file or directory (`local_path`, on the server's machine). Large files go in parts and land atomically."
+        description = "Upload to a sandbox: inline {encoding, content}, or a local file or directory (`local_path`, relative to the server's --local-dir). Large files go in parts and land atomically."
     )]
     async fn file_upload(&self, Parameters(a): Parameters<UploadArgs>) -> CallToolResult {
         run(async {
@@ -507,10 +531,11 @@ impl Server {
                     files.write(&a.path, bytes).await?;
                     Ok(json!({"path": a.path, "files": 1, "bytes": size}))
                 }
-                (None, Some(local)) => {
+                (None, Some(given)) => {
+                    let local = self.local_path(&given)?;
                     let meta = tokio::fs::metadata(&local)
                         .await
-                        .map_err(|e| Failure::Arguments(format!("local_path {local}: {e}")))?;
+                        .map_err(|e| Failure::Arguments(format!("local_path {given}: {e}")))?;
                     if meta.is_dir() {
                         let t = files.upload_dir(&local, &a.path).await?;
                         Ok(json!({"path": a.path, "files": t.files, "bytes": t.bytes}))
@@ -528,20 +553,20 @@ impl Server {
     }
 
     #[tool(
-        description = "Download from a sandbox: the content inline ({encoding, content}), or into `local_path` on the server's machine (a whole directory with `directory`).",
+        description = "Download from a sandbox: the content inline ({encoding, content}), or into `local_path` under the server's --local-dir (a whole directory with `directory`).",
         annotations(read_only_hint = true)
     )]
     async fn file_download(&self, Parameters(a): Parameters<DownloadArgs>) -> CallToolResult {
         run(async {
             let files = self.client.sandbox(&a.sandbox_id)?.files();
             match (a.local_path, a.directory) {
-                (Some(local), true) => {
-                    let t = files.download_dir(&a.path, &local).await?;
-                    Ok(json!({"path": a.path, "local_path": local, "files": t.files, "bytes": t.bytes}))
+                (Some(given), true) => {
+                    let t = files.download_dir(&a.path, self.local_path(&given)?).await?;
+                    Ok(json!({"path": a.path, "local_path": given, "files": t.files, "bytes": t.bytes}))
                 }
-                (Some(local), false) => {
-                    let n = files.download(&a.path, &local).await?;
-                    Ok(json!({"path": a.path, "local_path": local, "files": 1, "bytes": n}))
+                (Some(given), false) => {
+                    let n = files.download(&a.path, self.local_path(&given)?).await?;
+                    Ok(json!({"path": a.path, "local_path": given, "files": 1, "bytes": n}))
                 }
                 (None, true) => Err(Failure::Arguments(
                     "`directory` needs a `local_path` to download into".into(),

@@ -608,3 +608,84 @@ async fn admin_writes_go_through_the_sdk_types() {
     assert!(pool.is_object(), "{pool}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn local_files_move_only_under_the_local_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("in.txt"), "from the laptop\n").unwrap();
+    std::fs::create_dir(dir.path().join("tree")).unwrap();
+    std::fs::write(dir.path().join("tree/a.txt"), "a").unwrap();
+    std::fs::write(dir.path().join("tree/b.txt"), "bb").unwrap();
+
+    let router = FakeRouter::builder().manual_clock().start().await;
+    let local_dir = dir.path().to_str().unwrap();
+    let client = spawn_server(&router, &["--local-dir", local_dir]).await;
+    call_ok(
+        &client,
+        "sandbox_create",
+        json!({"name": "files", "template": "general-coding"}),
+    )
+    .await;
+    router.advance(Duration::from_secs(1));
+
+    let up = call_ok(
+        &client,
+        "file_upload",
+        json!({"sandbox_id": "files", "path": "/workspace/in.txt", "local_path": "in.txt"}),
+    )
+    .await;
+    assert_eq!(up["bytes"], 16);
+    let tree = call_ok(
+        &client,
+        "file_upload",
+        json!({"sandbox_id": "files", "path": "/workspace/tree", "local_path": "tree"}),
+    )
+    .await;
+    assert_eq!(tree["files"], 2);
+    assert_eq!(tree["bytes"], 3);
+
+    call_ok(
+        &client,
+        "file_download",
+        json!({"sandbox_id": "files", "path": "/workspace/in.txt", "local_path": "copy.txt"}),
+    )
+    .await;
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("copy.txt")).unwrap(),
+        "from the laptop\n"
+    );
+    let back = call_ok(
+        &client,
+        "file_download",
+        json!({"sandbox_id": "files", "path": "/workspace/tree", "local_path": "tree-copy", "directory": true}),
+    )
+    .await;
+    assert_eq!(back["files"], 2);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("tree-copy/b.txt")).unwrap(),
+        "bb"
+    );
+
+    for escape in ["../outside.txt", "/etc/passwd", ""] {
+        let (error, _) = call_err(
+            &client,
+            "file_download",
+            json!({"sandbox_id": "files", "path": "/workspace/in.txt", "local_path": escape}),
+        )
+        .await;
+        assert_eq!(error["kind"], "arguments", "{escape:?}");
+    }
+    client.cancel().await.unwrap();
+
+    // Without --local-dir, local paths are refused.
+    let client = spawn_server(&router, &[]).await;
+    let (error, text) = call_err(
+        &client,
+        "file_upload",
+        json!({"sandbox_id": "files", "path": "/workspace/x", "local_path": "in.txt"}),
+    )
+    .await;
+    assert_eq!(error["kind"], "arguments");
+    assert!(text.contains("--local-dir"), "{text}");
+    client.cancel().await.unwrap();
+}
