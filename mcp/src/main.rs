@@ -107,8 +107,16 @@ async fn main() -> ExitCode {
                 .fold(HttpOptions::default(), |h, host| {
                     h.allowed_host(host.clone())
                 });
-            eprintln!("agenttier-mcp: serving http://{addr}/mcp");
-            agenttier_mcp::serve_http(addr, server, http, stop).await
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => {
+                    // The bound address (port 0 picks a free one), for scripts and tests.
+                    if let Ok(bound) = listener.local_addr() {
+                        eprintln!("agenttier-mcp: serving http://{bound}/mcp");
+                    }
+                    agenttier_mcp::serve_http_on(listener, server, http, stop).await
+                }
+                Err(e) => Err(e),
+            }
         }
     };
     match outcome {

@@ -689,3 +689,37 @@ async fn local_files_move_only_under_the_local_dir() {
     assert!(text.contains("--local-dir"), "{text}");
     client.cancel().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_binary_serves_streamable_http_with_the_http_flag() {
+    use rmcp::transport::StreamableHttpClientTransport;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let router = FakeRouter::start().await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_agenttier-mcp"))
+        .args(["--http", "127.0.0.1:0", "--read-only", "--api-url"])
+        .arg(router.url())
+        .args(["--api-key", "test-key"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn agenttier-mcp --http");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next_line().await.unwrap().expect("a first line");
+    let url = first
+        .strip_prefix("agenttier-mcp: serving ")
+        .unwrap_or_else(|| panic!("unexpected first line: {first}"))
+        .to_string();
+
+    let client =
+        ().serve(StreamableHttpClientTransport::from_uri(url))
+            .await
+            .expect("MCP over streamable HTTP");
+    let names = tool_names(&client).await;
+    assert!(names.contains("sandbox_list") && !names.contains("sandbox_create"));
+    let listed = call_ok(&client, "sandbox_list", json!({})).await;
+    assert_eq!(listed["sandboxes"], json!([]));
+    client.cancel().await.unwrap();
+    child.kill().await.unwrap();
+}
