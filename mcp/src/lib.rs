@@ -3,7 +3,7 @@
 //! [`Server`] wraps an [`agenttier::Client`] and exposes the Router as Model Context
 //! Protocol tools (the official Rust MCP SDK, `rmcp`): every tool of the Python SDK's MCP
 //! server under the same snake_case names, plus waiting for a sandbox's phase, file
-//! upload/download and the agent mode (configure, invoke, cancel). Each tool is a thin call
+//! upload/download and the agent mode (configure, invoke, cancel, install log). Each tool is a thin call
 //! into the SDK's async facade; results are JSON (structured content), failures are tool
 //! errors (`isError: true`) that keep the Router's HTTP status and request id.
 //!
@@ -365,7 +365,7 @@ mod tests {
         let all = Server::new(client(), ServerOptions::default().admin(true)).tool_names();
         let user = Server::new(client(), ServerOptions::default()).tool_names();
         let read_only = Server::new(client(), ServerOptions::default().read_only(true));
-        assert_eq!(all.len(), 60);
+        assert_eq!(all.len(), 61);
         assert_eq!(user.len(), all.len() - ADMIN_TOOLS.len());
         assert!(!read_only.tool_names().iter().any(|t| t == "sandbox_create"));
         // A read-only server without --admin hides admin reads too.

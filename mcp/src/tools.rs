@@ -1054,6 +1054,23 @@ impl Server {
         .await
     }
 
+    #[tool(
+        description = "The log of the agent's last install command (from agent_configure).",
+        annotations(read_only_hint = true)
+    )]
+    async fn agent_install_log(&self, Parameters(a): Parameters<SandboxArgs>) -> CallToolResult {
+        run(async {
+            let log = self
+                .client
+                .sandbox(&a.sandbox_id)?
+                .agent()
+                .install_log()
+                .await?;
+            Ok(json!({"log": String::from_utf8_lossy(&log)}))
+        })
+        .await
+    }
+
     #[tool(description = "Cancel a running invocation of the sandbox's agent.")]
     async fn agent_cancel(&self, Parameters(a): Parameters<CancelArgs>) -> CallToolResult {
         run(async {

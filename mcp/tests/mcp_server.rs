@@ -70,7 +70,7 @@ const PYTHON_TOOLS: [&str; 53] = [
 ];
 
 /// What the Python server lacks and this one adds.
-const EXTRA_TOOLS: [&str; 7] = [
+const EXTRA_TOOLS: [&str; 8] = [
     "sandbox_wait_running",
     "sandbox_wait_stopped",
     "file_upload",
@@ -78,6 +78,7 @@ const EXTRA_TOOLS: [&str; 7] = [
     "agent_configure",
     "agent_invoke",
     "agent_cancel",
+    "agent_install_log",
 ];
 
 /// The tools that change something: hidden by `--read-only`.
@@ -476,6 +477,7 @@ async fn agent_configure_then_invoke_collects_the_output() {
 
     let router = FakeRouter::builder().manual_clock().start().await;
     router.on_exec(ExecRule::prefix("my-agent").stdout("thinking\ndone\n"));
+    router.on_exec(ExecRule::prefix("pip").stdout("installed tool-x\n"));
     let client = spawn_server(&router, &[]).await;
     call_ok(
         &client,
@@ -496,10 +498,21 @@ async fn agent_configure_then_invoke_collects_the_output() {
         "agent_configure",
         json!({"sandbox_id": "agent-box",
                "files": [{"path": "/workspace/agent.toml", "content": {"content": "model = \"x\"\n"}}],
+               "install_command": ["pip", "install", "tool-x"],
                "entrypoint": ["my-agent", "--json"]}),
     )
     .await;
     assert!(configured.is_object(), "{configured}");
+    let log = call_ok(
+        &client,
+        "agent_install_log",
+        json!({"sandbox_id": "agent-box"}),
+    )
+    .await;
+    assert!(
+        log["log"].as_str().unwrap().contains("installed tool-x"),
+        "{log}"
+    );
     let read = call_ok(
         &client,
         "file_read",
