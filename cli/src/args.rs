@@ -113,6 +113,10 @@ pub enum Command {
     /// Webhook subscriptions.
     #[command(subcommand)]
     Webhooks(WebhooksCmd),
+    /// Serve the Router to AI agents as MCP tools (stdio, or streamable HTTP with --http), with
+    /// these credentials: the connected agent can do whatever they allow.
+    #[cfg(feature = "mcp")]
+    Mcp(McpArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -780,4 +784,25 @@ mod tests {
         use clap::CommandFactory;
         Cli::command().debug_assert();
     }
+}
+
+/// `mcp`: the `agenttier-mcp` server, with this command line's credentials and namespace.
+#[cfg(feature = "mcp")]
+#[derive(Debug, clap::Args)]
+pub struct McpArgs {
+    /// Serve streamable HTTP at http://ADDR/mcp instead of stdio (e.g. 127.0.0.1:8765).
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<std::net::SocketAddr>,
+    /// With --http: also accept this Host header (loopback names only by default). Repeatable.
+    #[arg(long = "allow-host", value_name = "HOST")]
+    pub allow_hosts: Vec<String>,
+    /// Also offer the admin tools (governance writes, audit, analytics, cluster, warm pool).
+    #[arg(long)]
+    pub admin: bool,
+    /// Offer only the tools that change nothing.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Let file_upload/file_download use local files under DIR (off by default).
+    #[arg(long, value_name = "DIR")]
+    pub local_dir: Option<std::path::PathBuf>,
 }

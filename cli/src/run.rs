@@ -50,6 +50,8 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let mut cmd = Cli::command();
             clap_complete::generate(shell, &mut cmd, "agenttier", &mut std::io::stdout());
         }
+        #[cfg(feature = "mcp")]
+        Command::Mcp(args) => mcp(config::client(g)?, g, args).await?,
         Command::Login => {
             let client = config::client(g)?;
             let me = client.user().me().await?;
@@ -845,4 +847,44 @@ async fn read_input(path: &Path) -> Result<Vec<u8>, Failure> {
 async fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, Failure> {
     let bytes = read_input(path).await?;
     serde_json::from_slice(&bytes).map_err(|e| Failure::Message(format!("{}: {e}", path.display())))
+}
+
+/// `agenttier mcp`: the MCP server of `agenttier-mcp` on this command line's client.
+#[cfg(feature = "mcp")]
+async fn mcp(client: Client, g: &Global, args: McpArgs) -> Result<(), Failure> {
+    use agenttier_mcp::{HttpOptions, Server, ServerOptions};
+    let mut options = ServerOptions::default()
+        .admin(args.admin)
+        .read_only(args.read_only);
+    if let Some(ns) = &g.namespace {
+        options = options.namespace(ns.clone());
+    }
+    if let Some(dir) = args.local_dir {
+        options = options.local_dir(dir);
+    }
+    let server = Server::new(client, options);
+    let served = match args.http {
+        None => agenttier_mcp::serve_stdio(server).await,
+        Some(addr) => {
+            let stop = agenttier::CancellationToken::new();
+            let on_signal = stop.clone();
+            tokio::spawn(async move {
+                let _ = tokio::signal::ctrl_c().await;
+                on_signal.cancel();
+            });
+            let http = args
+                .allow_hosts
+                .into_iter()
+                .fold(HttpOptions::default(), HttpOptions::allowed_host);
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Failure::Message(format!("{addr}: {e}")))?;
+            if let Ok(bound) = listener.local_addr() {
+                // The bound address (port 0 picks a free one), for scripts and tests.
+                eprintln!("agenttier mcp: serving http://{bound}/mcp");
+            }
+            agenttier_mcp::serve_http_on(listener, server, http, stop).await
+        }
+    };
+    served.map_err(|e| Failure::Message(format!("mcp server: {e}")))
 }

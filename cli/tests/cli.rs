@@ -1499,6 +1499,7 @@ const LEAVES: &[&str] = &[
     "webhooks list",
     "webhooks delete",
     "webhooks deliveries",
+    "mcp",
     "completions",
 ];
 
@@ -1533,8 +1534,8 @@ fn every_leaf_of_the_tree_is_in_the_tested_list() {
         leaves, LEAVES,
         "a leaf was added or removed: give it a test and list it here"
     );
-    // The Python CLI's 61 leaves, plus shell and completions.
-    assert_eq!(LEAVES.len(), 63);
+    // The Python CLI's 61 leaves, plus shell, mcp and completions.
+    assert_eq!(LEAVES.len(), 64);
 }
 
 #[test]
@@ -1573,6 +1574,7 @@ fn help_lists_every_family() {
         "warmpool",
         "cluster",
         "webhooks",
+        "mcp",
         "completions",
     ] {
         assert!(
@@ -1585,4 +1587,53 @@ fn help_lists_every_family() {
     for group in ["sharing", "backups", "files", "ports", "shell"] {
         assert!(sandbox_help.contains(group), "{group}");
     }
+}
+
+#[test]
+fn mcp_serves_the_tools_over_stdio_with_the_command_lines_client() {
+    use rmcp::ServiceExt;
+    use rmcp::model::CallToolRequestParams;
+
+    let id = sandbox("mcp-a");
+    block(async {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agenttier"));
+        for (k, _) in std::env::vars() {
+            if k.starts_with("AGENTTIER_") || k.starts_with("KUBERNETES_") || k == "KUBECONFIG" {
+                cmd.env_remove(k);
+            }
+        }
+        let home = shared().home.path();
+        cmd.env("HOME", home)
+            .env("AGENTTIER_CONFIG", home.join("no-login.json"))
+            .args(["--api-url", shared().router.url(), "mcp", "--read-only"])
+            .stderr(std::process::Stdio::inherit());
+        let transport = rmcp::transport::TokioChildProcess::new(cmd).expect("spawn agenttier mcp");
+        let client = ().serve(transport).await.expect("MCP handshake");
+        let names: Vec<String> = client
+            .list_all_tools()
+            .await
+            .expect("tools/list")
+            .iter()
+            .map(|t| t.name.to_string())
+            .collect();
+        // --read-only: the reading tools only; no admin tools without --admin.
+        assert!(names.iter().any(|n| n == "sandbox_list"), "{names:?}");
+        assert!(!names.iter().any(|n| n == "sandbox_create"), "{names:?}");
+        assert!(
+            !names.iter().any(|n| n == "admin_list_sandboxes"),
+            "{names:?}"
+        );
+        // A call reaches the Router through the command line's client.
+        let Value::Object(args) = json!({}) else {
+            unreachable!()
+        };
+        let listed = client
+            .call_tool(CallToolRequestParams::new("sandbox_list".to_string()).with_arguments(args))
+            .await
+            .expect("sandbox_list");
+        assert_ne!(listed.is_error, Some(true), "{:?}", listed.content);
+        let listed = listed.structured_content.expect("structured content");
+        assert!(listed.to_string().contains(&id), "{listed}");
+        client.cancel().await.expect("close");
+    });
 }

@@ -60,14 +60,21 @@ fn client(args: &Args) -> Result<Client, String> {
             )
         })?,
     };
-    let builder =
-        Client::builder(url).application(concat!("agenttier-mcp/", env!("CARGO_PKG_VERSION")));
+    let builder = Client::builder(url.clone())
+        .application(concat!("agenttier-mcp/", env!("CARGO_PKG_VERSION")));
     let builder = match (&args.api_key, &args.token) {
         (Some(key), _) => builder.auth(ApiKey::new(key.clone()).map_err(|e| e.to_string())?),
         (None, Some(token)) => {
             builder.auth(BearerToken::new(token.clone()).map_err(|e| e.to_string())?)
         }
-        (None, None) => builder.auth_shared(agenttier::auth::detect().map_err(|e| e.to_string())?),
+        // Detected as for AGENTTIER_API_URL=url: credentials bound to another host (a
+        // kubeconfig's) are skipped with a warning.
+        (None, None) => builder.auth_shared(
+            agenttier::auth::detect_with(
+                &agenttier::auth::DetectEnv::from_process().var(agenttier::ENV_API_URL, &url),
+            )
+            .map_err(|e| e.to_string())?,
+        ),
     };
     builder.build().map_err(|e| e.to_string())
 }
