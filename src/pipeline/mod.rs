@@ -312,11 +312,12 @@ impl Pipeline {
         call: Call,
         options: &CallOptions,
     ) -> Result<T> {
-        let op = call.op;
-        let answer = self.buffered(call, options).await?;
+        // The call stays in this frame and is lent to the engine: moving it into another
+        // async fn would store it twice (the callee's argument and its local).
+        let answer = self.buffered_ref(&call, options).await?;
         serde_json::from_slice(&answer.body).map_err(|e| {
             Error::decode(
-                op.name,
+                call.op.name,
                 Some(answer.status.as_u16()),
                 answer.request_id(),
                 e,
@@ -327,13 +328,22 @@ impl Pipeline {
 
     /// Sends `call`; the answer's body is read (within the client's limit) and dropped.
     pub(crate) async fn empty(&self, call: Call, options: &CallOptions) -> Result<()> {
-        self.buffered(call, options).await.map(drop)
+        self.buffered_ref(&call, options).await.map(drop)
     }
 
     /// Sends `call` and reads its whole answer (within the client's limit).
     pub(crate) async fn buffered(&self, call: Call, options: &CallOptions) -> Result<Buffered> {
+        self.buffered_ref(&call, options).await
+    }
+
+    /// [`Pipeline::buffered`] of a call the caller keeps.
+    fn buffered_ref<'a>(
+        &'a self,
+        call: &'a Call,
+        options: &'a CallOptions,
+    ) -> impl Future<Output = Result<Buffered>> + Send + 'a {
         let max = self.defaults.max_body;
-        self.execute(&call, options, false, |mut resp| async move {
+        self.execute(call, options, false, move |mut resp| async move {
             let status = resp.status();
             // Kept whole (no copy) for a decode error's request id.
             let headers = std::mem::take(resp.headers_mut());
@@ -351,7 +361,6 @@ impl Pipeline {
                 Err(ReadError::Transport(e)) => Err(Failure::Transport(e)),
             }
         })
-        .await
     }
 
     /// Sends `call` and returns the success answer with its body unread, for streaming. The
@@ -506,14 +515,19 @@ impl Pipeline {
         } else {
             self.credential_header().await.map_err(Failure::Done)?
         };
-        let mut request = self.build(call, plan, credential).map_err(Failure::Done)?;
+        let mut url = call.url.clone();
         if let Some(endpoint) = &self.endpoint {
             // Boxed: the usual call, without an endpoint, keeps a small future.
             endpoint
-                .route(request.url_mut(), &self.http)
+                .route(&mut url, &self.http)
                 .await
                 .map_err(Failure::Done)?;
         }
+        // The request is built and handed to reqwest without an await in between, so this
+        // future never holds it (reqwest boxes it at once).
+        let mut request = self
+            .build(call, url, plan, credential)
+            .map_err(Failure::Done)?;
         let now = Instant::now();
         // An attempt timeout too large to add (years) is as good as none: 30 years stand in.
         let attempt_end = now
@@ -528,12 +542,9 @@ impl Pipeline {
             // call, the generated code reads it after the hook returns).
             *request.timeout_mut() = Some(limit.saturating_duration_since(now));
         }
+        let pending = self.http.execute(request);
         let sent = async {
-            let resp = self
-                .http
-                .execute(request)
-                .await
-                .map_err(Failure::Transport)?;
+            let resp = pending.await.map_err(Failure::Transport)?;
             self.warn_if_deprecated(call.op, &resp);
             if let Some(span) = &plan.span {
                 record_answer(span, &resp);
@@ -547,8 +558,9 @@ impl Pipeline {
         if !plan.head_only {
             return sent.await;
         }
-        // A stream: the limit covers getting the answer, not reading it.
-        match tokio::time::timeout_at(limit, sent).await {
+        // A stream: the limit covers getting the answer, not reading it. Boxed: the timer
+        // would otherwise make every call's future larger.
+        match Box::pin(tokio::time::timeout_at(limit, sent)).await {
             Ok(outcome) => outcome,
             Err(_) => Err(Failure::Timeout(plan.attempt_timeout)),
         }
@@ -558,11 +570,12 @@ impl Pipeline {
     fn build(
         &self,
         call: &Call,
+        url: Url,
         plan: &Plan<'_>,
         credential: Option<(HeaderName, HeaderValue)>,
     ) -> Result<reqwest::Request> {
         let method = call.method.as_ref().unwrap_or(&call.op.method).clone();
-        let mut request = reqwest::Request::new(method, call.url.clone());
+        let mut request = reqwest::Request::new(method, url);
         let headers = request.headers_mut();
         if let Some(extra) = &call.headers {
             headers.extend((**extra).clone());
