@@ -534,12 +534,23 @@ async fn upload_over_the_chunk_threshold_lands_whole_without_local_exec() {
         .await
         .unwrap();
     // It really went up in parts and was joined by one exec.
-    assert!(router.requests().iter().filter(|r| r.path.contains(".t.bin.agenttier-")).count() > 1);
+    assert!(
+        router
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(".t.bin.agenttier-"))
+            .count()
+            > 1
+    );
     assert_eq!(
         &sb.files().read("/workspace/t.bin").await.unwrap()[..],
         &data[..]
     );
-    assert!(leftovers(&sb).await.is_empty(), "{:?}", leftovers(&sb).await);
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
     // Overwriting a joined file with a bigger and a smaller one keeps the last whole.
     for (len, seed) in [(1024 * 1024 + 3, 12), (200 * 1024, 13)] {
         let data = content(len, seed);
@@ -568,7 +579,11 @@ async fn upload_from_a_local_file_lands_whole_without_local_exec() {
         &sb.files().read("/workspace/t.bin").await.unwrap()[..],
         &data[..]
     );
-    assert!(leftovers(&sb).await.is_empty(), "{:?}", leftovers(&sb).await);
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
 }
 
 #[tokio::test]
@@ -587,7 +602,11 @@ async fn two_concurrent_uploads_to_one_path_each_land_whole_without_local_exec()
         let now = sb.files().read("/workspace/t.bin").await.unwrap();
         assert!(now[..] == a[..] || now[..] == b[..], "{} bytes", now.len());
     }
-    assert!(leftovers(&sb).await.is_empty(), "{:?}", leftovers(&sb).await);
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
 }
 
 #[tokio::test]
