@@ -27,8 +27,8 @@ enum Matcher {
 }
 
 /// A canned answer for commands run in a sandbox (exec, configure's install command, the
-/// invoke entrypoint, and each command of the scripted terminal, matched against its expanded
-/// words joined by spaces), registered with
+/// invoke entrypoint, and each command of the scripted terminal or of a script exec
+/// interprets, matched against its expanded words joined by spaces), registered with
 /// [`FakeRouter::on_exec`](crate::FakeRouter::on_exec). The first matching rule wins.
 ///
 /// ```
