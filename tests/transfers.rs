@@ -27,9 +27,19 @@ fn client(url: &str) -> Client {
 
 /// A FakeRouter running real `sh` and one Running sandbox in it.
 async fn running() -> (FakeRouter, Sandbox) {
+    start(true).await
+}
+
+/// A FakeRouter as users start it (no local exec: the emulator interprets commands itself)
+/// and one Running sandbox in it.
+async fn scripted() -> (FakeRouter, Sandbox) {
+    start(false).await
+}
+
+async fn start(local_exec: bool) -> (FakeRouter, Sandbox) {
     let router = FakeRouter::builder()
         .creating_delay(Duration::from_millis(10))
-        .local_exec(true)
+        .local_exec(local_exec)
         .start()
         .await;
     let sb = client(router.url())
@@ -509,4 +519,166 @@ async fn download_refused_by_the_router_still_gets_a_final_progress_report() {
     assert!(err.is_not_found(), "{err:?}");
     assert_eq!(seen.lock().unwrap().len(), 1);
     assert!(names(dir.path()).is_empty());
+}
+
+// The same uploads on the FakeRouter as users start it, without local exec: the join is
+// interpreted by the emulator's scripted shell, not answered "exit 0" without running.
+
+#[tokio::test]
+async fn upload_over_the_chunk_threshold_lands_whole_without_local_exec() {
+    let (router, sb) = scripted().await;
+    let data = content(300 * 1024, 11);
+    router.clear_requests();
+    sb.files()
+        .write("/workspace/t.bin", data.clone())
+        .await
+        .unwrap();
+    // It really went up in parts and was joined by one exec.
+    assert!(
+        router
+            .requests()
+            .iter()
+            .filter(|r| r.path.contains(".t.bin.agenttier-"))
+            .count()
+            > 1
+    );
+    assert_eq!(
+        &sb.files().read("/workspace/t.bin").await.unwrap()[..],
+        &data[..]
+    );
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
+    // Overwriting a joined file with a bigger and a smaller one keeps the last whole.
+    for (len, seed) in [(1024 * 1024 + 3, 12), (200 * 1024, 13)] {
+        let data = content(len, seed);
+        sb.files()
+            .write("/workspace/t.bin", data.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            &sb.files().read("/workspace/t.bin").await.unwrap()[..],
+            &data[..]
+        );
+    }
+    assert!(leftovers(&sb).await.is_empty());
+}
+
+#[tokio::test]
+async fn upload_from_a_local_file_lands_whole_without_local_exec() {
+    let (_router, sb) = scripted().await;
+    let dir = tempfile::tempdir().unwrap();
+    let local = dir.path().join("big.bin");
+    let data = content(3 * DEFAULT_PART_SIZE + 17, 14);
+    std::fs::write(&local, &data).unwrap();
+    let n = sb.files().upload(&local, "/workspace/t.bin").await.unwrap();
+    assert_eq!(n, data.len() as u64);
+    assert_eq!(
+        &sb.files().read("/workspace/t.bin").await.unwrap()[..],
+        &data[..]
+    );
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
+}
+
+#[tokio::test]
+async fn two_concurrent_uploads_to_one_path_each_land_whole_without_local_exec() {
+    let (_router, sb) = scripted().await;
+    let a = content(500 * 1024, 15);
+    let b = content(700 * 1024 + 1, 16);
+    for _ in 0..4 {
+        let files = sb.files();
+        let (ra, rb) = tokio::join!(
+            files.write("/workspace/t.bin", a.clone()),
+            files.write("/workspace/t.bin", b.clone()),
+        );
+        ra.unwrap();
+        rb.unwrap();
+        let now = sb.files().read("/workspace/t.bin").await.unwrap();
+        assert!(now[..] == a[..] || now[..] == b[..], "{} bytes", now.len());
+    }
+    assert!(
+        leftovers(&sb).await.is_empty(),
+        "{:?}",
+        leftovers(&sb).await
+    );
+}
+
+#[tokio::test]
+async fn upload_cut_by_a_fault_keeps_the_old_content_and_no_parts_without_local_exec() {
+    let (router, sb) = scripted().await;
+    let old = content(10_000, 17);
+    let new = content(2 * MAX_PART_SIZE + 99, 18);
+    let cases = [
+        ("part", 0),
+        ("part", 2),
+        ("part-after", 1),
+        ("join-before", 0),
+        ("join-500", 0),
+        ("join-after", 0),
+    ];
+    for (stage, nth) in cases {
+        sb.files()
+            .write("/workspace/t.bin", old.clone())
+            .await
+            .unwrap();
+        arm(&router, stage, nth).await;
+        let opts = TransferOptions::default().part_size(MAX_PART_SIZE);
+        let result = sb
+            .files()
+            .write_with("/workspace/t.bin", new.clone(), opts)
+            .await;
+        router.clear_faults();
+        let now = sb.files().read("/workspace/t.bin").await.unwrap();
+        let case = format!("{stage} #{nth}: {result:?}");
+        match &result {
+            Ok(_) => assert_eq!(&now[..], &new[..], "{case}"),
+            Err(_) => assert!(now[..] == old[..] || now[..] == new[..], "{case}"),
+        }
+        if stage != "join-after" && stage != "part-after" {
+            assert!(result.is_err(), "{case}");
+            assert_eq!(&now[..], &old[..], "{case}");
+        }
+        assert!(
+            leftovers(&sb).await.is_empty(),
+            "{case}: {:?}",
+            leftovers(&sb).await
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_late_join_after_the_cleanup_fails_and_keeps_the_target_without_local_exec() {
+    let (router, sb) = scripted().await;
+    let old = content(10_000, 19);
+    sb.files()
+        .write("/workspace/t.bin", old.clone())
+        .await
+        .unwrap();
+    router.fail_next(1, execs(), Fault::status(500, r#"{"error":"exec failed"}"#));
+    router.clear_requests();
+    let err = sb
+        .files()
+        .write("/workspace/t.bin", content(300 * 1024, 20))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(500));
+    let join = router
+        .requests()
+        .into_iter()
+        .find(|r| r.method == Method::POST && r.path.ends_with("/exec"))
+        .unwrap();
+    let cmd: serde_json::Value = serde_json::from_slice(&join.body).unwrap();
+    let out = sb.exec(cmd["command"].as_str().unwrap()).await.unwrap();
+    assert_eq!((out.exit_code, out.stdout.as_str()), (1, "0\n"), "{out:?}");
+    assert_eq!(
+        &sb.files().read("/workspace/t.bin").await.unwrap()[..],
+        &old[..]
+    );
+    assert!(leftovers(&sb).await.is_empty());
 }

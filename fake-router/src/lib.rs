@@ -48,10 +48,13 @@
 //!   delay; clone and restore make new sandboxes with a copy of the files.
 //! * **Files** live in an in-memory tree per sandbox.
 //! * **Commands** (exec, configure's install command, the invoke entrypoint) are answered by
-//!   the [`ExecRule`]s you register (first match wins); with no matching rule, `echo …`,
-//!   `cat <file>`, `ls [-a|-A|-l] [path]`, `true`, `false` and `exit N` are emulated and
-//!   anything else exits 0 with no output. Agent configure and invoke stream Server-Sent Events like the Router,
-//!   keepalives and concurrency cap included.
+//!   the [`ExecRule`]s you register (first match on the whole command wins). With no
+//!   matching rule (and no local exec), exec runs the command through the scripted shell
+//!   (see "Exec without local exec" below) against the sandbox's files; configure's install
+//!   command and the invoke entrypoint emulate `echo …`, `cat <file>`, `ls [-a|-A|-l]
+//!   [path]`, `true`, `false` and `exit N`. Commands the emulator does not know (`pip
+//!   install x`, `python3 agent.py`) exit 0 with no output. Agent configure and invoke stream
+//!   Server-Sent Events like the Router, keepalives and concurrency cap included.
 //! * **Governance** policies are stored, merged and enforced on create, bulk create, PATCH
 //!   and restore; templates, webhooks subscriptions, API keys, preferences, sharing, the
 //!   warm pool and the cluster views answer like the Router's (over a pretend one-node
@@ -146,19 +149,29 @@
 //!   functions `name() { …; }` with `$1`…; single and double quotes, backslashes; `$VAR`,
 //!   `${VAR}`, `${VAR:-default}`, `$?`, `$#`, `$@`, a leading `~`; `$(…)` and backticks;
 //!   `NAME=value` (alone, or before a command for that command only); redirections `>`,
-//!   `>>`, `2>`, `>&2`, `2>&1`, `< file`, `/dev/null`. Unquoted expansions are split on
-//!   blanks; there is no globbing. `if`, `for`, `while`, `case` and friends are not
-//!   supported: they print `` sh: `if` is not supported by the FakeRouter's scripted shell `` and
-//!   set `$?` to 2 (the rest of their line is skipped); here-documents are a syntax error.
+//!   `>>`, `2>`, `>&2`, `2>&1`, `< file`, `/dev/null`; `if … then … [elif … then …]
+//!   [else …] fi`; arithmetic `$((…))` (64-bit integers, variables by name or `$NAME`,
+//!   `+ - * / %`, comparisons, `== !=`, `&& || !`, bit operators, parentheses; division by
+//!   zero is an error and the command does not run). Unquoted expansions are split on
+//!   blanks; unquoted `*` and `?` in a command's words are matched against the files
+//!   (sorted; a name starting with `.` only by a pattern starting with `.`; a pattern ending
+//!   in `/` matches directories; a pattern matching nothing stays as written; no `[…]`
+//!   classes, and text from variables is not globbed). `for`, `while`, `case` and friends
+//!   are not supported: they print `` sh: `for` is not supported by the FakeRouter's
+//!   scripted shell `` and set `$?` to 2 (the rest of their line is skipped); here-documents
+//!   are a syntax error.
 //! * **Commands**: the shell's own `cd` (and `cd -`), `pwd`, `export`, `unset`, `exit`, `:`,
 //!   `set` (accepted, no effect), `stty [-]echo [-]onlcr`, `printf` (`%s %b %d %i %u %x %o %c
 //!   %%`, flags, width, escapes including octal bytes), `sh -c` / `bash -c`, `test` / `[`,
 //!   `sleep` (delays the output that follows; no real process), `mkdir [-p]`, `touch`,
-//!   `basename`, `dirname`, `env` (the listing); then the [`ExecRule`]s, matched against the expanded
-//!   command (`argv` joined by spaces; a rule's delay delays its output); then the built-ins
-//!   exec uses (`echo [-n]`, `cat` (stdin without files), `ls`, `true`, `false`), so their
-//!   output is exactly what exec returns. Anything else is `sh: NAME: not found` with
-//!   status 127.
+//!   `rm [-f] [-r]`, `mv [-f]` (a rename in one step, into a directory when the last operand
+//!   is one), `basename`, `dirname`, `env` (the listing); then the [`ExecRule`]s, matched
+//!   against the expanded command (`argv` joined by spaces; a rule's delay delays its
+//!   output); then the built-ins shared with exec (`echo [-n]`, `cat [file…]` (stdin without
+//!   files or for `-`), `wc [-c|-l|-w] [file…]`, `ls`, `true`, `false`). Anything else is
+//!   `sh: NAME: not found` with status 127 (exec answers it with exit 0 instead).
+//!   One line runs at most 100 000 commands, nests at most 64 deep and produces at most
+//!   256 MiB in all; past that it stops with an error instead of holding the emulator.
 //! * **State**: the working directory (`/workspace` at first, also `$HOME`), variables and
 //!   functions persist for the session; files written by redirections, `mkdir` and `touch`
 //!   are the sandbox's files, seen by exec, the files API and the archive. Commands take
@@ -168,6 +181,32 @@
 //! `127.0.0.1:<port>` when the port is forwarded (a test runs its "workload" on a local
 //! port), with the caller's headers, credentials included, as the Router does; an
 //! unreachable upstream answers 502 text/plain `port forward upstream unreachable: …`.
+//!
+//! # Exec without local exec
+//!
+//! Without [`FakeRouterBuilder::local_exec`], `POST /sandboxes/{id}/exec` interprets the
+//! command with the scripted shell (the same interpreter as the scripted terminal below,
+//! starting in `/workspace` with a fresh environment each time) against the sandbox's
+//! in-memory files; nothing runs on the host. So scripts really act on the files, and in
+//! particular **the SDK's chunked uploads work**: a file over 88 KiB goes up in parts and is
+//! joined by one exec (`cat` of the parts by glob into a temporary file, `wc -c` size check
+//! in `$((…))`, `[ "$n" -eq TOTAL ]`, `mv -f` over the target inside `if … then … else … fi`,
+//! `rm -f` of the parts, `exit $r`), which the emulator now runs: the file reads back whole,
+//! no part files are left, and a join that finds missing parts fails without touching the
+//! target, as on a real Router.
+//!
+//! The subset exec understands is the scripted terminal's (syntax, commands and state
+//! below), with these differences:
+//!
+//! * a registered [`ExecRule`] matching the whole command answers it without running
+//!   anything; inside a script, rules still answer the commands they match;
+//! * a command the emulator does not know exits 0 with no output (not `sh: X: not found`
+//!   127), as before, so installers and entrypoints "work";
+//! * a command using a construct outside the subset (`for`, `while`, `until`, `case`,
+//!   here-documents) is not run at all and answers exit 0 with no output; a real syntax
+//!   error (an unclosed quote, a stray `fi`) answers status 2 with `sh: syntax error: …`;
+//! * `sleep` and rule delays inside a script add up to how long the exec takes to answer
+//!   (the file changes happen at once); stdout and stderr are capped at 1 MiB each.
 //!
 //! # Local exec gives no isolation
 //!

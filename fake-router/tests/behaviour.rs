@@ -1344,6 +1344,50 @@ async fn exec_rules_first_match_wins_and_echo_is_emulated() {
 }
 
 #[tokio::test]
+async fn exec_without_local_exec_interprets_shell_syntax_against_the_files() {
+    let r = fast().await;
+    running(&r, "demo", "general-coding").await;
+    for (i, part) in ["hello ", "big ", "world"].iter().enumerate() {
+        let path = format!("workspace/.f.agenttier-1.p{i:08}");
+        assert_eq!(
+            put_file(&r, "demo", &path, part.as_bytes().to_vec())
+                .await
+                .status(),
+            201
+        );
+    }
+    // The shape of the SDK's chunked-upload join.
+    let join = "n=0; if cat '/workspace/.f.agenttier-1'.p* > '/workspace/.f.agenttier-1.join' \
+        && n=$(($(wc -c < '/workspace/.f.agenttier-1.join'))) && [ \"$n\" -eq 15 ] \
+        && mv -f '/workspace/.f.agenttier-1.join' '/workspace/f.txt'; then r=0; else r=1; fi; \
+        rm -f '/workspace/.f.agenttier-1'.p* '/workspace/.f.agenttier-1.join'; echo \"$n\"; exit $r";
+    let (status, v) = exec(&r, "demo", join).await;
+    assert_eq!(status, 200);
+    assert_eq!(v, json!({"stdout": "15\n", "stderr": "", "exitCode": 0}));
+    let (_, v) = exec(&r, "demo", "cat f.txt; ls -A /workspace").await;
+    assert_eq!(v["stdout"], "hello big worldf.txt\n");
+    // Unknown commands still succeed silently, inside scripts too; rules keep priority.
+    let (_, v) = exec(&r, "demo", "pip install x && echo installed").await;
+    assert_eq!(
+        v,
+        json!({"stdout": "installed\n", "stderr": "", "exitCode": 0})
+    );
+    r.on_exec(ExecRule::contains("exit 9").stdout("canned\n"));
+    let (_, v) = exec(&r, "demo", "echo real; exit 9").await;
+    assert_eq!(
+        v,
+        json!({"stdout": "canned\n", "stderr": "", "exitCode": 0})
+    );
+    let (_, v) = exec(
+        &r,
+        "demo",
+        "if [ -e nope ]; then echo yes; else echo no >&2; exit 3; fi",
+    )
+    .await;
+    assert_eq!(v, json!({"stdout": "", "stderr": "no\n", "exitCode": 3}));
+}
+
+#[tokio::test]
 async fn exec_checks_running_then_body_then_command() {
     let r = manual(FAST).await;
     create(&r, "demo", "general-coding").await;

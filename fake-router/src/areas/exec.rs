@@ -24,7 +24,7 @@ struct ExecRequest {
 /// Owner gate → Running → body → command, then run it (outside the lock).
 pub(crate) async fn run(shared: Arc<Shared>, call: Call) -> Response<Body> {
     let (plan, command) = {
-        let st = shared.lock();
+        let mut st = shared.lock();
         let key = match st.owned(&call.caller, call.param("id")) {
             Ok(k) => k,
             Err(e) => return respond::error(404, e),
@@ -39,7 +39,8 @@ pub(crate) async fn run(shared: Arc<Shared>, call: Call) -> Response<Body> {
         if req.command.is_empty() {
             return respond::error(400, "command is required");
         }
-        let plan = exec::plan(&st.exec_rules, &st.sb(&key).workspace, &req.command);
+        let rules = st.exec_rules.clone();
+        let plan = exec::plan_exec(&rules, &mut st.sb_mut(&key).workspace, &req.command);
         (plan, req.command)
     };
     let out = match plan {

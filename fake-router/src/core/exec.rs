@@ -27,8 +27,8 @@ enum Matcher {
 }
 
 /// A canned answer for commands run in a sandbox (exec, configure's install command, the
-/// invoke entrypoint, and each command of the scripted terminal, matched against its expanded
-/// words joined by spaces), registered with
+/// invoke entrypoint, and each command of the scripted terminal or of a script exec
+/// interprets, matched against its expanded words joined by spaces), registered with
 /// [`FakeRouter::on_exec`](crate::FakeRouter::on_exec). The first matching rule wins.
 ///
 /// ```
@@ -162,18 +162,20 @@ fn builtin(workspace: &Workspace, command: &str) -> Output {
             ..Output::default()
         };
     }
-    file_command(workspace, "/workspace", &words, b"").unwrap_or_default()
+    file_command(workspace, "/workspace", &words, b"", EXEC_OUTPUT_CAP).unwrap_or_default()
 }
 
 /// The commands the emulator answers itself, shared by exec and the scripted terminal:
-/// `echo [-n]`, `cat [file…]` (standard input without files), `ls [-a|-A|-l|-1] [path…]`,
-/// `true` and `false`. Relative paths are resolved against `cwd`. `None` for any other
-/// command.
+/// `echo [-n]`, `cat [file…]` (standard input without files, or for `-`),
+/// `wc [-c|-l|-w] [file…]`, `ls [-a|-A|-l|-1] [path…]`, `true` and `false`. Relative paths
+/// are resolved against `cwd`; `cat` stops with a write error past `limit` bytes. `None`
+/// for any other command.
 pub(crate) fn file_command(
     workspace: &Workspace,
     cwd: &str,
     words: &[String],
     stdin: &[u8],
+    limit: usize,
 ) -> Option<Output> {
     let mut ok = Output::default();
     match words.first().map(String::as_str)? {
@@ -192,7 +194,18 @@ pub(crate) fn file_command(
                 ok.stdout = stdin.to_vec();
             }
             for path in &words[1..] {
-                match workspace.read(&resolve(cwd, path)) {
+                let data = if path == "-" {
+                    Ok(bytes::Bytes::copy_from_slice(stdin))
+                } else {
+                    workspace.read(&resolve(cwd, path))
+                };
+                match data {
+                    Ok(data) if ok.stdout.len() + data.len() > limit => {
+                        ok.stderr
+                            .extend_from_slice(b"cat: write error: No space left on device\n");
+                        ok.exit_code = 1;
+                        break;
+                    }
                     Ok(data) => ok.stdout.extend_from_slice(&data),
                     Err(_) => {
                         ok.stderr.extend_from_slice(
@@ -205,11 +218,88 @@ pub(crate) fn file_command(
             }
         }
         "ls" => ls(workspace, cwd, &words[1..], &mut ok),
+        "wc" => wc(workspace, cwd, &words[1..], stdin, &mut ok),
         "true" => {}
         "false" => ok.exit_code = 1,
         _ => return None,
     }
     Some(ok)
+}
+
+/// `wc`: counts of lines (`-l`), words (`-w`) and bytes (`-c`), all three without flags;
+/// of standard input (the counts alone) or of each file (with its name, and a total).
+fn wc(workspace: &Workspace, cwd: &str, args: &[String], stdin: &[u8], out: &mut Output) {
+    let (mut lines, mut words, mut bytes) = (false, false, false);
+    let mut paths = Vec::new();
+    for a in args {
+        match a.strip_prefix('-') {
+            Some(flags) if !flags.is_empty() => {
+                lines |= flags.contains('l');
+                words |= flags.contains('w');
+                bytes |= flags.contains('c') || flags.contains('m');
+            }
+            _ => paths.push(a.as_str()),
+        }
+    }
+    if !(lines || words || bytes) {
+        (lines, words, bytes) = (true, true, true);
+    }
+    let count = |data: &[u8]| {
+        let mut row = Vec::new();
+        if lines {
+            row.push(data.iter().filter(|&&b| b == b'\n').count());
+        }
+        if words {
+            row.push(
+                data.split(|b| b.is_ascii_whitespace())
+                    .filter(|w| !w.is_empty())
+                    .count(),
+            );
+        }
+        if bytes {
+            row.push(data.len());
+        }
+        row
+    };
+    let show = |row: &[usize]| {
+        row.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if paths.is_empty() {
+        out.stdout
+            .extend_from_slice(format!("{}\n", show(&count(stdin))).as_bytes());
+        return;
+    }
+    let mut total = vec![0; count(b"").len()];
+    for path in &paths {
+        let data = if *path == "-" {
+            Ok(bytes::Bytes::copy_from_slice(stdin))
+        } else {
+            workspace.read(&resolve(cwd, path))
+        };
+        match data {
+            Ok(data) => {
+                let row = count(&data);
+                for (t, n) in total.iter_mut().zip(&row) {
+                    *t += n;
+                }
+                out.stdout
+                    .extend_from_slice(format!("{} {path}\n", show(&row)).as_bytes());
+            }
+            Err(_) => {
+                out.stderr.extend_from_slice(
+                    format!("wc: {path}: No such file or directory\n").as_bytes(),
+                );
+                out.exit_code = 1;
+            }
+        }
+    }
+    if paths.len() > 1 {
+        out.stdout
+            .extend_from_slice(format!("{} total\n", show(&total)).as_bytes());
+    }
 }
 
 /// `ls`: one name per line, sorted; `-a` adds `.` and `..` and dot files, `-A` dot files,
@@ -458,8 +548,26 @@ pub(crate) enum Plan {
     Local(PathBuf),
 }
 
-/// Decide how `command` runs in a sandbox with this filesystem: the first matching rule,
-/// else the local directory (`local_exec`), else the built-in emulation.
+/// Decide how the exec API runs `command`: the first rule matching the whole command, else
+/// the local directory (`local_exec`), else the scripted shell
+/// ([`shell::run_exec`](super::shell::run_exec)) run now, against `workspace`, so its file
+/// changes land at once (only the answer waits for the delay).
+pub(crate) fn plan_exec(rules: &[ExecRule], workspace: &mut Workspace, command: &str) -> Plan {
+    if let Some(rule) = find_rule(rules, command) {
+        return Plan::Canned(rule.output(), rule.wait());
+    }
+    match workspace.local_root() {
+        Some(root) => Plan::Local(root),
+        None => {
+            let (out, delay) = super::shell::run_exec(rules, workspace, command);
+            Plan::Canned(out, delay)
+        }
+    }
+}
+
+/// Decide how `command` runs in a sandbox with this filesystem (configure's install command
+/// and the invoke entrypoint): the first matching rule, else the local directory
+/// (`local_exec`), else the built-in emulation of simple commands.
 pub(crate) fn plan(rules: &[ExecRule], workspace: &Workspace, command: &str) -> Plan {
     if let Some(rule) = find_rule(rules, command) {
         return Plan::Canned(rule.output(), rule.wait());

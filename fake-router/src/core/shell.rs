@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use super::exec::{self, ExecRule, resolve};
-use super::workspace::Workspace;
+use super::workspace::{RemoveError, Workspace};
 
 /// How deep functions, `sh -c`, command substitutions (and the syntax) may nest.
 const MAX_DEPTH: u32 = 64;
@@ -22,6 +22,13 @@ const MAX_COMMANDS: u32 = 100_000;
 
 /// The widest `printf` field.
 const MAX_WIDTH: usize = 1 << 16;
+
+/// How many bytes one line may produce in all (output, expansions, file contents written):
+/// doubling a variable or a file in a loop of commands stops here instead of exhausting memory.
+pub(crate) const MAX_BYTES: usize = 256 << 20;
+
+/// How many names one pattern may expand to.
+const MAX_GLOB: usize = 100_000;
 
 /// One thing the shell does, in order.
 #[derive(Clone, Debug)]
@@ -54,6 +61,10 @@ enum Part {
     Sub { body: Box<Node>, quoted: bool },
     /// A leading unquoted `~`.
     Tilde,
+    /// An unquoted `*` or `?`: a pattern character for pathname expansion.
+    Pat(char),
+    /// `$((…))`: the expression, expanded like a double-quoted string, then evaluated.
+    Arith(Word),
 }
 
 type Word = Vec<Part>;
@@ -81,7 +92,10 @@ enum Node {
     Pipeline(Vec<Node>, bool),
     AndOr(Box<Node>, Vec<(bool, Node)>),
     List(Vec<Node>),
-    /// A construct outside the subset (`if`, `for`, …): reported when run.
+    /// `if A; then B; elif C; then D; else E; fi`: the (condition, body) arms in order, the
+    /// `else` body, and redirections of the whole.
+    If(Vec<(Node, Node)>, Option<Box<Node>>, Vec<Redir>),
+    /// A construct outside the subset (`for`, `while`, …): reported when run.
     Unsupported(String),
 }
 
@@ -100,7 +114,12 @@ enum End {
     Eof,
     Brace,
     Paren,
+    /// A reserved word closing a part of a compound command (`then`, `elif`, `else`, `fi`).
+    Keyword,
 }
+
+/// The reserved words that end a list inside `if`.
+const CLOSERS: &[&str] = &["then", "elif", "else", "fi"];
 
 const KEYWORDS: &[&str] = &[
     "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done", "case", "esac",
@@ -202,6 +221,9 @@ impl Parser {
                     break;
                 }
             }
+            if end == End::Keyword && CLOSERS.iter().any(|k| self.at_word(k)) {
+                break;
+            }
             match self.peek() {
                 None if end == End::Eof => break,
                 None => return Err(ParseError::Incomplete),
@@ -280,6 +302,10 @@ impl Parser {
 
     fn command(&mut self) -> Result<Node, ParseError> {
         self.blanks();
+        if self.at_word("if") {
+            self.i += 2;
+            return self.if_clause();
+        }
         if self.at_word("{") {
             self.i += 1;
             let body = self.list(End::Brace)?;
@@ -295,6 +321,60 @@ impl Parser {
             return Ok(Node::Subshell(Box::new(body), redirs));
         }
         self.simple()
+    }
+
+    /// After `if`: arms up to `fi`, then redirections.
+    fn if_clause(&mut self) -> Result<Node, ParseError> {
+        let mut arms = Vec::new();
+        let mut otherwise = None;
+        loop {
+            let cond = self.keyword_list("then")?;
+            self.expect("then")?;
+            let body = self.keyword_list("fi")?;
+            arms.push((cond, body));
+            if self.at_word("elif") {
+                self.i += 4;
+                continue;
+            }
+            if self.at_word("else") {
+                self.i += 4;
+                otherwise = Some(Box::new(self.keyword_list("fi")?));
+            }
+            self.expect("fi")?;
+            break;
+        }
+        let redirs = self.redirs()?;
+        Ok(Node::If(arms, otherwise, redirs))
+    }
+
+    /// A non-empty list ended by one of [`CLOSERS`]; `what` names the expected one.
+    fn keyword_list(&mut self, what: &str) -> Result<Node, ParseError> {
+        let list = self.list(End::Keyword)?;
+        if matches!(&list, Node::List(items) if items.is_empty()) {
+            let found = CLOSERS
+                .iter()
+                .find(|k| self.at_word(k))
+                .copied()
+                .unwrap_or(what);
+            return Err(ParseError::Syntax(format!("unexpected \"{found}\"")));
+        }
+        Ok(list)
+    }
+
+    /// The reserved word `word` at the cursor, consumed.
+    fn expect(&mut self, word: &str) -> Result<(), ParseError> {
+        self.blanks_and_newlines();
+        if self.at_word(word) {
+            self.i += word.len();
+            return Ok(());
+        }
+        match CLOSERS.iter().find(|k| self.at_word(k)) {
+            Some(k) => Err(ParseError::Syntax(format!(
+                "unexpected \"{k}\" (expecting \"{word}\")"
+            ))),
+            None if self.peek().is_none() => Err(ParseError::Incomplete),
+            None => Err(ParseError::Syntax(format!("expecting \"{word}\""))),
+        }
     }
 
     fn redirs(&mut self) -> Result<Vec<Redir>, ParseError> {
@@ -389,6 +469,11 @@ impl Parser {
                     return Ok(Node::FuncDef(name, Box::new(body)));
                 }
                 _ => {}
+            }
+            if words.is_empty()
+                && let Some(kw) = CLOSERS.iter().find(|k| self.at_word(k))
+            {
+                return Err(ParseError::Syntax(format!("unexpected \"{kw}\"")));
             }
             if words.is_empty()
                 && let Some(kw) = KEYWORDS.iter().find(|k| self.at_word(k))
@@ -493,6 +578,10 @@ impl Parser {
                     flush(&mut lit, &mut parts);
                     parts.push(self.backtick(false)?);
                 }
+                '*' | '?' => {
+                    flush(&mut lit, &mut parts);
+                    parts.push(Part::Pat(c));
+                }
                 c => lit.push(c),
             }
         }
@@ -508,6 +597,10 @@ impl Parser {
             default: None,
         };
         match self.peek() {
+            Some('(') if self.peek_at(1) == Some('(') => {
+                self.i += 2;
+                self.arithmetic()
+            }
             Some('(') => {
                 self.i += 1;
                 let body = self.list(End::Paren)?;
@@ -553,6 +646,58 @@ impl Parser {
             }
             _ => Ok(Part::Lit("$".into())),
         }
+    }
+
+    /// After `$((`: the expression up to the matching `))`, with its `$` expansions.
+    fn arithmetic(&mut self) -> Result<Part, ParseError> {
+        if self.depth >= MAX_DEPTH {
+            return Err(ParseError::Syntax("too deeply nested".into()));
+        }
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut open = 0u32;
+        loop {
+            match self.bump() {
+                None => return Err(ParseError::Incomplete),
+                Some(')') if open == 0 => {
+                    if self.bump() != Some(')') {
+                        return Err(ParseError::Syntax("missing \"))\"".into()));
+                    }
+                    break;
+                }
+                Some(c @ ('(' | ')')) => {
+                    if c == '(' {
+                        open += 1;
+                    } else {
+                        open -= 1;
+                    }
+                    lit.push(c);
+                }
+                Some(c @ ('$' | '`')) => {
+                    if !lit.is_empty() {
+                        parts.push(Part::Lit(std::mem::take(&mut lit)));
+                    }
+                    self.depth += 1;
+                    let part = if c == '$' {
+                        self.dollar(true)
+                    } else {
+                        self.backtick(true)
+                    };
+                    self.depth -= 1;
+                    parts.push(part?);
+                }
+                Some('\\') => match self.bump() {
+                    None => return Err(ParseError::Incomplete),
+                    Some('\n') => {}
+                    Some(e) => lit.push(e),
+                },
+                Some(c) => lit.push(c),
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Lit(lit));
+        }
+        Ok(Part::Arith(parts))
     }
 
     /// After a backtick: the command up to the closing one.
@@ -608,6 +753,16 @@ impl Flow {
     }
 }
 
+/// What the shell does with a command it does not know.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum Unknown {
+    /// `sh: NAME: not found`, status 127 (the terminal).
+    NotFound,
+    /// Exit 0 with no output (exec, configure's install command, the invoke entrypoint:
+    /// `pip install x` must "work" on an emulator that cannot run it).
+    Succeed,
+}
+
 /// What a command runs against.
 struct Env<'a> {
     ws: &'a mut Workspace,
@@ -615,6 +770,37 @@ struct Env<'a> {
     depth: u32,
     /// Commands left to run for this line.
     budget: u32,
+    /// Bytes left to produce for this line ([`MAX_BYTES`]).
+    bytes: usize,
+    unknown: Unknown,
+}
+
+impl<'a> Env<'a> {
+    fn new(ws: &'a mut Workspace, rules: &'a [ExecRule], unknown: Unknown) -> Self {
+        Env {
+            ws,
+            rules,
+            depth: 0,
+            budget: MAX_COMMANDS,
+            bytes: MAX_BYTES,
+            unknown,
+        }
+    }
+
+    /// Account for `n` more bytes; `false` (once the budget is gone) stops the line.
+    fn charge(&mut self, n: usize) -> bool {
+        match self.bytes.checked_sub(n) {
+            Some(left) => {
+                self.bytes = left;
+                true
+            }
+            None => {
+                self.bytes = 0;
+                self.budget = 0;
+                false
+            }
+        }
+    }
 }
 
 /// The state one shell keeps between commands.
@@ -625,6 +811,10 @@ pub(crate) struct ShellState {
     funcs: BTreeMap<String, Node>,
     args: Vec<String>,
     last: i32,
+    /// Command substitutions run so far (the status of `NAME=$(…)` is the last one's).
+    subs: u64,
+    /// An expansion failed (a bad arithmetic expression): the command does not run.
+    failed: bool,
 }
 
 fn err(out: &mut Vec<Step>, text: String) {
@@ -654,6 +844,8 @@ impl ShellState {
             funcs: BTreeMap::new(),
             args: Vec::new(),
             last: 0,
+            subs: 0,
+            failed: false,
         }
     }
 
@@ -673,14 +865,47 @@ impl ShellState {
         }
     }
 
-    /// A word's fields: unquoted expansions are split on blanks.
+    /// A word's fields: unquoted expansions are split on blanks, then fields with an
+    /// unquoted `*` or `?` are matched against the files (sorted; a pattern matching
+    /// nothing stays as it is).
     fn expand(&mut self, env: &mut Env<'_>, word: &Word, out: &mut Vec<Step>) -> Vec<String> {
-        let mut fields = Vec::new();
-        let mut cur = String::new();
-        let mut have = false;
+        self.expand_fields(env, word, true, out)
+    }
+
+    fn expand_fields(
+        &mut self,
+        env: &mut Env<'_>,
+        word: &Word,
+        glob: bool,
+        out: &mut Vec<Step>,
+    ) -> Vec<String> {
+        #[derive(Default)]
+        struct Field {
+            text: String,
+            pattern: Vec<Tok>,
+            globby: bool,
+            have: bool,
+        }
+        impl Field {
+            fn push(&mut self, s: &str) {
+                self.text.push_str(s);
+                self.pattern.extend(s.chars().map(Tok::Char));
+                self.have = true;
+            }
+        }
+        let mut fields: Vec<Field> = Vec::new();
+        let mut cur = Field::default();
         for part in word {
             let (text, quoted) = match part {
                 Part::Lit(s) => (s.clone(), true),
+                Part::Pat(c) => {
+                    cur.text.push(*c);
+                    cur.pattern
+                        .push(if *c == '*' { Tok::Star } else { Tok::One });
+                    cur.globby |= glob;
+                    cur.have = true;
+                    continue;
+                }
                 Part::Tilde => (self.var("HOME").unwrap_or_default(), true),
                 Part::Var {
                     name,
@@ -695,33 +920,60 @@ impl ShellState {
                     let text = self.substitute(env, body, out);
                     (text, *quoted)
                 }
+                Part::Arith(expr) => {
+                    let text = self.expand_one(env, expr, out);
+                    match arith(&text, &|name| self.var(name)) {
+                        Ok(n) => (n.to_string(), true),
+                        Err(m) => {
+                            err(out, format!("sh: arithmetic expression: {m}: \"{text}\"\n"));
+                            self.failed = true;
+                            (String::new(), true)
+                        }
+                    }
+                }
             };
+            if !env.charge(text.len()) {
+                err(
+                    out,
+                    "sh: out of memory (the FakeRouter's scripted shell's limit)\n".into(),
+                );
+                self.failed = true;
+                return Vec::new();
+            }
             if quoted {
-                cur.push_str(&text);
-                have = true;
+                cur.push(&text);
+                cur.have = true;
                 continue;
             }
             let mut pieces = text.split([' ', '\t', '\n']).peekable();
             let starts_blank = text.starts_with([' ', '\t', '\n']);
-            if starts_blank && have {
+            if starts_blank && cur.have {
                 fields.push(std::mem::take(&mut cur));
-                have = false;
             }
             while let Some(piece) = pieces.next() {
                 if !piece.is_empty() {
-                    cur.push_str(piece);
-                    have = true;
+                    cur.push(piece);
                 }
-                if pieces.peek().is_some() && have {
+                if pieces.peek().is_some() && cur.have {
                     fields.push(std::mem::take(&mut cur));
-                    have = false;
                 }
             }
         }
-        if have {
+        if cur.have {
             fields.push(cur);
         }
-        fields
+        let mut words = Vec::new();
+        for f in fields {
+            if f.globby {
+                let found = glob_paths(env.ws, &self.cwd, &f.pattern);
+                if !found.is_empty() {
+                    words.extend(found);
+                    continue;
+                }
+            }
+            words.push(f.text);
+        }
+        words
     }
 
     /// A word as one string (assignments, redirection targets).
@@ -733,7 +985,7 @@ impl ShellState {
                 _ => {}
             }
         }
-        self.expand(env, &quoted, out).join(" ")
+        self.expand_fields(env, &quoted, false, out).join(" ")
     }
 
     /// `$(…)`: the body's standard output without trailing newlines; its errors go on.
@@ -742,6 +994,7 @@ impl ShellState {
         let mut inner = Vec::new();
         let flow = sub.nested(env, body, b"", &mut inner);
         self.last = flow.code();
+        self.subs += 1;
         let mut stdout = Vec::new();
         for step in inner {
             match step {
@@ -844,6 +1097,22 @@ impl ShellState {
                     Flow::Code(sub.run(env, body, stdin, out).code())
                 })
             }
+            Node::If(arms, otherwise, redirs) => {
+                self.redirected(env, redirs, stdin, out, |sh, env, stdin, out| {
+                    for (cond, body) in arms {
+                        match sh.run(env, cond, stdin, out) {
+                            Flow::Exit(c) => return Flow::Exit(c),
+                            Flow::Code(0) => return sh.run(env, body, stdin, out),
+                            Flow::Code(_) => {}
+                        }
+                    }
+                    match otherwise {
+                        Some(body) => sh.run(env, body, stdin, out),
+                        // No arm ran: the status is 0.
+                        None => Flow::Code(0),
+                    }
+                })
+            }
             Node::FuncDef(name, body) => {
                 self.funcs.insert(name.clone(), (**body).clone());
                 Flow::Code(0)
@@ -874,7 +1143,8 @@ impl ShellState {
         stdin: &[u8],
         out: &mut Vec<Step>,
     ) -> Flow {
-        let before = self.last;
+        let subs = self.subs;
+        self.failed = false;
         let mut argv = Vec::new();
         for w in words {
             argv.extend(self.expand(env, w, out));
@@ -883,12 +1153,12 @@ impl ShellState {
         for (name, w) in assigns {
             values.push((name.clone(), self.expand_one(env, w, out)));
         }
+        if std::mem::take(&mut self.failed) {
+            return Flow::Code(2);
+        }
         if argv.is_empty() {
             // Assignments stay; the status is the last substitution's, else 0.
-            let substituted = self.last != before
-                || assigns
-                    .iter()
-                    .any(|(_, w)| w.iter().any(|p| matches!(p, Part::Sub { .. })));
+            let substituted = self.subs != subs;
             for (name, value) in values {
                 self.vars.insert(name, value);
             }
@@ -1001,8 +1271,36 @@ impl ShellState {
         flow
     }
 
-    /// One command with its arguments expanded.
+    /// One command with its arguments expanded; what it prints counts against the line's
+    /// byte budget.
     fn command(
+        &mut self,
+        env: &mut Env<'_>,
+        argv: &[String],
+        stdin: &[u8],
+        out: &mut Vec<Step>,
+    ) -> Flow {
+        let mark = out.len();
+        let flow = self.command_inner(env, argv, stdin, out);
+        let produced: usize = out[mark..]
+            .iter()
+            .map(|s| match s {
+                Step::Out(_, b) => b.len(),
+                _ => 0,
+            })
+            .sum();
+        if !env.charge(produced) {
+            out.truncate(mark);
+            err(
+                out,
+                "sh: out of memory (the FakeRouter's scripted shell's limit)\n".into(),
+            );
+            return Flow::Exit(2);
+        }
+        flow
+    }
+
+    fn command_inner(
         &mut self,
         env: &mut Env<'_>,
         argv: &[String],
@@ -1129,6 +1427,7 @@ impl ShellState {
                         2
                     }
                 },
+                _ if env.unknown == Unknown::Succeed => 0,
                 _ => {
                     print(
                         2,
@@ -1177,6 +1476,73 @@ impl ShellState {
                 }
                 code
             }
+            "rm" => {
+                let (mut force, mut recursive) = (false, false);
+                let mut code = 0;
+                let mut operands = false;
+                for a in args {
+                    if !operands && a == "--" {
+                        operands = true;
+                        continue;
+                    }
+                    if !operands && a.len() > 1 && a.starts_with('-') {
+                        force |= a.contains('f');
+                        recursive |= a.contains('r') || a.contains('R');
+                        continue;
+                    }
+                    match env.ws.remove(&resolve(&self.cwd, a), recursive) {
+                        Ok(()) => {}
+                        Err(RemoveError::Missing) if force => {}
+                        Err(RemoveError::Missing) => {
+                            print(
+                                2,
+                                format!("rm: can't remove '{a}': No such file or directory\n"),
+                            );
+                            code = 1;
+                        }
+                        Err(RemoveError::Other(e)) => {
+                            print(2, format!("{e}\n"));
+                            code = 1;
+                        }
+                    }
+                }
+                code
+            }
+            "mv" => {
+                let operands: Vec<&String> = args
+                    .iter()
+                    .filter(|a| !(a.len() > 1 && a.starts_with('-')))
+                    .collect();
+                match operands.split_last() {
+                    Some((dest, sources)) if !sources.is_empty() => {
+                        let dest_path = resolve(&self.cwd, dest);
+                        let into = env.ws.is_dir(&dest_path);
+                        if sources.len() > 1 && !into {
+                            print(2, format!("mv: '{dest}' is not a directory\n"));
+                            return Flow::Code(1);
+                        }
+                        let mut code = 0;
+                        for src in sources {
+                            let from = resolve(&self.cwd, src);
+                            let to = if into {
+                                let base = from.rsplit('/').next().unwrap_or_default();
+                                resolve(&dest_path, base)
+                            } else {
+                                dest_path.clone()
+                            };
+                            if let Err(e) = env.ws.rename(&from, &to) {
+                                print(2, format!("{e}\n"));
+                                code = 1;
+                            }
+                        }
+                        code
+                    }
+                    _ => {
+                        print(2, "mv: missing file operand\n".into());
+                        1
+                    }
+                }
+            }
             "touch" => {
                 let mut code = 0;
                 for a in args.iter().filter(|a| !a.starts_with('-')) {
@@ -1215,10 +1581,14 @@ impl ShellState {
                     out.push(Step::Out(1, answer.stdout));
                     out.push(Step::Out(2, answer.stderr));
                     answer.exit_code
-                } else if let Some(answer) = exec::file_command(env.ws, &self.cwd, argv, stdin) {
+                } else if let Some(answer) =
+                    exec::file_command(env.ws, &self.cwd, argv, stdin, env.bytes)
+                {
                     out.push(Step::Out(1, answer.stdout));
                     out.push(Step::Out(2, answer.stderr));
                     answer.exit_code
+                } else if env.unknown == Unknown::Succeed {
+                    0
                 } else {
                     print(2, format!("sh: {name}: not found\n"));
                     127
@@ -1226,6 +1596,297 @@ impl ShellState {
             }
         };
         Flow::Code(code)
+    }
+}
+
+/// One element of a pathname pattern.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Tok {
+    Char(char),
+    /// `*`: any run of characters.
+    Star,
+    /// `?`: any one character.
+    One,
+}
+
+/// Whether `name` matches `pattern` (greedy with one backtrack point: linear-ish, never
+/// exponential).
+fn matches(pattern: &[Tok], name: &str) -> bool {
+    let name: Vec<char> = name.chars().collect();
+    let (mut p, mut n) = (0, 0);
+    let mut back: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(Tok::Star) => {
+                back = Some((p, n));
+                p += 1;
+            }
+            Some(Tok::One) => {
+                p += 1;
+                n += 1;
+            }
+            Some(Tok::Char(c)) if *c == name[n] => {
+                p += 1;
+                n += 1;
+            }
+            _ => match back {
+                Some((bp, bn)) => {
+                    p = bp + 1;
+                    n = bn + 1;
+                    back = Some((bp, bn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p.min(pattern.len())..]
+        .iter()
+        .all(|t| *t == Tok::Star)
+}
+
+/// Pathname expansion: the existing paths `pattern` matches, sorted, written as the
+/// pattern was (relative to `cwd` or absolute). A name starting with `.` is matched only by
+/// a pattern component starting with `.`.
+fn glob_paths(ws: &Workspace, cwd: &str, pattern: &[Tok]) -> Vec<String> {
+    let absolute = pattern.first() == Some(&Tok::Char('/'));
+    let mut paths = vec![if absolute {
+        "/".to_string()
+    } else {
+        String::new()
+    }];
+    let components: Vec<&[Tok]> = pattern
+        .split(|t| *t == Tok::Char('/'))
+        .filter(|c| !c.is_empty())
+        .collect();
+    let join = |base: &str, name: &str| match base {
+        "" => name.to_string(),
+        b if b.ends_with('/') => format!("{b}{name}"),
+        b => format!("{b}/{name}"),
+    };
+    let dirs_only = pattern.last() == Some(&Tok::Char('/'));
+    for comp in components {
+        let mut next = Vec::new();
+        if comp.iter().all(|t| matches!(t, Tok::Char(_))) {
+            let lit: String = comp
+                .iter()
+                .map(|t| match t {
+                    Tok::Char(c) => *c,
+                    _ => '?',
+                })
+                .collect();
+            next = paths.iter().map(|p| join(p, &lit)).collect();
+        } else {
+            let dotted = comp.first() == Some(&Tok::Char('.'));
+            for p in &paths {
+                if next.len() >= MAX_GLOB {
+                    break;
+                }
+                let dir = if p.is_empty() {
+                    cwd.to_string()
+                } else {
+                    resolve(cwd, p)
+                };
+                for e in ws.list(&dir).unwrap_or_default() {
+                    if (dotted || !e.name.starts_with('.')) && matches(comp, &e.name) {
+                        next.push(join(p, &e.name));
+                        if next.len() >= MAX_GLOB {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        paths = next;
+        if paths.is_empty() {
+            return paths;
+        }
+    }
+    paths.retain(|p| {
+        let full = resolve(cwd, p);
+        if dirs_only {
+            ws.is_dir(&full)
+        } else {
+            ws.exists(&full)
+        }
+    });
+    if dirs_only {
+        for p in &mut paths {
+            p.push('/');
+        }
+    }
+    paths.sort();
+    paths
+}
+
+/// `$((…))` after expansion: integers (64-bit, wrapping), variable names (unset or empty
+/// is 0), `( )`, unary `+ - ! ~`, `* / %`, `+ -`, `<< >>`, `< <= > >=`, `== !=`, `&`,
+/// `^`, `|`, `&&`, `||`. An empty expression is 0.
+fn arith(text: &str, var: &dyn Fn(&str) -> Option<String>) -> Result<i64, String> {
+    let mut toks = Vec::new();
+    let cs: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    while i < cs.len() {
+        let c = cs[i];
+        if c.is_whitespace() {
+            i += 1;
+        } else if c.is_ascii_digit() {
+            let start = i;
+            while i < cs.len() && cs[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let lit: String = cs[start..i].iter().collect();
+            toks.push(ATok::Num(number(&lit)?));
+        } else if c == '_' || c.is_ascii_alphabetic() {
+            let start = i;
+            while i < cs.len() && (cs[i] == '_' || cs[i].is_ascii_alphanumeric()) {
+                i += 1;
+            }
+            let name: String = cs[start..i].iter().collect();
+            let value = var(&name).unwrap_or_default();
+            let value = value.trim();
+            toks.push(ATok::Num(if value.is_empty() { 0 } else { number(value)? }));
+        } else {
+            let two: String = cs[i..(i + 2).min(cs.len())].iter().collect();
+            let op = ["<<", ">>", "<=", ">=", "==", "!=", "&&", "||"]
+                .into_iter()
+                .find(|op| two == *op);
+            match op {
+                Some(op) => {
+                    toks.push(ATok::Op(op));
+                    i += 2;
+                }
+                None => {
+                    let op = [
+                        "+", "-", "*", "/", "%", "(", ")", "<", ">", "!", "~", "&", "|", "^",
+                    ]
+                    .into_iter()
+                    .find(|op| op.starts_with(c))
+                    .ok_or_else(|| format!("unexpected \"{c}\""))?;
+                    toks.push(ATok::Op(op));
+                    i += 1;
+                }
+            }
+        }
+    }
+    if toks.is_empty() {
+        return Ok(0);
+    }
+    let mut p = Arith {
+        toks,
+        i: 0,
+        depth: 0,
+    };
+    let v = p.binary(0)?;
+    if p.i != p.toks.len() {
+        return Err("syntax error".into());
+    }
+    Ok(v)
+}
+
+/// A decimal, `0x` hexadecimal or `0` octal constant.
+fn number(s: &str) -> Result<i64, String> {
+    let parsed = if let Some(hex) = s.strip_prefix("0x").or(s.strip_prefix("0X")) {
+        i64::from_str_radix(hex, 16)
+    } else if s.len() > 1 && s.starts_with('0') {
+        i64::from_str_radix(&s[1..], 8)
+    } else {
+        s.parse::<i64>()
+    };
+    parsed.map_err(|_| format!("bad number \"{s}\""))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum ATok {
+    Num(i64),
+    Op(&'static str),
+}
+
+struct Arith {
+    toks: Vec<ATok>,
+    i: usize,
+    depth: u32,
+}
+
+/// Binary operators by precedence, loosest first.
+const LEVELS: &[&[&str]] = &[
+    &["||"],
+    &["&&"],
+    &["|"],
+    &["^"],
+    &["&"],
+    &["==", "!="],
+    &["<", "<=", ">", ">="],
+    &["<<", ">>"],
+    &["+", "-"],
+    &["*", "/", "%"],
+];
+
+impl Arith {
+    fn binary(&mut self, level: usize) -> Result<i64, String> {
+        if level == LEVELS.len() {
+            return self.unary();
+        }
+        let mut left = self.binary(level + 1)?;
+        while let Some(ATok::Op(op)) = self.toks.get(self.i).copied()
+            && LEVELS[level].contains(&op)
+        {
+            self.i += 1;
+            let right = self.binary(level + 1)?;
+            left = match op {
+                "||" => i64::from(left != 0 || right != 0),
+                "&&" => i64::from(left != 0 && right != 0),
+                "|" => left | right,
+                "^" => left ^ right,
+                "&" => left & right,
+                "==" => i64::from(left == right),
+                "!=" => i64::from(left != right),
+                "<" => i64::from(left < right),
+                "<=" => i64::from(left <= right),
+                ">" => i64::from(left > right),
+                ">=" => i64::from(left >= right),
+                "<<" => left.wrapping_shl((right & 63) as u32),
+                ">>" => left.wrapping_shr((right & 63) as u32),
+                "+" => left.wrapping_add(right),
+                "-" => left.wrapping_sub(right),
+                "*" => left.wrapping_mul(right),
+                "/" | "%" if right == 0 => return Err("division by zero".into()),
+                "/" => left.wrapping_div(right),
+                _ => left.wrapping_rem(right),
+            };
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<i64, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err("too deeply nested".into());
+        }
+        self.depth += 1;
+        let v = self.primary();
+        self.depth -= 1;
+        v
+    }
+
+    fn primary(&mut self) -> Result<i64, String> {
+        let tok = self.toks.get(self.i).copied();
+        self.i += 1;
+        match tok {
+            Some(ATok::Num(n)) => Ok(n),
+            Some(ATok::Op("-")) => Ok(self.unary()?.wrapping_neg()),
+            Some(ATok::Op("+")) => self.unary(),
+            Some(ATok::Op("!")) => Ok(i64::from(self.unary()? == 0)),
+            Some(ATok::Op("~")) => Ok(!self.unary()?),
+            Some(ATok::Op("(")) => {
+                let v = self.binary(0)?;
+                if self.toks.get(self.i) != Some(&ATok::Op(")")) {
+                    return Err("missing \")\"".into());
+                }
+                self.i += 1;
+                Ok(v)
+            }
+            Some(ATok::Op(op)) => Err(format!("unexpected \"{op}\"")),
+            None => Err("expecting a value".into()),
+        }
     }
 }
 
@@ -1447,6 +2108,109 @@ fn printf(format: &str, args: &[String]) -> (Vec<u8>, i32, Option<String>) {
 }
 
 // ---------------------------------------------------------------------------------------
+// Exec
+
+/// Run `command` as exec does without local exec: interpreted against the sandbox's files,
+/// with `rules` answering the commands they match and commands the shell does not know
+/// exiting 0 silently. A command using a construct outside the subset (`for`, `while`,
+/// `case`, here-documents…) is not run at all and answers exit 0 with no output, as the
+/// emulator always answered what it does not know. Returns the output (each stream capped
+/// like the Router's) and how long the command "ran" (`sleep`, rule delays).
+pub(crate) fn run_exec(
+    rules: &[ExecRule],
+    ws: &mut Workspace,
+    command: &str,
+) -> (exec::Output, Duration) {
+    let node = match parse(command) {
+        Ok(node) if !unsupported(&node) => node,
+        Err(ParseError::Syntax(m)) if !m.contains("not supported") => {
+            let out = exec::Output {
+                stderr: format!("sh: syntax error: {m}\n").into_bytes(),
+                exit_code: 2,
+                ..exec::Output::default()
+            };
+            return (out, Duration::ZERO);
+        }
+        Err(ParseError::Incomplete) => {
+            let out = exec::Output {
+                stderr: b"sh: syntax error: unexpected end of file\n".to_vec(),
+                exit_code: 2,
+                ..exec::Output::default()
+            };
+            return (out, Duration::ZERO);
+        }
+        _ => return (exec::Output::default(), Duration::ZERO),
+    };
+    let mut env = Env::new(ws, rules, Unknown::Succeed);
+    let mut shell = ShellState::new();
+    let mut steps = Vec::new();
+    let code = shell.run(&mut env, &node, b"", &mut steps).code();
+    let mut out = exec::Output {
+        exit_code: code,
+        ..exec::Output::default()
+    };
+    let mut delay = Duration::ZERO;
+    for step in steps {
+        match step {
+            Step::Out(fd, bytes) => {
+                let buf = if fd == 2 {
+                    &mut out.stderr
+                } else {
+                    &mut out.stdout
+                };
+                let room = exec::EXEC_OUTPUT_CAP.saturating_sub(buf.len());
+                buf.extend_from_slice(&bytes[..bytes.len().min(room)]);
+            }
+            Step::Wait(d) => delay = delay.saturating_add(d),
+            Step::Tty { .. } => {}
+        }
+    }
+    (out, delay)
+}
+
+/// Whether `node` uses a construct outside the subset.
+fn unsupported(node: &Node) -> bool {
+    match node {
+        Node::Unsupported(_) => true,
+        Node::Simple {
+            assigns,
+            words,
+            redirs,
+        } => {
+            assigns.iter().any(|(_, w)| word_unsupported(w))
+                || words.iter().any(word_unsupported)
+                || redirs_unsupported(redirs)
+        }
+        Node::Group(body, redirs) | Node::Subshell(body, redirs) => {
+            unsupported(body) || redirs_unsupported(redirs)
+        }
+        Node::FuncDef(_, body) => unsupported(body),
+        Node::Pipeline(items, _) | Node::List(items) => items.iter().any(unsupported),
+        Node::AndOr(first, rest) => unsupported(first) || rest.iter().any(|(_, n)| unsupported(n)),
+        Node::If(arms, otherwise, redirs) => {
+            arms.iter().any(|(c, b)| unsupported(c) || unsupported(b))
+                || otherwise.as_deref().is_some_and(unsupported)
+                || redirs_unsupported(redirs)
+        }
+    }
+}
+
+fn word_unsupported(word: &Word) -> bool {
+    word.iter().any(|p| match p {
+        Part::Sub { body, .. } => unsupported(body),
+        Part::Arith(w) => word_unsupported(w),
+        _ => false,
+    })
+}
+
+fn redirs_unsupported(redirs: &[Redir]) -> bool {
+    redirs.iter().any(|r| match r {
+        Redir::To { target, .. } | Redir::From { target } => word_unsupported(target),
+        Redir::Dup { .. } => false,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
 // The pretend PTY
 
 enum Queued {
@@ -1564,12 +2328,7 @@ impl ScriptedTerminal {
             }
             Ok(node) => {
                 self.pending.clear();
-                let mut env = Env {
-                    ws,
-                    rules,
-                    depth: 0,
-                    budget: MAX_COMMANDS,
-                };
+                let mut env = Env::new(ws, rules, Unknown::NotFound);
                 let mut steps = Vec::new();
                 let flow = self.shell.run(&mut env, &node, b"", &mut steps);
                 // Input typed from now on sees the new echo setting (output keeps its order).
@@ -1644,12 +2403,7 @@ mod tests {
     /// Run `script` in `sh` and return the merged output and the status.
     fn run(sh: &mut ShellState, ws: &mut Workspace, script: &str) -> (String, i32) {
         let node = parse(script).expect("parses");
-        let mut env = Env {
-            ws,
-            rules: &[],
-            depth: 0,
-            budget: MAX_COMMANDS,
-        };
+        let mut env = Env::new(ws, &[], Unknown::NotFound);
         let mut steps = Vec::new();
         let code = sh.run(&mut env, &node, b"", &mut steps).code();
         let mut out = Vec::new();
@@ -1697,9 +2451,10 @@ mod tests {
             ("cat f.txt | cat", "hi\nmore\n", 0),
             ("[ -f f.txt ] && test -d d && [ 1 -lt 2 ]", "", 0),
             ("! true", "", 1),
+            ("if true; then echo x; fi", "x\n", 0),
             (
-                "if true; then echo x; fi",
-                "sh: `if` is not supported by the FakeRouter's scripted shell\n",
+                "for i in 1; do echo $i; done",
+                "sh: `for` is not supported by the FakeRouter's scripted shell\n",
                 2,
             ),
             (
@@ -1719,6 +2474,220 @@ mod tests {
     }
 
     #[test]
+    fn if_arithmetic_globs_and_file_commands_behave_like_sh() {
+        let mut ws = Workspace::new(false).unwrap();
+        let mut sh = ShellState::new();
+        let cases: &[(&str, &str, i32)] = &[
+            (
+                "if false; then echo a; elif true; then echo b; else echo c; fi",
+                "b\n",
+                0,
+            ),
+            ("if false; then echo a; fi; echo $?", "0\n", 0),
+            ("if false; then :; else false; fi", "", 1),
+            (
+                "if ! false\nthen\n  echo multi\nfi > out.txt; cat out.txt",
+                "multi\n",
+                0,
+            ),
+            (
+                "echo $((1 + 2 * 3)) $(( (1+2)*3 )) $((7/2)) $((7%3)) $((-5+2)) $((3>2)) $((unset+1))",
+                "7 9 3 1 -3 1 1\n",
+                0,
+            ),
+            (
+                "N=5; echo $((N*2)) $(($N-1)) $((N == 5 && 1))",
+                "10 4 1\n",
+                0,
+            ),
+            (
+                "echo $((1/0)); echo after",
+                "sh: arithmetic expression: division by zero: \"1/0\"\nafter\n",
+                0,
+            ),
+            (
+                "mkdir g && cd g && touch b.p2 a.p1 .h.p3 'x*' && echo *.p* && echo .*.p? && echo 'a'.p? /workspace/g/b* none* \"*\"",
+                "a.p1 b.p2\n.h.p3\na.p1 /workspace/g/b.p2 none* *\n",
+                0,
+            ),
+            ("echo */", "*/\n", 0),
+            ("cd ..; echo g/*.p1", "g/a.p1\n", 0),
+            (
+                "printf 'a b\\nc\\n' > w.txt; wc -c < w.txt; wc -l w.txt; cat w.txt | wc -w; wc -c w.txt out.txt",
+                "6\n2 w.txt\n3\n6 w.txt\n6 out.txt\n12 total\n",
+                0,
+            ),
+            (
+                "echo 1 > m1; mv -f m1 m2 && cat m2; [ -e m1 ] || echo gone; mkdir d; mv m2 d; ls d",
+                "1\ngone\nm2\n",
+                0,
+            ),
+            (
+                "rm m3; echo $?; rm -f m3; echo $?; rm d; rm -r d && ls d",
+                "rm: can't remove 'm3': No such file or directory\n1\n0\nrm: can't remove '/workspace/d': Is a directory\nls: cannot access 'd': No such file or directory\n",
+                2,
+            ),
+            (
+                "mv nope x",
+                "mv: can't rename '/workspace/nope': No such file or directory\n",
+                1,
+            ),
+            ("cat g/*.p1 g/b.p2 - < w.txt | wc -c", "6\n", 0),
+        ];
+        for (script, out, code) in cases {
+            assert_eq!(
+                run(&mut sh, &mut ws, script),
+                (out.to_string(), *code),
+                "{script}"
+            );
+        }
+        // `exit` ends the whole script with its status.
+        let (out, code) = run(&mut sh, &mut ws, "echo a; exit 3; echo b");
+        assert_eq!((out.as_str(), code), ("a\n", 3));
+    }
+
+    /// The SDK's join (`join_command` in src/sandbox/files.rs) and its cleanup, as exec
+    /// runs them without local exec.
+    #[test]
+    fn exec_runs_the_chunked_upload_join_and_its_cleanup() {
+        let mut ws = Workspace::new(false).unwrap();
+        let prefix = "/workspace/sub dir/.t.bin.agenttier-00ff";
+        for (i, part) in ["abc", "de", "f"].iter().enumerate() {
+            ws.write(&format!("{prefix}.p{i:08}"), part.as_bytes())
+                .unwrap();
+        }
+        ws.write("/workspace/sub dir/t.bin", b"old").unwrap();
+        let join = |total: u64| {
+            let p = format!("'{prefix}'");
+            let t = format!("'{prefix}.join'");
+            format!(
+                "n=0; if cat {p}.p* > {t} && n=$(($(wc -c < {t}))) && [ \"$n\" -eq {total} ] && mv -f {t} '/workspace/sub dir/t.bin'; then r=0; else r=1; fi; rm -f {p}.p* {t}; echo \"$n\"; exit $r"
+            )
+        };
+        // A wrong total: nothing is renamed, the parts are gone, the old file stays.
+        let mut copy = Workspace::new(false).unwrap();
+        for (i, part) in ["abc", "de", "f"].iter().enumerate() {
+            copy.write(&format!("{prefix}.p{i:08}"), part.as_bytes())
+                .unwrap();
+        }
+        copy.write("/workspace/sub dir/t.bin", b"old").unwrap();
+        let (out, _) = run_exec(&[], &mut copy, &join(7));
+        assert_eq!((out.stdout.as_slice(), out.exit_code), (&b"6\n"[..], 1));
+        assert_eq!(
+            &copy.read("/workspace/sub dir/t.bin").ok().unwrap()[..],
+            b"old"
+        );
+        assert_eq!(copy.list("/workspace/sub dir").unwrap().len(), 1);
+
+        let (out, delay) = run_exec(&[], &mut ws, &join(6));
+        assert_eq!(
+            (out.stdout.as_slice(), out.stderr.as_slice(), out.exit_code),
+            (&b"6\n"[..], &b""[..], 0)
+        );
+        assert_eq!(delay, Duration::ZERO);
+        assert_eq!(
+            &ws.read("/workspace/sub dir/t.bin").ok().unwrap()[..],
+            b"abcdef"
+        );
+        let names: Vec<String> = ws
+            .list("/workspace/sub dir")
+            .unwrap()
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, ["t.bin"]);
+        // Run again (a late join): no parts, so `cat` fails and the target stays.
+        let (out, _) = run_exec(&[], &mut ws, &join(6));
+        assert_eq!((out.stdout.as_slice(), out.exit_code), (&b"0\n"[..], 1));
+        assert_eq!(
+            &ws.read("/workspace/sub dir/t.bin").ok().unwrap()[..],
+            b"abcdef"
+        );
+        // The cleanup of a failed upload, with nothing left to remove.
+        let cleanup = format!("rm -f '{prefix}'.p* '{prefix}'.join");
+        assert_eq!(run_exec(&[], &mut ws, &cleanup).0.exit_code, 0);
+    }
+
+    #[test]
+    fn exec_answers_unknown_commands_and_constructs_with_silent_success() {
+        let mut ws = Workspace::new(false).unwrap();
+        for command in [
+            "pip install requests",
+            "python3 /workspace/agent.py --flag",
+            "npm ci && npm test",
+            "bash script.sh",
+        ] {
+            let (out, _) = run_exec(&[], &mut ws, command);
+            assert_eq!(
+                (out.stdout.len(), out.stderr.len(), out.exit_code),
+                (0, 0, 0),
+                "{command}"
+            );
+        }
+        // Outside the subset: not run at all (no file appears), exit 0.
+        let (out, _) = run_exec(&[], &mut ws, "echo x > f; for i in 1 2; do :; done");
+        assert_eq!((out.stdout.len(), out.exit_code), (0, 0));
+        assert!(ws.read("/workspace/f").is_err());
+        // Known commands and shell syntax run; rules answer inner commands.
+        let rules = [ExecRule::prefix("make").stdout("built\n").exit_code(4)];
+        let (out, _) = run_exec(
+            &rules,
+            &mut ws,
+            "make all || echo \"failed $?\" >&2; exit 5",
+        );
+        assert_eq!(
+            (out.stdout.as_slice(), out.stderr.as_slice(), out.exit_code),
+            (&b"built\n"[..], &b"failed 4\n"[..], 5)
+        );
+        let (out, delay) = run_exec(&[], &mut ws, "sleep 2; echo done");
+        assert_eq!(
+            (out.stdout.as_slice(), delay),
+            (&b"done\n"[..], Duration::from_secs(2))
+        );
+        let (out, _) = run_exec(&[], &mut ws, "echo 'unclosed");
+        assert_eq!(out.exit_code, 2);
+    }
+
+    #[test]
+    fn hostile_patterns_and_expressions_are_bounded() {
+        let mut ws = Workspace::new(false).unwrap();
+        let mut sh = ShellState::new();
+        let long = "a".repeat(200);
+        run(&mut sh, &mut ws, &format!("touch {long}"));
+        let stars = format!("echo {}b", "*".repeat(100));
+        assert_eq!(run(&mut sh, &mut ws, &stars).1, 0);
+        let deep = format!("echo $(({}1{}))", "(".repeat(500), ")".repeat(500));
+        let (out, _) = run(&mut sh, &mut ws, &deep);
+        assert!(out.contains("too deeply nested"), "{out}");
+        let (out, _) = run(&mut sh, &mut ws, &format!("echo $(({}1))", "-".repeat(500)));
+        assert!(out.contains("too deeply nested"), "{out}");
+        let (out, _) = run(
+            &mut sh,
+            &mut ws,
+            "echo $((9223372036854775807 + 1)) $((99999999999999999999))",
+        );
+        assert!(
+            out.starts_with("sh: arithmetic expression: bad number"),
+            "{out}"
+        );
+        assert_eq!(
+            run(
+                &mut sh,
+                &mut ws,
+                "echo $((9223372036854775807 + 1)) $((-9223372036854775807 - 1 / -1))"
+            )
+            .0,
+            "-9223372036854775808 -9223372036854775806\n"
+        );
+        // Output beyond the line's byte budget stops the line instead of exhausting memory.
+        let cat = format!("cat {} > /dev/null; ", "big ".repeat(1000));
+        let script = format!("printf '%65536s' x > big; {}", cat.repeat(6));
+        let (out, code) = run(&mut sh, &mut ws, &script);
+        assert_eq!(code, 1, "{out}");
+        assert_eq!(out.matches("No space left").count(), 2, "{out}");
+    }
+
+    #[test]
     fn incomplete_input_waits_for_more_lines() {
         for partial in [
             "{ echo a\n",
@@ -1726,6 +2695,9 @@ mod tests {
             "echo a &&\n",
             "echo \"x",
             "f() {\n",
+            "if true; then\n",
+            "if true; then echo; else\n",
+            "echo $((1 +\n",
         ] {
             assert_eq!(
                 parse(partial).unwrap_err(),
@@ -1735,6 +2707,15 @@ mod tests {
         }
         assert!(parse("printf '%s%s\\n' a b; { echo hi\n}; printf x \"$?\"\n").is_ok());
         assert!(matches!(parse("echo )"), Err(ParseError::Syntax(_))));
+        for bad in [
+            "fi",
+            "if true; then fi",
+            "if then echo; fi",
+            "if true; fi",
+            "then",
+        ] {
+            assert!(matches!(parse(bad), Err(ParseError::Syntax(_))), "{bad}");
+        }
     }
 
     #[test]

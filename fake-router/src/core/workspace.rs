@@ -42,6 +42,14 @@ pub(crate) enum ReadError {
     Io(String),
 }
 
+/// Why a removal failed.
+pub(crate) enum RemoveError {
+    /// Nothing is there (`rm -f` ignores it).
+    Missing,
+    /// Anything else, as the command's stderr.
+    Other(String),
+}
+
 /// A sandbox's root filesystem.
 pub(crate) enum Workspace {
     Memory(FileTree),
@@ -297,6 +305,121 @@ impl Workspace {
                 entries.sort_by(|a, b| a.name.cmp(&b.name));
                 Some(entries)
             }
+        }
+    }
+
+    /// Remove a file, or a directory with everything under it when `recursive` (`rm [-r]`).
+    /// `Err` is the command's stderr; a missing path is [`RemoveError::Missing`].
+    pub(crate) fn remove(&mut self, path: &str, recursive: bool) -> Result<(), RemoveError> {
+        if path == "/" {
+            return Err(RemoveError::Other("rm: refusing to remove '/'".to_string()));
+        }
+        match self {
+            Workspace::Memory(t) => match t.nodes.get(path) {
+                None => Err(RemoveError::Missing),
+                Some((Node::File(_), _)) => {
+                    t.nodes.remove(path);
+                    Ok(())
+                }
+                Some((Node::Dir, _)) if !recursive => Err(RemoveError::Other(format!(
+                    "rm: can't remove '{path}': Is a directory"
+                ))),
+                Some((Node::Dir, _)) => {
+                    let prefix = child_prefix(path);
+                    let under: Vec<String> = t
+                        .nodes
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in under {
+                        t.nodes.remove(&k);
+                    }
+                    t.nodes.remove(path);
+                    Ok(())
+                }
+            },
+            Workspace::Local(d) => {
+                let target = Self::host(d.path(), path);
+                let meta = target
+                    .symlink_metadata()
+                    .map_err(|_| RemoveError::Missing)?;
+                let removed = if meta.is_dir() {
+                    if !recursive {
+                        return Err(RemoveError::Other(format!(
+                            "rm: can't remove '{path}': Is a directory"
+                        )));
+                    }
+                    std::fs::remove_dir_all(&target)
+                } else {
+                    std::fs::remove_file(&target)
+                };
+                removed.map_err(|e| RemoveError::Other(format!("rm: can't remove '{path}': {e}")))
+            }
+        }
+    }
+
+    /// Rename `from` to `to` in one step (`mv`): an existing file at `to` is replaced, a
+    /// directory moves with everything under it. `to` must not be an existing directory
+    /// (the caller moves into it instead). `Err` is the command's stderr.
+    pub(crate) fn rename(&mut self, from: &str, to: &str) -> Result<(), String> {
+        let cant = |why: &str| format!("mv: can't rename '{from}': {why}");
+        if from == to {
+            return Ok(());
+        }
+        match self {
+            Workspace::Memory(t) => {
+                let Some((node, _)) = t.nodes.get(from).cloned() else {
+                    return Err(cant("No such file or directory"));
+                };
+                if from == "/" || to.starts_with(&child_prefix(from)) {
+                    return Err(cant("Invalid argument"));
+                }
+                match t.nodes.get(parent(to)) {
+                    Some((Node::Dir, _)) => {}
+                    Some(_) => return Err(cant("Not a directory")),
+                    None => return Err(cant("No such file or directory")),
+                }
+                match (&node, t.nodes.get(to)) {
+                    (_, Some((Node::Dir, _))) => return Err(cant("Is a directory")),
+                    (Node::Dir, Some((Node::File(_), _))) => return Err(cant("Not a directory")),
+                    _ => {}
+                }
+                let now = SystemTime::now();
+                if let Node::Dir = node {
+                    let prefix = child_prefix(from);
+                    let under: Vec<String> = t
+                        .nodes
+                        .range(prefix.clone()..)
+                        .take_while(|(k, _)| k.starts_with(&prefix))
+                        .map(|(k, _)| k.clone())
+                        .collect();
+                    for k in under {
+                        if let Some(v) = t.nodes.remove(&k) {
+                            t.nodes.insert(format!("{to}/{}", &k[prefix.len()..]), v);
+                        }
+                    }
+                }
+                if let Some((node, _)) = t.nodes.remove(from) {
+                    t.nodes.insert(to.to_string(), (node, now));
+                }
+                Ok(())
+            }
+            Workspace::Local(d) => {
+                let (src, dst) = (Self::host(d.path(), from), Self::host(d.path(), to));
+                if src.symlink_metadata().is_err() {
+                    return Err(cant("No such file or directory"));
+                }
+                std::fs::rename(&src, &dst).map_err(|e| cant(&e.to_string()))
+            }
+        }
+    }
+
+    /// Whether anything (file or directory) is at `path`.
+    pub(crate) fn exists(&self, path: &str) -> bool {
+        match self {
+            Workspace::Memory(t) => t.nodes.contains_key(path),
+            Workspace::Local(d) => Self::host(d.path(), path).symlink_metadata().is_ok(),
         }
     }
 
