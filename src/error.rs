@@ -780,7 +780,9 @@ impl Error {
         let shown = shown_url(url);
         if is_tls_failure(&err) {
             let cause = transport_message(&err);
-            let hint = if cause.contains("InvalidContentType") || cause.contains("corrupt message")
+            let hint = if cause.contains("InvalidContentType")
+                || cause.contains("corrupt message")
+                || cause.contains("wrong version number")
             {
                 "; the server answered in plain HTTP: use an http:// URL"
             } else if cause.contains("certificate") || cause.contains("Certificate") {
@@ -923,7 +925,8 @@ pub(crate) fn shown_url(url: &reqwest::Url) -> String {
 
 /// Whether a connection failed in TLS. rustls reports certificate and protocol failures as
 /// I/O errors of kind `InvalidData`, wrapped in the connector's errors; `io::Error::source`
-/// skips the error it wraps, so the wrapped one is looked at too.
+/// skips the error it wraps, so the wrapped one is looked at too. native-tls (OpenSSL) errors
+/// are known by their text.
 pub(crate) fn is_tls_failure(err: &reqwest::Error) -> bool {
     if !err.is_connect() {
         return false;
@@ -949,6 +952,10 @@ pub(crate) fn is_tls_failure(err: &reqwest::Error) -> bool {
             "TLS",
             "InvalidContentType",
             "HandshakeFailure",
+            // OpenSSL (native-tls): "SSL routines:ssl3_get_record:wrong version number", ...
+            "SSL routines",
+            "SSL_",
+            "handshake",
         ]
         .iter()
         .any(|needle| text.contains(needle))
