@@ -866,24 +866,11 @@ async fn mcp(client: Client, g: &Global, args: McpArgs) -> Result<(), Failure> {
     let served = match args.http {
         None => agenttier_mcp::serve_stdio(server).await,
         Some(addr) => {
-            let stop = agenttier::CancellationToken::new();
-            let on_signal = stop.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                on_signal.cancel();
-            });
             let http = args
                 .allow_hosts
                 .into_iter()
                 .fold(HttpOptions::default(), HttpOptions::allowed_host);
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| Failure::Message(format!("{addr}: {e}")))?;
-            if let Ok(bound) = listener.local_addr() {
-                // The bound address (port 0 picks a free one), for scripts and tests.
-                eprintln!("agenttier mcp: serving http://{bound}/mcp");
-            }
-            agenttier_mcp::serve_http_on(listener, server, http, stop).await
+            agenttier_mcp::serve_http_until_ctrl_c("agenttier mcp", addr, server, http).await
         }
     };
     served.map_err(|e| Failure::Message(format!("mcp server: {e}")))

@@ -309,6 +309,36 @@ pub async fn serve_http(
     serve_http_on(listener, server, options, shutdown).await
 }
 
+/// What the binaries run for `--http ADDR`: binds `addr`, says on stderr where it serves
+/// (`{name}: serving http://ADDR/mcp`, the bound port when `addr` has port 0), and serves
+/// until Ctrl-C.
+///
+/// ```no_run
+/// # async fn demo(server: agenttier_mcp::Server) -> std::io::Result<()> {
+/// let addr = "127.0.0.1:8765".parse().unwrap();
+/// agenttier_mcp::serve_http_until_ctrl_c("my-app", addr, server, Default::default()).await
+/// # }
+/// ```
+pub async fn serve_http_until_ctrl_c(
+    name: &str,
+    addr: SocketAddr,
+    server: Server,
+    options: HttpOptions,
+) -> io::Result<()> {
+    let stop = CancellationToken::new();
+    let on_signal = stop.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        on_signal.cancel();
+    });
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    // The bound address (port 0 picks a free one), for scripts and tests.
+    if let Ok(bound) = listener.local_addr() {
+        eprintln!("{name}: serving http://{bound}/mcp");
+    }
+    serve_http_on(listener, server, options, stop).await
+}
+
 /// [`serve_http`] on a listener already bound (e.g. to port 0, to learn the port first).
 ///
 /// ```no_run

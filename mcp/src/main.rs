@@ -3,8 +3,8 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use agenttier::Client;
 use agenttier::auth::{ApiKey, BearerToken};
-use agenttier::{CancellationToken, Client};
 use agenttier_mcp::{HttpOptions, Server, ServerOptions};
 use clap::Parser;
 
@@ -102,28 +102,13 @@ async fn main() -> ExitCode {
     let outcome = match args.http {
         None => agenttier_mcp::serve_stdio(server).await,
         Some(addr) => {
-            let stop = CancellationToken::new();
-            let on_signal = stop.clone();
-            tokio::spawn(async move {
-                let _ = tokio::signal::ctrl_c().await;
-                on_signal.cancel();
-            });
             let http = args
                 .allow_hosts
                 .iter()
                 .fold(HttpOptions::default(), |h, host| {
                     h.allowed_host(host.clone())
                 });
-            match tokio::net::TcpListener::bind(addr).await {
-                Ok(listener) => {
-                    // The bound address (port 0 picks a free one), for scripts and tests.
-                    if let Ok(bound) = listener.local_addr() {
-                        eprintln!("agenttier-mcp: serving http://{bound}/mcp");
-                    }
-                    agenttier_mcp::serve_http_on(listener, server, http, stop).await
-                }
-                Err(e) => Err(e),
-            }
+            agenttier_mcp::serve_http_until_ctrl_c("agenttier-mcp", addr, server, http).await
         }
     };
     match outcome {
