@@ -40,7 +40,8 @@ pub(crate) async fn run(shared: Arc<Shared>, call: Call) -> Response<Body> {
             return respond::error(400, "command is required");
         }
         let rules = st.exec_rules.clone();
-        let plan = exec::plan_exec(&rules, &mut st.sb_mut(&key).workspace, &req.command);
+        let plan =
+            crate::core::shell::plan_exec(&rules, &mut st.sb_mut(&key).workspace, &req.command);
         (plan, req.command)
     };
     let out = match plan {

@@ -111,7 +111,7 @@ impl ExecRule {
         }
     }
 
-    fn output(&self) -> Output {
+    pub(crate) fn output(&self) -> Output {
         Output {
             stdout: self.stdout.clone().into_bytes(),
             stderr: self.stderr.clone().into_bytes(),
@@ -119,7 +119,7 @@ impl ExecRule {
         }
     }
 
-    fn wait(&self) -> Duration {
+    pub(crate) fn wait(&self) -> Duration {
         self.delay
     }
 }
@@ -546,23 +546,6 @@ pub(crate) enum Plan {
     Canned(Output, Duration),
     /// Run it for real with this directory as the container root.
     Local(PathBuf),
-}
-
-/// Decide how the exec API runs `command`: the first rule matching the whole command, else
-/// the local directory (`local_exec`), else the scripted shell
-/// ([`shell::run_exec`](super::shell::run_exec)) run now, against `workspace`, so its file
-/// changes land at once (only the answer waits for the delay).
-pub(crate) fn plan_exec(rules: &[ExecRule], workspace: &mut Workspace, command: &str) -> Plan {
-    if let Some(rule) = find_rule(rules, command) {
-        return Plan::Canned(rule.output(), rule.wait());
-    }
-    match workspace.local_root() {
-        Some(root) => Plan::Local(root),
-        None => {
-            let (out, delay) = super::shell::run_exec(rules, workspace, command);
-            Plan::Canned(out, delay)
-        }
-    }
 }
 
 /// Decide how `command` runs in a sandbox with this filesystem (configure's install command

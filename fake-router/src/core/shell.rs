@@ -2396,6 +2396,27 @@ fn translate(bytes: &[u8], onlcr: bool) -> Vec<u8> {
     out
 }
 
+/// Decide how the exec API runs `command`: the first rule matching the whole command, else
+/// the local directory (`local_exec`), else the scripted shell
+/// ([`run_exec`]) run now, against `workspace`, so its file
+/// changes land at once (only the answer waits for the delay).
+pub(crate) fn plan_exec(
+    rules: &[ExecRule],
+    workspace: &mut Workspace,
+    command: &str,
+) -> exec::Plan {
+    if let Some(rule) = exec::find_rule(rules, command) {
+        return exec::Plan::Canned(rule.output(), rule.wait());
+    }
+    match workspace.local_root() {
+        Some(root) => exec::Plan::Local(root),
+        None => {
+            let (out, delay) = run_exec(rules, workspace, command);
+            exec::Plan::Canned(out, delay)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
