@@ -37,6 +37,22 @@ fn client(router: &FakeRouter) -> Client {
     Client::builder(router.url()).retry(fast()).build().unwrap()
 }
 
+/// A FakeRouter running a real `sh`, with one Running sandbox `name` in it.
+async fn running_with_local_exec(name: &str) -> (FakeRouter, agenttier::Sandbox) {
+    let router = FakeRouter::builder()
+        .creating_delay(Duration::from_millis(30))
+        .local_exec(true)
+        .start()
+        .await;
+    let sb = client(&router)
+        .create_sandbox(name)
+        .template("general-coding")
+        .wait_until_running_with(quick())
+        .await
+        .unwrap();
+    (router, sb)
+}
+
 fn quick() -> WaitOptions {
     WaitOptions::default()
         .max_polls_per_minute(60_000)
@@ -354,18 +370,7 @@ async fn waiters_take_a_shared_handle_from_several_tasks_and_lists_filter_by_tem
 
 #[tokio::test]
 async fn area_handles_are_owned_and_move_into_tasks() {
-    let router = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(30))
-        .local_exec(true)
-        .start()
-        .await;
-    let c = client(&router);
-    let sb = c
-        .create_sandbox("owned")
-        .template("general-coding")
-        .wait_until_running_with(quick())
-        .await
-        .unwrap();
+    let (_router, sb) = running_with_local_exec("owned").await;
     let files = sb.files();
     let ports = sb.ports();
     let sharing = sb.sharing();
@@ -395,18 +400,7 @@ async fn area_handles_are_owned_and_move_into_tasks() {
 
 #[tokio::test]
 async fn files_take_byte_literals_read_back_text_list_as_iterators_and_trees_round_trip() {
-    let router = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(30))
-        .local_exec(true)
-        .start()
-        .await;
-    let c = client(&router);
-    let sb = c
-        .create_sandbox("files")
-        .template("general-coding")
-        .wait_until_running_with(quick())
-        .await
-        .unwrap();
+    let (_router, sb) = running_with_local_exec("files").await;
     let files = sb.files();
     files.write("/workspace/a.txt", b"alpha\n").await.unwrap();
     files.write("/workspace/b.txt", "beta\n").await.unwrap();
@@ -450,18 +444,7 @@ async fn files_take_byte_literals_read_back_text_list_as_iterators_and_trees_rou
 
 #[tokio::test]
 async fn exec_env_and_workdir_reach_the_command_quoted_and_check_types_a_failure() {
-    let router = FakeRouter::builder()
-        .creating_delay(Duration::from_millis(30))
-        .local_exec(true)
-        .start()
-        .await;
-    let c = client(&router);
-    let sb = c
-        .create_sandbox("exec")
-        .template("general-coding")
-        .wait_until_running_with(quick())
-        .await
-        .unwrap();
+    let (_router, sb) = running_with_local_exec("exec").await;
     sb.exec("mkdir -p /workspace/app")
         .await
         .unwrap()
