@@ -300,7 +300,19 @@ async fn upload_cut_at_any_stage_leaves_the_old_content_or_the_new_one_and_no_pa
 #[tokio::test]
 async fn a_late_join_after_the_cleanup_cannot_touch_the_target() {
     let (router, sb) = running().await;
-    let old = content(10_000, 7);
+    let out = late_join_keeps_the_target(&router, &sb, 7).await;
+    assert!(!out.success(), "{out:?}");
+}
+
+/// An upload whose join is refused (the client then removes the parts), then its join command
+/// run again, as a late one would arrive: the target keeps its old content and no part is
+/// left. Returns what the late join answered.
+async fn late_join_keeps_the_target(
+    router: &FakeRouter,
+    sb: &Sandbox,
+    seed: u32,
+) -> agenttier::ExecOutput {
+    let old = content(10_000, seed);
     sb.files()
         .write("/workspace/t.bin", old.clone())
         .await
@@ -310,7 +322,7 @@ async fn a_late_join_after_the_cleanup_cannot_touch_the_target() {
     router.clear_requests();
     let err = sb
         .files()
-        .write("/workspace/t.bin", content(300 * 1024, 8))
+        .write("/workspace/t.bin", content(300 * 1024, seed + 1))
         .await
         .unwrap_err();
     assert_eq!(err.status(), Some(500));
@@ -322,19 +334,25 @@ async fn a_late_join_after_the_cleanup_cannot_touch_the_target() {
         .unwrap();
     let cmd: serde_json::Value = serde_json::from_slice(&join.body).unwrap();
     let out = sb.exec(cmd["command"].as_str().unwrap()).await.unwrap();
-    assert!(!out.success(), "{out:?}");
     assert_eq!(
         &sb.files().read("/workspace/t.bin").await.unwrap()[..],
         &old[..]
     );
-    assert!(leftovers(&sb).await.is_empty());
+    assert!(leftovers(sb).await.is_empty());
+    out
 }
 
 #[tokio::test]
 async fn two_concurrent_uploads_to_one_path_each_land_whole() {
     let (_router, sb) = running().await;
-    let a = content(500 * 1024, 9);
-    let b = content(700 * 1024 + 1, 10);
+    concurrent_uploads_land_whole(&sb, 9).await;
+}
+
+/// Two uploads to one path at once, four times: each time the file is one of them, whole, and
+/// no part is left.
+async fn concurrent_uploads_land_whole(sb: &Sandbox, seed: u32) {
+    let a = content(500 * 1024, seed);
+    let b = content(700 * 1024 + 1, seed + 1);
     for _ in 0..4 {
         let files = sb.files();
         let (ra, rb) = tokio::join!(
@@ -346,7 +364,7 @@ async fn two_concurrent_uploads_to_one_path_each_land_whole() {
         let now = sb.files().read("/workspace/t.bin").await.unwrap();
         assert!(now[..] == a[..] || now[..] == b[..], "{} bytes", now.len());
     }
-    assert!(leftovers(&sb).await.is_empty());
+    assert!(leftovers(sb).await.is_empty(), "{:?}", leftovers(sb).await);
 }
 
 #[tokio::test]
@@ -589,24 +607,7 @@ async fn upload_from_a_local_file_lands_whole_without_local_exec() {
 #[tokio::test]
 async fn two_concurrent_uploads_to_one_path_each_land_whole_without_local_exec() {
     let (_router, sb) = scripted().await;
-    let a = content(500 * 1024, 15);
-    let b = content(700 * 1024 + 1, 16);
-    for _ in 0..4 {
-        let files = sb.files();
-        let (ra, rb) = tokio::join!(
-            files.write("/workspace/t.bin", a.clone()),
-            files.write("/workspace/t.bin", b.clone()),
-        );
-        ra.unwrap();
-        rb.unwrap();
-        let now = sb.files().read("/workspace/t.bin").await.unwrap();
-        assert!(now[..] == a[..] || now[..] == b[..], "{} bytes", now.len());
-    }
-    assert!(
-        leftovers(&sb).await.is_empty(),
-        "{:?}",
-        leftovers(&sb).await
-    );
+    concurrent_uploads_land_whole(&sb, 15).await;
 }
 
 #[tokio::test]
@@ -655,30 +656,6 @@ async fn upload_cut_by_a_fault_keeps_the_old_content_and_no_parts_without_local_
 #[tokio::test]
 async fn a_late_join_after_the_cleanup_fails_and_keeps_the_target_without_local_exec() {
     let (router, sb) = scripted().await;
-    let old = content(10_000, 19);
-    sb.files()
-        .write("/workspace/t.bin", old.clone())
-        .await
-        .unwrap();
-    router.fail_next(1, execs(), Fault::status(500, r#"{"error":"exec failed"}"#));
-    router.clear_requests();
-    let err = sb
-        .files()
-        .write("/workspace/t.bin", content(300 * 1024, 20))
-        .await
-        .unwrap_err();
-    assert_eq!(err.status(), Some(500));
-    let join = router
-        .requests()
-        .into_iter()
-        .find(|r| r.method == Method::POST && r.path.ends_with("/exec"))
-        .unwrap();
-    let cmd: serde_json::Value = serde_json::from_slice(&join.body).unwrap();
-    let out = sb.exec(cmd["command"].as_str().unwrap()).await.unwrap();
+    let out = late_join_keeps_the_target(&router, &sb, 19).await;
     assert_eq!((out.exit_code, out.stdout.as_str()), (1, "0\n"), "{out:?}");
-    assert_eq!(
-        &sb.files().read("/workspace/t.bin").await.unwrap()[..],
-        &old[..]
-    );
-    assert!(leftovers(&sb).await.is_empty());
 }
