@@ -396,7 +396,7 @@ impl ClientBuilder {
             max_body: self.max_body,
         };
         let mut pipeline = Pipeline::new(
-            base_url.clone(),
+            &base_url,
             http.clone(),
             self.auth.unwrap_or_else(|| Arc::new(NoAuth)),
             defaults,
@@ -754,7 +754,7 @@ impl Client {
     pub fn base_url(&self) -> &str {
         match &self.pipeline().endpoint {
             Some(endpoint) => endpoint.base_url(),
-            None => &self.pipeline().base_url,
+            None => self.pipeline().base_url(),
         }
     }
 
@@ -796,7 +796,7 @@ impl Client {
         };
         Client {
             raw: Arc::new(raw::Client::new_with_client(
-                &pipeline.base_url,
+                pipeline.base_url(),
                 pipeline.http.clone(),
                 inner,
             )),

@@ -63,10 +63,8 @@ pub(crate) struct Defaults {
 
 /// State shared by every clone of a [`crate::Client`] and by its raw client.
 pub(crate) struct Pipeline {
-    /// The Router's root, without a trailing slash.
-    pub base_url: String,
-    /// `base_url` parsed once: each call's URL is a copy with its path set, so the scheme and
-    /// host are not parsed (and the host not IDNA-processed) again on every call.
+    /// The Router's root, parsed once: each call's URL is a copy with its path set, so the
+    /// scheme and host are not parsed (and the host not IDNA-processed) again on every call.
     base: Url,
     pub http: reqwest::Client,
     pub auth: Arc<dyn AuthProvider>,
@@ -79,7 +77,7 @@ pub(crate) struct Pipeline {
     /// The last credential and the header it is sent as, built once per credential change.
     prepared: RwLock<Option<(Credential, HeaderName, HeaderValue)>>,
     /// Where requests go when the Router is found at run time (a Kubernetes connection):
-    /// each attempt is pointed at it; `base_url` is then only a placeholder.
+    /// each attempt is pointed at it; `base` is then only a placeholder.
     pub endpoint: Option<crate::connect::Endpoint>,
     /// Start times seen by this client's waiters, per template (see `crate::schedule`).
     pub starts: Arc<crate::schedule::StartHistory>,
@@ -88,7 +86,7 @@ pub(crate) struct Pipeline {
 impl fmt::Debug for Pipeline {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pipeline")
-            .field("base_url", &self.base_url)
+            .field("base_url", &self.base_url())
             .field("endpoint", &self.endpoint)
             .field("auth", &self.auth)
             .field("defaults", &self.defaults)
@@ -283,16 +281,15 @@ impl Buffered {
 
 impl Pipeline {
     pub(crate) fn new(
-        base_url: String,
+        base_url: &str,
         http: reqwest::Client,
         auth: Arc<dyn AuthProvider>,
         defaults: Defaults,
         user_agent: Option<HeaderValue>,
     ) -> Result<Pipeline> {
-        let base = Url::parse(&base_url).map_err(|e| Error::invalid("url", e.to_string()))?;
+        let base = Url::parse(base_url).map_err(|e| Error::invalid("url", e.to_string()))?;
         Ok(Pipeline {
             base,
-            base_url,
             http,
             auth,
             defaults,
@@ -304,6 +301,11 @@ impl Pipeline {
             endpoint: None,
             starts: Arc::default(),
         })
+    }
+
+    /// The Router's root, without a trailing slash.
+    pub(crate) fn base_url(&self) -> &str {
+        self.base.as_str().trim_end_matches('/')
     }
 
     /// Sends `call` and decodes its JSON answer.
