@@ -1596,16 +1596,9 @@ fn mcp_serves_the_tools_over_stdio_with_the_command_lines_client() {
 
     let id = sandbox("mcp-a");
     block(async {
-        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_agenttier"));
-        for (k, _) in std::env::vars() {
-            if k.starts_with("AGENTTIER_") || k.starts_with("KUBERNETES_") || k == "KUBECONFIG" {
-                cmd.env_remove(k);
-            }
-        }
-        let home = shared().home.path();
-        cmd.env("HOME", home)
-            .env("AGENTTIER_CONFIG", home.join("no-login.json"))
-            .args(["--api-url", shared().router.url(), "mcp", "--read-only"])
+        // The clean environment of every test; the transport pipes stdin and stdout itself.
+        let mut cmd = tokio::process::Command::from(base_command());
+        cmd.args(["--api-url", shared().router.url(), "mcp", "--read-only"])
             .stderr(std::process::Stdio::inherit());
         let transport = rmcp::transport::TokioChildProcess::new(cmd).expect("spawn agenttier mcp");
         let client = ().serve(transport).await.expect("MCP handshake");
